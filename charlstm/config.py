@@ -1,0 +1,84 @@
+"""Training configuration: one frozen dataclass, saved as JSON beside the weights."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    # model
+    layers: int = 2  # stacked LSTM layers
+    units: int = 256  # hidden units per LSTM layer
+    embedding: int = 32  # size of the learned character embedding
+    dropout: float = 0.2  # after each LSTM layer, as in the classic tutorial
+    lowercase: bool = False  # fold the corpus to lower case before training
+    # optimisation: on a 2-core CPU, optimizer steps per second matter more than chars/s,
+    # so small batches of short sequences (char-rnn's set-up) beat large ones per minute
+    seq_len: int = 64  # characters per training sequence; every position is a target
+    batch_size: int = 32  # sequences per optimizer step
+    learning_rate: float = 3e-3  # Adam
+    clipnorm: float = 5.0  # gradient clipping by global norm, as in char-rnn
+    val_fraction: float = 0.1  # the last part of the text is held out for validation
+    epochs: int = 1  # passes over the training part of the text
+    seed: int = 0  # seeds Keras, TensorFlow and our numpy generators
+
+    def __post_init__(self) -> None:
+        problems = validate(self)
+        if problems:
+            raise ValueError("invalid config: " + "; ".join(problems))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Config:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown config fields: {', '.join(unknown)}")
+        return cls(**d)
+
+    def replace(self, **changes) -> Config:
+        return dataclasses.replace(self, **changes)
+
+    def fingerprint(self, exclude: tuple[str, ...] = ()) -> str:
+        d = {k: v for k, v in self.to_dict().items() if k not in exclude}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+
+def validate(c: Config) -> list[str]:
+    """Plain-language problems with a config, empty when it is usable."""
+    out = []
+    for name, lo in (("layers", 1), ("units", 1), ("embedding", 1), ("seq_len", 2),
+                     ("batch_size", 1), ("epochs", 1)):
+        v = getattr(c, name)
+        if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+            out.append(f"{name} must be an integer >= {lo}, got {v!r}")
+    if not 0.0 <= c.dropout < 1.0:
+        out.append(f"dropout must be in [0, 1), got {c.dropout!r}")
+    if not 0.0 < c.val_fraction < 0.5:
+        out.append(f"val_fraction must be in (0, 0.5), got {c.val_fraction!r}")
+    if not c.learning_rate > 0:
+        out.append(f"learning_rate must be > 0, got {c.learning_rate!r}")
+    if not c.clipnorm >= 0:
+        out.append(f"clipnorm must be >= 0 (0 turns clipping off), got {c.clipnorm!r}")
+    return out
+
+
+# Presets offered by the Train page and the command line.
+PRESETS: dict[str, Config] = {
+    # trains in well under a minute on the built-in corpus: enough to see gates take shape
+    "quick demo": Config(layers=1, units=64, embedding=16, seq_len=32, batch_size=32, epochs=1),
+    # the default: best validation loss per CPU-minute we measured (see bench/README.md)
+    "default": Config(),
+    # the classic Keras tutorial: a stacked 2 x 300 LSTM with dropout 0.2
+    "classic tutorial": Config(layers=2, units=300, dropout=0.2, seq_len=100, batch_size=128,
+                               learning_rate=2e-3, lowercase=True),
+}

@@ -1,0 +1,279 @@
+"""The run store: one folder per trained model, keyed by a hash of corpus text and config.
+
+A run folder holds model.keras (Keras, with optimizer state, for resuming), weights.npz (the
+same weights for the numpy stepper, so generation and tracing never import TensorFlow),
+config.json, vocab.json, history.json and meta.json. Writes go to a temporary folder that
+is renamed into place, so a crash never leaves a half run that later loads.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from . import __version__
+from .config import Config
+from .corpus import Corpus, Vocab
+from .lstm_np import Weights
+
+FILES = ("model.keras", "weights.npz", "config.json", "vocab.json", "history.json", "meta.json")
+MAX_BUNDLE_BYTES = 200_000_000  # a bundle larger than this is refused before it is unpacked
+MAX_MEMBER_BYTES = 200_000_000
+
+
+class StoreError(ValueError):
+    """A run that cannot be found, read or accepted; the message is for the user."""
+
+
+def default_home() -> Path:
+    if os.environ.get("CHARLSTM_HOME"):
+        return Path(os.environ["CHARLSTM_HOME"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "charlstm"
+
+
+@dataclass
+class Run:
+    key: str
+    path: Path
+    config: Config
+    vocab: Vocab
+    history: dict
+    meta: dict
+    _weights: Weights | None = field(default=None, repr=False)
+
+    @property
+    def epochs_done(self) -> int:
+        return int(self.meta.get("epochs_done", 0))
+
+    @property
+    def status(self) -> str:
+        return self.meta.get("status", "complete")
+
+    @property
+    def val_loss(self) -> float | None:
+        v = self.history.get("val_loss") or [None]
+        return v[-1]
+
+    @property
+    def label(self) -> str:
+        c = self.config
+        vl = f"val {self.val_loss:.3f}" if self.val_loss is not None else "no val loss"
+        return (f"{self.meta.get('corpus_name', '?')} · {c.layers}×{c.units} · "
+                f"{self.epochs_done}/{c.epochs} ep · {vl} · {self.key[:8]}")
+
+    @property
+    def weights(self) -> Weights:
+        if self._weights is None:
+            self._weights = Weights.from_bytes((self.path / "weights.npz").read_bytes())
+        return self._weights
+
+    def keras_model(self):
+        """The Keras model with its optimizer state, loaded safely and checked against our architecture."""
+        import keras
+
+        from .model import check_architecture
+
+        try:
+            model = keras.saving.load_model(self.path / "model.keras", compile=True, safe_mode=True)
+        except Exception as e:  # any failure to deserialise means we will not use it
+            raise StoreError(f"run {self.key}: model.keras cannot be loaded safely ({type(e).__name__}: {e})") from None
+        try:
+            check_architecture(model, self.config, len(self.vocab))
+        except ValueError as e:
+            raise StoreError(f"run {self.key}: {e}") from None
+        return model
+
+
+def read_run(path: Path) -> Run:
+    """Read a run folder's JSON and check it hangs together (the weights load lazily)."""
+    path = Path(path)
+    missing = [f for f in FILES if not (path / f).is_file()]
+    if missing:
+        raise StoreError(f"{path.name}: missing {', '.join(missing)}")
+    try:
+        config = Config.from_dict(json.loads((path / "config.json").read_text()))
+        vocab = Vocab.from_json((path / "vocab.json").read_text(encoding="utf-8"))
+        history = json.loads((path / "history.json").read_text())
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    except (ValueError, TypeError, KeyError) as e:
+        raise StoreError(f"{path.name}: unreadable run files ({e})") from None
+    if not isinstance(meta, dict) or not isinstance(history, dict) or "key" not in meta:
+        raise StoreError(f"{path.name}: meta.json or history.json is malformed")
+    return Run(key=meta["key"], path=path, config=config, vocab=vocab, history=history, meta=meta)
+
+
+def _write_run_files(folder: Path, trained, corpus: Corpus, key: str, weights: Weights) -> None:
+    trained.model.save(folder / "model.keras")
+    (folder / "weights.npz").write_bytes(weights.to_bytes())
+    (folder / "config.json").write_text(json.dumps(trained.config.to_dict(), indent=2, sort_keys=True))
+    (folder / "vocab.json").write_text(trained.vocab.to_json(), encoding="utf-8")
+    (folder / "history.json").write_text(json.dumps(trained.history))
+    import keras
+
+    meta = {
+        "key": key,
+        "corpus_name": corpus.name,
+        "corpus_sha256": corpus.sha256,
+        "corpus_chars": len(corpus.text),
+        "corpus_encoding": corpus.encoding,
+        "vocab_size": len(trained.vocab),
+        "params": int(trained.model.count_params()),
+        "status": trained.status,
+        "epochs_done": trained.epochs_done,
+        "train_seconds": round(trained.train_seconds, 2),
+        "chars_per_sec": round(trained.chars_per_sec, 1),
+        "resumed_from": trained.resumed_from,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "charlstm_version": __version__,
+        "keras_version": keras.__version__,
+    }
+    (folder / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+class RunStore:
+    def __init__(self, home: Path | str | None = None):
+        self.root = Path(home) if home is not None else default_home()
+        self.runs = self.root / "runs"
+        self.runs.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        if not key or not all(ch in "0123456789abcdef" for ch in key):
+            raise StoreError(f"not a run key: {key!r}")
+        return self.runs / key
+
+    def get(self, key: str) -> Run | None:
+        p = self.path(key)
+        return read_run(p) if p.is_dir() else None
+
+    def find(self, prefix: str) -> Run:
+        """A run by its key or a unique prefix of it, for the command line."""
+        matches = [p for p in self.runs.iterdir() if p.is_dir() and p.name.startswith(prefix) and not p.name.startswith(".")]
+        if not matches:
+            raise StoreError(f"no stored run matches {prefix!r} (see `python -m charlstm runs`)")
+        if len(matches) > 1:
+            raise StoreError(f"{prefix!r} matches {len(matches)} runs; give more of the key")
+        return read_run(matches[0])
+
+    def list(self) -> list[Run]:
+        """Every readable run, newest first; unreadable folders are skipped, never deleted."""
+        out = []
+        for p in self.runs.iterdir():
+            if p.is_dir() and not p.name.startswith("."):
+                try:
+                    out.append(read_run(p))
+                except StoreError:
+                    continue
+        return sorted(out, key=lambda r: r.meta.get("created", ""), reverse=True)
+
+    def save(self, trained, corpus: Corpus) -> Run:
+        from .train import run_key
+
+        key = run_key(corpus.sha256, trained.config)
+        weights = Weights.from_keras(trained.model)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=self.runs))
+        try:
+            _write_run_files(tmp, trained, corpus, key, weights)
+            self._install(tmp, key)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        run = read_run(self.path(key))
+        run._weights = weights
+        return run
+
+    def _install(self, tmp: Path, key: str) -> None:
+        """Rename a finished folder into place, replacing an older run of the same key."""
+        final = self.path(key)
+        old = None
+        if final.exists():
+            old = self.runs / f".old-{key}-{uuid.uuid4().hex[:8]}"
+            final.rename(old)
+        tmp.rename(final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def save_corpus(self, corpus: Corpus) -> None:
+        """Keep the text a run was trained on, by hash, so the run can be continued later."""
+        folder = self.root / "corpora"
+        folder.mkdir(exist_ok=True)
+        target = folder / f"{corpus.sha256}.txt"
+        if target.exists():
+            return
+        tmp = folder / f".tmp-{uuid.uuid4().hex}"
+        tmp.write_bytes(corpus.text.encode("utf-8"))  # bytes: no newline translation may change the hash
+        (folder / f"{corpus.sha256}.json").write_text(json.dumps({"name": corpus.name, "encoding": corpus.encoding}))
+        tmp.rename(target)
+
+    def load_corpus(self, sha256: str) -> Corpus | None:
+        folder = self.root / "corpora"
+        target = folder / f"{sha256}.txt"
+        if not all(ch in "0123456789abcdef" for ch in sha256) or not target.is_file():
+            return None
+        info = json.loads((folder / f"{sha256}.json").read_text()) if (folder / f"{sha256}.json").is_file() else {}
+        text = target.read_bytes().decode("utf-8")
+        return Corpus(name=info.get("name", sha256[:8]), text=text, encoding=info.get("encoding", "utf-8"))
+
+    def delete(self, key: str) -> None:
+        p = self.path(key)
+        if not p.is_dir():
+            raise StoreError(f"no stored run {key}")
+        trash = self.runs / f".del-{key}-{uuid.uuid4().hex[:8]}"
+        p.rename(trash)  # gone from the listing at once, even if removal is slow
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def export_bundle(self, key: str) -> bytes:
+        run = self.get(key)
+        if run is None:
+            raise StoreError(f"no stored run {key}")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in FILES:
+                z.write(run.path / f, arcname=f)
+        return buf.getvalue()
+
+    def import_bundle(self, data: bytes) -> Run:
+        """Validate a bundle made by export_bundle and add it to the store."""
+        if len(data) > MAX_BUNDLE_BYTES:
+            raise StoreError(f"the bundle is {len(data) / 1e6:.0f} MB; the limit is {MAX_BUNDLE_BYTES / 1e6:.0f} MB")
+        try:
+            z = zipfile.ZipFile(io.BytesIO(data))
+        except zipfile.BadZipFile:
+            raise StoreError("not a charlstm bundle: the file is not a zip archive") from None
+        with z:
+            infos = {i.filename: i for i in z.infolist()}
+            if set(infos) != set(FILES):
+                raise StoreError("not a charlstm bundle: it must hold exactly " + ", ".join(FILES))
+            if any(i.file_size > MAX_MEMBER_BYTES for i in infos.values()):
+                raise StoreError("not a charlstm bundle: a file inside it is too large")
+            tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=self.runs))
+            try:
+                for name in FILES:  # fixed names only: nothing can land outside tmp
+                    (tmp / name).write_bytes(z.read(name))
+                run = read_run(tmp)
+                model = run.keras_model()  # safe_mode load + architecture check
+                (tmp / "weights.npz").write_bytes(Weights.from_keras(model).to_bytes())  # trust Keras's copy
+                from .train import run_key
+
+                key = run.key
+                if run_key(run.meta.get("corpus_sha256", ""), run.config) != key:
+                    raise StoreError("not a charlstm bundle: its key does not match its config and corpus")
+                self._install(tmp, key)
+            except zipfile.BadZipFile as e:
+                raise StoreError(f"the bundle is damaged: {e}") from None
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return read_run(self.path(key))
+
+
+def demo_run() -> Run:
+    """The small model that ships with the package, so Gates and Generate work on first visit."""
+    return read_run(Path(str(resources.files("charlstm").joinpath("data/demo"))))

@@ -1,0 +1,53 @@
+"""Shared fixtures: tiny corpora, tiny configs, a throwaway run store."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# A small, learnable text: short sentences, so sentence boundaries exist and a tiny model can fit it.
+SENTENCES = [
+    "Divya likes to eat.", "Reena is not fat.", "The cat sat on the mat.", "A dog ran home.",
+    "We like tea.", "It is late.", "She reads a book.", "He is tall.",
+]
+
+
+def make_text(n_chars: int = 6000, seed: int = 0) -> str:
+    import random
+
+    rng = random.Random(seed)
+    out, size = [], 0
+    while size < n_chars:
+        s = rng.choice(SENTENCES)
+        out.append(s)
+        size += len(s) + 1
+    return " ".join(out)[:n_chars]
+
+
+@pytest.fixture(scope="session")
+def tiny_text() -> str:
+    return make_text()
+
+
+@pytest.fixture
+def tiny_corpus(tiny_text):
+    from charlstm.corpus import from_text
+
+    return from_text(tiny_text, "tiny.txt")
+
+
+@pytest.fixture
+def tiny_config():
+    from charlstm.config import Config
+
+    return Config(layers=2, units=16, embedding=8, seq_len=16, batch_size=16, epochs=1, learning_rate=1e-2, seed=3)
+
+
+@pytest.fixture
+def store(tmp_path):
+    from charlstm.store import RunStore
+
+    return RunStore(tmp_path / "home")
