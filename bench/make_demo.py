@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from charlstm.cli import Bar  # noqa: E402
-from charlstm.config import Config  # noqa: E402
-from charlstm.corpus import builtin  # noqa: E402
-from charlstm.store import RunStore  # noqa: E402
-from charlstm.train import train  # noqa: E402
+from charlstm.cli import Bar
+from charlstm.config import Config
+from charlstm.corpus import builtin
+from charlstm.store import RunStore
+from charlstm.train import train
 
 DEMO = Path(__file__).resolve().parents[1] / "charlstm" / "data" / "demo"
 

@@ -11,7 +11,7 @@ import time
 
 from . import __version__
 from .config import PRESETS, Config
-from .corpus import CorpusError, char_label, load_path
+from .corpus import CorpusError, load_path
 from .store import RunStore, StoreError, demo_run
 
 

@@ -50,7 +50,8 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
             try:
                 return data.decode(enc), enc
             except UnicodeDecodeError as e:
-                raise CorpusError(f"the file starts with a {enc} byte-order mark but is not valid {enc}: {e.reason}") from None
+                raise CorpusError(f"the file starts with a {enc} byte-order mark but is not valid {enc}: "
+                                  f"{e.reason}") from None
     if b"\x00" in data:
         raise CorpusError("this looks like a binary file (it contains NUL bytes), not text")
     try:

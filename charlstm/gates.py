@@ -94,7 +94,8 @@ def forgetters(tr: GateTrace, layer: int, boundary: int, window: int = 6, k: int
                       float(c[after, u])) for u in order]
 
 
-def saturation(tr: GateTrace, layer: int, low: float = 0.1, high: float = 0.9) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def saturation(tr: GateTrace, layer: int, low: float = 0.1,
+               high: float = 0.9) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per gate, each unit's fraction of time left- (< low) and right-saturated (> high).
 
     As in Karpathy, Johnson and Fei-Fei (2015), "Visualizing and Understanding Recurrent Networks".
@@ -106,5 +107,16 @@ def saturation(tr: GateTrace, layer: int, low: float = 0.1, high: float = 0.9) -
     return out
 
 
-__all__ = ["GATES", "GateTrace", "Forgetter", "trace", "trace_weights", "forgetters", "saturation",
-           "sentence_boundaries", "EXAMPLE", "PRESETS", "RANGES"]
+__all__ = [
+    "EXAMPLE",
+    "GATES",
+    "PRESETS",
+    "RANGES",
+    "Forgetter",
+    "GateTrace",
+    "forgetters",
+    "saturation",
+    "sentence_boundaries",
+    "trace",
+    "trace_weights",
+]

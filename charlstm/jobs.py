@@ -66,11 +66,11 @@ class Job:
             step = (p.epoch - 1) * p.steps_per_epoch + p.step
             curve, val_curve = v.curve, v.val_curve
             if p.phase == "training" and p.train_loss is not None:
-                curve = curve + ((step, p.train_loss),)
+                curve = (*curve, (step, p.train_loss))
                 if len(curve) > 2000:  # keep the curve bounded: every other point once it grows long
                     curve = curve[::2]
             if p.val_loss is not None and (not val_curve or val_curve[-1][1] != p.val_loss):
-                val_curve = val_curve + ((step, p.val_loss),)
+                val_curve = (*val_curve, (step, p.val_loss))
             self._view = replace(v, progress=p, curve=curve, val_curve=val_curve,
                                  status="running", message=f"{p.phase}: epoch {p.epoch}/{p.epochs}")
 

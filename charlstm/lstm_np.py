@@ -77,7 +77,8 @@ class Weights:
             if lw.kernel.shape != (width, 4 * u) or lw.recurrent.shape != (u, 4 * u) or lw.bias.shape != (4 * u,):
                 raise ValueError(f"LSTM layer {i} weights have inconsistent shapes")
             width = u
-        if not self.layers or self.dense_w.shape != (width, self.vocab_size) or self.dense_b.shape != (self.vocab_size,):
+        v = self.vocab_size
+        if not self.layers or self.dense_w.shape != (width, v) or self.dense_b.shape != (v,):
             raise ValueError("output layer weights have inconsistent shapes")
 
 

@@ -49,7 +49,7 @@ def generate(
         raise ValueError("top_k must be >= 0 (0 means no limit)")
     ids = vocab.encode(prime, drop_unknown=drop_unknown)
     if len(ids) == 0:
-        if prime and not drop_unknown:
+        if prime:  # everything was dropped
             raise CorpusError("the priming text has no characters the model knows")
         ids = vocab.encode("\n" if "\n" in vocab.chars else vocab.chars[0])
     rng = np.random.default_rng(seed)

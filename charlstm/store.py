@@ -157,7 +157,8 @@ class RunStore:
 
     def find(self, prefix: str) -> Run:
         """A run by its key or a unique prefix of it, for the command line."""
-        matches = [p for p in self.runs.iterdir() if p.is_dir() and p.name.startswith(prefix) and not p.name.startswith(".")]
+        matches = [p for p in self.runs.iterdir()
+                   if p.is_dir() and p.name.startswith(prefix) and not p.name.startswith(".")]
         if not matches:
             raise StoreError(f"no stored run matches {prefix!r} (see `python -m charlstm runs`)")
         if len(matches) > 1:

@@ -51,3 +51,18 @@ def store(tmp_path):
     from charlstm.store import RunStore
 
     return RunStore(tmp_path / "home")
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """One tiny model, really trained by Keras and stored, shared by the tests that only read it."""
+    from charlstm.config import Config
+    from charlstm.corpus import from_text
+    from charlstm.store import RunStore
+    from charlstm.train import train
+
+    corpus = from_text(make_text(8000, seed=1), "shared.txt")
+    config = Config(layers=2, units=24, embedding=8, seq_len=32, batch_size=16, epochs=2, learning_rate=1e-2, seed=7)
+    store = RunStore(tmp_path_factory.mktemp("shared-home"))
+    store.save_corpus(corpus)
+    return store.save(train(corpus, config), corpus)

@@ -1,0 +1,132 @@
+"""The numpy gate tracer against Keras's own LSTM, layer by layer."""
+
+import numpy as np
+import pytest
+
+from charlstm.config import Config
+from charlstm.corpus import CorpusError, Vocab
+from charlstm.gates import EXAMPLE, GATES, forgetters, saturation, sentence_boundaries, trace, trace_weights
+from charlstm.lstm_np import Stepper, Weights, run_layer, sigmoid
+
+keras = pytest.importorskip("keras")
+
+
+def keras_layer_outputs(model, ids: np.ndarray) -> list[np.ndarray]:
+    """Hidden states of every LSTM layer and the final logits, computed by Keras itself."""
+    names = [layer.name for layer in model.layers if layer.name.startswith("lstm_")] + ["logits"]
+    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
+    return [np.asarray(o)[0] for o in probe(ids[None, :], training=False)]
+
+
+def randomise(model, rng) -> None:
+    """Random weights at a larger scale than Glorot, so gates saturate and differences show."""
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in model.get_weights()])
+
+
+@pytest.mark.parametrize("layers,units", [(1, 7), (2, 16), (3, 5)])
+def test_numpy_forward_equals_keras_on_random_weights(layers, units):
+    from charlstm.model import build_model
+
+    rng = np.random.default_rng(layers * 10 + units)
+    vocab = Vocab.build("abcdefghij .")
+    model = build_model(Config(layers=layers, units=units, embedding=6, dropout=0.3), len(vocab))
+    randomise(model, rng)
+    ids = rng.integers(0, len(vocab), 40).astype(np.int32)
+    expected = keras_layer_outputs(model, ids)
+    tr = trace_weights(Weights.from_keras(model), vocab, vocab.decode(ids))
+    for k in range(layers):
+        np.testing.assert_allclose(tr.layers[k]["hidden"], expected[k], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(tr.logits, expected[-1], atol=1e-5, rtol=0)
+
+
+def test_numpy_forward_equals_keras_on_a_trained_model(trained_run):
+    model = trained_run.keras_model()
+    text = "The cat sat on the mat. Divya likes to eat."
+    ids = trained_run.vocab.encode(text)
+    expected = keras_layer_outputs(model, ids)
+    tr = trace(trained_run, text)
+    for k in range(trained_run.config.layers):
+        np.testing.assert_allclose(tr.layers[k]["hidden"], expected[k], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(tr.logits, expected[-1], atol=1e-5, rtol=0)
+
+
+def test_gates_follow_the_lstm_equations():
+    """Recompute one step by hand from the recorded gates: c = f*c' + i*g, h = o*tanh(c)."""
+    rng = np.random.default_rng(1)
+    from charlstm.lstm_np import LayerWeights
+
+    u, d = 4, 3
+    lw = LayerWeights(rng.normal(size=(d, 4 * u)).astype(np.float32), rng.normal(size=(u, 4 * u)).astype(np.float32),
+                      rng.normal(size=4 * u).astype(np.float32))
+    x = rng.normal(size=(5, d)).astype(np.float32)
+    _, _, _, rec = run_layer(lw, x, np.zeros(u, np.float32), np.zeros(u, np.float32), record=True)
+    for t in range(1, 5):
+        z = x[t] @ lw.kernel + rec["hidden"][t - 1] @ lw.recurrent + lw.bias
+        np.testing.assert_allclose(rec["input"][t], sigmoid(z[:u]), atol=1e-6)  # Keras order: i, f, c, o
+        np.testing.assert_allclose(rec["forget"][t], sigmoid(z[u:2 * u]), atol=1e-6)
+        np.testing.assert_allclose(rec["candidate"][t], np.tanh(z[2 * u:3 * u]), atol=1e-6)
+        np.testing.assert_allclose(rec["output"][t], sigmoid(z[3 * u:]), atol=1e-6)
+        c = rec["forget"][t] * rec["cell"][t - 1] + rec["input"][t] * rec["candidate"][t]
+        np.testing.assert_allclose(rec["cell"][t], c, atol=1e-6)
+        np.testing.assert_allclose(rec["hidden"][t], rec["output"][t] * np.tanh(c), atol=1e-6)
+
+
+def test_stepper_matches_sequence_forward(trained_run):
+    w, v = trained_run.weights, trained_run.vocab
+    ids = v.encode("Reena is not fat.")
+    whole = trace_weights(w, v, v.decode(ids)).logits[-1]
+    s = Stepper(w)
+    s.feed(ids[:3])
+    for i in ids[3:]:
+        last = s.step(int(i))
+    np.testing.assert_allclose(last, whole, atol=1e-5)
+
+
+def test_trace_shapes_and_probabilities(trained_run):
+    tr = trace(trained_run, EXAMPLE)
+    T, units = len(EXAMPLE), trained_run.config.units
+    assert tr.text == EXAMPLE and len(tr.layers) == trained_run.config.layers
+    for rec in tr.layers:
+        assert set(rec) == set(GATES) and all(a.shape == (T, units) for a in rec.values())
+        for g in ("input", "forget", "output"):
+            assert rec[g].min() >= 0 and rec[g].max() <= 1
+    np.testing.assert_allclose(tr.probs.sum(axis=1), 1, atol=1e-5)
+    top = tr.top_next(3, k=5)
+    assert len(top) == 5 and top[0][1] >= top[-1][1]
+
+
+def test_trace_names_missing_characters(trained_run):
+    with pytest.raises(CorpusError, match="Z"):
+        trace(trained_run, "Zebra")
+    assert trace(trained_run, "Zebra", drop_unknown=True).text == "ebra"
+
+
+def test_sentence_boundaries_and_forgetters(trained_run):
+    assert sentence_boundaries(EXAMPLE) == [18]
+    assert sentence_boundaries("No end here") == [] and sentence_boundaries("One. Two! Three? ") == [3, 8]
+    tr = trace(trained_run, EXAMPLE)
+    top = forgetters(tr, 0, 18, k=4)
+    assert len(top) == 4
+    drops = [f.drop for f in top]
+    assert drops == sorted(drops, reverse=True)
+    f = tr.layers[0]["forget"]
+    u = top[0].unit
+    assert top[0].at == pytest.approx(min(f[18, u], f[19, u]))
+    assert top[0].before == pytest.approx(f[12:18, u].mean())
+    # no other unit drops more than the first one reported
+    all_drops = f[12:18].mean(axis=0) - f[18:20].min(axis=0)
+    assert top[0].drop == pytest.approx(all_drops.max())
+    with pytest.raises(ValueError):
+        forgetters(tr, 0, 0)
+
+
+def test_saturation_fractions():
+    from charlstm.gates import GateTrace
+
+    forget = np.array([[0.05, 0.5], [0.95, 0.5], [0.05, 0.99], [0.5, 0.99]], np.float32)
+    rec = {g: np.full((4, 2), 0.5, np.float32) for g in GATES}
+    rec["forget"] = forget
+    tr = GateTrace(text="abcd", layers=(rec,), logits=np.zeros((4, 3), np.float32), vocab=Vocab.build("abc"))
+    low, high = saturation(tr, 0)["forget"]
+    np.testing.assert_allclose(low, [0.5, 0.0])
+    np.testing.assert_allclose(high, [0.25, 0.5])

@@ -1,0 +1,154 @@
+"""The run store: round trip, atomic writes, listing, bundles and their validation."""
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from charlstm import store as store_mod
+from charlstm.lstm_np import Stepper
+from charlstm.store import FILES, RunStore, StoreError, demo_run, read_run
+
+
+def test_round_trip_same_predictions(trained_run):
+    run = read_run(trained_run.path)  # fresh from disk
+    assert run.key == trained_run.key and run.config == trained_run.config and run.vocab == trained_run.vocab
+    ids = run.vocab.encode("The cat sat on the mat.")
+    keras_logits = np.asarray(run.keras_model()(ids[None, :], training=False))[0, -1]
+    np.testing.assert_allclose(Stepper(run.weights).feed(ids), keras_logits, atol=1e-5)
+    meta = run.meta
+    assert meta["corpus_name"] == "shared.txt" and meta["epochs_done"] == 2 and meta["status"] == "complete"
+    assert len(meta["corpus_sha256"]) == 64 and meta["params"] > 0 and meta["train_seconds"] > 0
+
+
+def test_cache_key_finds_the_same_run(trained_run):
+    from charlstm.train import run_key
+
+    home = trained_run.path.parent.parent
+    assert run_key(trained_run.meta["corpus_sha256"], trained_run.config) == trained_run.key
+    assert RunStore(home).get(trained_run.key).key == trained_run.key
+
+
+def test_crash_mid_save_leaves_nothing_that_loads(tiny_corpus, tiny_config, store, monkeypatch, trained_run):
+    from charlstm.train import train
+
+    t = train(tiny_corpus, tiny_config)
+
+    def half_write(folder, *a, **k):
+        (folder / "config.json").write_text("{}")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store_mod, "_write_run_files", half_write)
+    with pytest.raises(OSError):
+        store.save(t, tiny_corpus)
+    assert store.list() == [] and list(store.runs.iterdir()) == []
+    monkeypatch.undo()
+    run = store.save(t, tiny_corpus)
+    assert [r.key for r in store.list()] == [run.key]
+
+
+def test_list_skips_broken_folders_without_deleting_them(store, trained_run):
+    broken = store.runs / "0123456789abcdef"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    assert store.list() == []
+    assert broken.exists()
+    with pytest.raises(StoreError, match="missing"):
+        read_run(broken)
+
+
+def test_keys_are_checked(store):
+    with pytest.raises(StoreError, match="not a run key"):
+        store.get("../../etc")
+    with pytest.raises(StoreError, match="no stored run"):
+        store.find("ffff")
+
+
+def test_export_import_round_trip(trained_run, tmp_path):
+    src = RunStore(trained_run.path.parent.parent)
+    data = src.export_bundle(trained_run.key)
+    dst = RunStore(tmp_path / "other")
+    run = dst.import_bundle(data)
+    assert run.key == trained_run.key
+    np.testing.assert_array_equal(run.weights.dense_w, trained_run.weights.dense_w)
+    assert [r.key for r in dst.list()] == [trained_run.key]
+    dst.delete(run.key)
+    assert dst.list() == []
+
+
+def _bundle(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def _files(run) -> dict[str, bytes]:
+    return {f: (run.path / f).read_bytes() for f in FILES}
+
+
+def test_import_rejects_bad_bundles(trained_run, store):
+    with pytest.raises(StoreError, match="not a zip"):
+        store.import_bundle(b"just some text")
+    files = _files(trained_run)
+    with pytest.raises(StoreError, match="exactly"):
+        store.import_bundle(_bundle({k: v for k, v in files.items() if k != "vocab.json"}))
+    with pytest.raises(StoreError, match="exactly"):
+        store.import_bundle(_bundle(files | {"../evil.py": b"print(1)"}))
+    # a config that does not match the weights: the architecture check refuses it
+    cfg = json.loads(files["config.json"])
+    cfg["units"] = 99
+    with pytest.raises(StoreError):
+        store.import_bundle(_bundle(files | {"config.json": json.dumps(cfg).encode()}))
+    # a damaged model file
+    with pytest.raises(StoreError, match="cannot be loaded"):
+        store.import_bundle(_bundle(files | {"model.keras": b"garbage"}))
+    # a key that does not belong to its corpus and config
+    meta = json.loads(files["meta.json"])
+    meta["key"] = "0" * 16
+    with pytest.raises(StoreError, match="key does not match"):
+        store.import_bundle(_bundle(files | {"meta.json": json.dumps(meta).encode()}))
+    assert store.list() == []  # nothing half-imported
+
+
+def test_import_refuses_oversized_bundle(store, monkeypatch):
+    monkeypatch.setattr(store_mod, "MAX_BUNDLE_BYTES", 10)
+    with pytest.raises(StoreError, match="limit"):
+        store.import_bundle(b"x" * 11)
+
+
+def test_safe_mode_refuses_a_lambda_layer(trained_run, store, tmp_path):
+    """A bundle whose model.keras carries arbitrary code (a Lambda) must not load."""
+    import keras
+
+    inp = keras.Input((None,), dtype="int32", name="ids")
+    out = keras.layers.Lambda(lambda x: x * 2, name="embedding")(inp)
+    evil = keras.Model(inp, out)
+    path = tmp_path / "evil.keras"
+    evil.save(path)
+    files = _files(trained_run) | {"model.keras": path.read_bytes()}
+    with pytest.raises(StoreError):
+        store.import_bundle(_bundle(files))
+    assert store.list() == []
+
+
+def test_the_shipped_demo_run_loads_without_tensorflow_work():
+    run = demo_run()
+    assert run.status == "complete" and run.val_loss is not None
+    assert run.weights.vocab_size == len(run.vocab) == 65
+    assert len(run.weights.layers) == run.config.layers
+
+
+def test_home_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("CHARLSTM_HOME", str(tmp_path / "h"))
+    assert RunStore().runs == tmp_path / "h" / "runs"
+
+
+def test_corpus_kept_by_hash(store, tiny_corpus):
+    store.save_corpus(tiny_corpus)
+    back = store.load_corpus(tiny_corpus.sha256)
+    assert back.text == tiny_corpus.text and back.sha256 == tiny_corpus.sha256
+    assert store.load_corpus("0" * 64) is None

@@ -1,0 +1,128 @@
+"""Real Keras training on tiny corpora: progress, validation, cancellation, resume, reproducibility."""
+
+import numpy as np
+import pytest
+
+from charlstm.config import Config
+from charlstm.corpus import CorpusError
+from charlstm.train import Cancelled, epoch_batches, run_key, split, steps_per_epoch, train, windows
+
+
+def test_windows_shift_by_one():
+    ids = np.arange(20, dtype=np.int32)
+    x, y = windows(ids, 5, offset=2)
+    assert x.shape == (3, 5) and (y == x + 1).all() and x[0, 0] == 2
+
+
+def test_split_holds_out_the_end(tiny_text, tiny_config):
+    s = split(tiny_text, tiny_config)
+    n = len(tiny_text)
+    assert len(s.train) == int(n * 0.9) and len(s.train) + len(s.val) == n
+    assert s.vocab.decode(s.val) == tiny_text[int(n * 0.9):]
+
+
+def test_split_refuses_short_text(tiny_config):
+    with pytest.raises(CorpusError, match="needs at least"):
+        split("too short", tiny_config)
+
+
+def test_epoch_batches_are_whole_and_seeded(tiny_text, tiny_config):
+    s = split(tiny_text, tiny_config)
+    x1, y1 = epoch_batches(s.train, tiny_config, 0)
+    x2, _ = epoch_batches(s.train, tiny_config, 0)
+    x3, _ = epoch_batches(s.train, tiny_config, 1)
+    assert len(x1) % tiny_config.batch_size == 0 and len(x1) // tiny_config.batch_size == steps_per_epoch(
+        len(s.train), tiny_config)
+    assert (x1 == x2).all() and not (x1 == x3).all()
+    assert (y1[:, :-1] == x1[:, 1:]).all()  # every position's target is the next character
+
+
+def test_run_key_depends_on_corpus_and_every_setting(tiny_config):
+    k = run_key("abc", tiny_config)
+    assert k == run_key("abc", tiny_config) and len(k) == 16
+    assert k != run_key("abd", tiny_config)
+    assert k != run_key("abc", tiny_config.replace(dropout=0.3))
+
+
+def test_train_reports_progress_and_learns(tiny_corpus, tiny_config):
+    seen = []
+    cfg = tiny_config.replace(epochs=2)
+    t = train(tiny_corpus, cfg, on_progress=seen.append)
+    spe = steps_per_epoch(int(len(tiny_corpus.text) * 0.9), cfg)
+    batches = [p for p in seen if p.phase == "training"]
+    assert len(batches) == 2 * spe  # one snapshot after every batch
+    assert [p.step for p in batches[:spe]] == list(range(1, spe + 1))
+    assert batches[-1].chars_per_sec > 0 and batches[-1].eta is not None
+    assert seen[-1].phase == "done" and seen[-1].fraction == 1.0
+    assert t.status == "complete" and t.epochs_done == 2
+    assert len(t.history["val_loss"]) == 2 and len(t.history["train_loss"]) == 2
+    assert t.history["val_loss"][1] < np.log(len(t.vocab))  # better than guessing uniformly
+    assert t.history["train_loss"][1] < t.history["train_loss"][0]
+
+
+def test_same_seed_same_first_epoch(tiny_corpus, tiny_config):
+    a = train(tiny_corpus, tiny_config)
+    b = train(tiny_corpus, tiny_config)
+    assert a.history["train_loss"][0] == pytest.approx(b.history["train_loss"][0], abs=1e-6)
+    assert a.history["val_loss"][0] == pytest.approx(b.history["val_loss"][0], abs=1e-6)
+    c = train(tiny_corpus, tiny_config.replace(seed=99))
+    assert c.history["val_loss"][0] != pytest.approx(a.history["val_loss"][0], abs=1e-6)
+
+
+def test_cancel_before_first_epoch_keeps_nothing(tiny_corpus, tiny_config):
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return len(calls) >= 3
+
+    seen = []
+    with pytest.raises(Cancelled):
+        train(tiny_corpus, tiny_config.replace(epochs=3), on_progress=seen.append, should_stop=stop)
+    assert len([p for p in seen if p.phase == "training"]) == 3  # stopped within one batch
+    assert seen[-1].phase == "cancelled"
+
+
+def test_cancel_mid_epoch_rolls_back_to_last_finished_epoch(tiny_corpus, tiny_config):
+    one = train(tiny_corpus, tiny_config.replace(epochs=1))
+    spe = steps_per_epoch(int(len(tiny_corpus.text) * 0.9), tiny_config)
+    steps = []
+
+    def stop():
+        return len(steps) >= spe + 2  # two batches into the second epoch
+
+    def count(p):
+        if p.phase == "training":
+            steps.append(1)
+
+    t = train(tiny_corpus, tiny_config.replace(epochs=3), on_progress=count, should_stop=stop)
+    assert t.status == "cancelled" and t.epochs_done == 1 and len(t.history["val_loss"]) == 1
+    assert len(steps) == spe + 2
+    # the kept weights are exactly those at the end of epoch 1 (same seed, same data order)
+    for a, b in zip(t.model.get_weights(), one.model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert int(t.model.optimizer.iterations) == spe
+    assert all(step <= spe for step, _ in t.history["curve"])
+
+
+def test_resume_continues_with_optimizer_state(tiny_corpus, tiny_config, store):
+    first = store.save(train(tiny_corpus, tiny_config.replace(epochs=1)), tiny_corpus)
+    spe = steps_per_epoch(int(len(tiny_corpus.text) * 0.9), tiny_config)
+    t = train(tiny_corpus, tiny_config.replace(epochs=3), resume=first)
+    assert t.epochs_done == 3 and t.resumed_from == first.key
+    assert len(t.history["val_loss"]) == 3 and t.history["val_loss"][0] == first.history["val_loss"][0]
+    assert int(t.model.optimizer.iterations) == 3 * spe  # Adam's step count carried over
+    with pytest.raises(ValueError, match="only the number of epochs"):
+        train(tiny_corpus, tiny_config.replace(epochs=3, units=8), resume=first)
+    with pytest.raises(ValueError, match="already has"):
+        train(tiny_corpus, tiny_config.replace(epochs=1), resume=first)
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="units"):
+        Config(units=0)
+    with pytest.raises(ValueError, match="dropout"):
+        Config(dropout=1.0)
+    with pytest.raises(ValueError, match="unknown config fields"):
+        Config.from_dict({"units": 8, "colour": "red"})
+    assert Config.from_dict(Config(units=8).to_dict()) == Config(units=8)
