@@ -1,0 +1,271 @@
+"""Altair charts and small HTML renderings for the app: pure functions from plain data to a chart or a string.
+
+Nothing here imports streamlit, so every builder can be tested by looking at its spec.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from .corpus import PLACEHOLDER, char_label
+
+# One glyph per character, so a window of text and its shifted target line up column by column.
+_GLYPHS = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍", PLACEHOLDER: "�"}
+
+GATE_TITLES = {"input": "input gate", "forget": "forget gate", "candidate": "candidate",
+               "output": "output gate", "cell": "cell state", "hidden": "hidden state"}
+SEQUENTIAL = "blues"  # gates live in [0, 1]: white = closed, dark blue = open
+DIVERGING = "redblue"  # tanh values in [-1, 1], reversed: blue below zero, white at zero, red above
+GATE_COLORS = {"input": "#2b8a3e", "forget": "#c92a2a", "output": "#1864ab", "candidate": "#e67700"}
+
+
+def glyph(c: str) -> str:
+    """A single visible character for c (␣ for a space, ↵ for a newline, U+0007 style for others)."""
+    return _GLYPHS.get(c) or char_label(c)
+
+
+def visible(text: str) -> str:
+    """The text on one line, every invisible character replaced by its glyph."""
+    return "".join(glyph(c) for c in text)
+
+
+def _is_diverging(value_range: tuple[float, float]) -> bool:
+    return value_range[0] < 0
+
+
+def color_scale(value_range: tuple[float, float]) -> alt.Scale:
+    """A fixed colour scale: sequential for [0, 1] gates, diverging around zero for tanh values."""
+    lo, hi = value_range
+    if _is_diverging(value_range):
+        return alt.Scale(domain=[lo, hi], domainMid=0.0, scheme=DIVERGING, reverse=True, clamp=True)
+    return alt.Scale(domain=[lo, hi], scheme=SEQUENTIAL, clamp=True)
+
+
+def _position_axis(text: str, title: str | None = "character") -> alt.Axis:
+    """An axis over character positions that shows each position's character instead of its number."""
+    labels = json.dumps([glyph(c) for c in text], ensure_ascii=False)  # a Vega array literal, safely quoted
+    return alt.Axis(title=title, labelExpr=f"{labels}[datum.value]", labelAngle=0, labelFontSize=13,
+                    labelFont="monospace", labelOverlap=True, ticks=False, domain=False)
+
+
+def char_frequency(rows: Sequence[dict], top: int | None = None) -> alt.Chart:
+    """Bars of character counts, most frequent first; rows as made by corpus.char_table."""
+    df = pd.DataFrame(list(rows), columns=["char", "id", "count", "share"])
+    df = df.sort_values("count", ascending=False)
+    if top is not None:
+        df = df.head(top)
+    return alt.Chart(df, title="How often each character occurs").mark_bar(color="#4263eb").encode(
+        x=alt.X("char:N", sort="-y", title="character", axis=alt.Axis(labelAngle=0, labelFontSize=12)),
+        y=alt.Y("count:Q", title="count"),
+        tooltip=[alt.Tooltip("char:N", title="character"), alt.Tooltip("id:Q", title="id"),
+                 alt.Tooltip("count:Q", title="count", format=","),
+                 alt.Tooltip("share:Q", title="share", format=".2%")],
+    )
+
+
+def loss_curves(curve: Iterable[Sequence[float]], val_curve: Iterable[Sequence[float]] = (),
+                steps_per_epoch: int | None = None) -> alt.Chart:
+    """Training loss (running mean per step) and validation loss (per epoch) against the global step."""
+    rows = [{"step": int(s), "loss": float(v), "series": "training"} for s, v in curve]
+    rows += [{"step": int(s), "loss": float(v), "series": "validation"} for s, v in val_curve]
+    df = pd.DataFrame(rows, columns=["step", "loss", "series"])
+    colour = alt.Color("series:N", title=None, scale=alt.Scale(domain=["training", "validation"],
+                                                                range=["#4263eb", "#e8590c"]),
+                       legend=alt.Legend(orient="top"))
+    base = alt.Chart(df).encode(
+        x=alt.X("step:Q", title="step" if not steps_per_epoch else f"step ({steps_per_epoch:,} per epoch)"),
+        y=alt.Y("loss:Q", title="loss (nats per character)", scale=alt.Scale(zero=False)),
+        color=colour,
+        tooltip=[alt.Tooltip("series:N"), alt.Tooltip("step:Q", format=","), alt.Tooltip("loss:Q", format=".4f")],
+    )
+    lines = base.transform_filter(alt.datum.series == "training").mark_line()
+    points = base.transform_filter(alt.datum.series == "validation").mark_line(point=alt.OverlayMarkDef(size=60))
+    return alt.layer(lines, points).properties(height=260)
+
+
+def heatmap(values: np.ndarray, text: str, name: str, value_range: tuple[float, float],
+            height: int | None = None) -> alt.Chart:
+    """One rectangle per (character, unit): x = position labelled by its character, y = unit.
+
+    values is (T, units). The data goes inline as alt.Data values, which Altair does not count
+    against its 5000-row limit (256 units x 40 characters is already 10,240 rectangles).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    T, units = values.shape
+    rows = [{"pos": t, "char": char_label(text[t]), "unit": u, "value": round(float(values[t, u]), 4)}
+            for t in range(T) for u in range(units)]
+    title = GATE_TITLES.get(name, name)
+    if height is None:  # Streamlit fits axes and legend into the height too: add room for them
+        height = int(min(900, max(120, units * 6)) + 70)
+    return alt.Chart(alt.Data(values=rows)).mark_rect().encode(
+        x=alt.X("pos:O", axis=_position_axis(text)),
+        y=alt.Y("unit:O", title="unit", axis=alt.Axis(labelOverlap=True, ticks=False, domain=False)),
+        color=alt.Color("value:Q", title=title, scale=color_scale(value_range),
+                        legend=alt.Legend(orient="right", gradientLength=min(height, 300))),
+        tooltip=[alt.Tooltip("char:N", title="character"), alt.Tooltip("pos:O", title="position"),
+                 alt.Tooltip("unit:O", title="unit"), alt.Tooltip("value:Q", title=title, format=".3f")],
+    ).properties(height=height)
+
+
+def mean_activation(layer: dict[str, np.ndarray], text: str, boundaries: Sequence[int] = (),
+                    names: Sequence[str] = ("input", "forget", "output")) -> alt.Chart:
+    """Each gate's mean over the layer's units at every character, with a rule at each sentence boundary."""
+    rows = []
+    for name in names:
+        mean = np.asarray(layer[name]).mean(axis=1)  # (T,)
+        rows += [{"pos": t, "char": char_label(text[t]), "gate": GATE_TITLES[name], "mean": round(float(m), 4)}
+                 for t, m in enumerate(mean)]
+    df = pd.DataFrame(rows, columns=["pos", "char", "gate", "mean"])
+    titles = [GATE_TITLES[n] for n in names]
+    lines = alt.Chart(df).mark_line(point=alt.OverlayMarkDef(size=25)).encode(
+        x=alt.X("pos:O", axis=_position_axis(text)),
+        y=alt.Y("mean:Q", title="mean activation over units", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("gate:N", title=None, legend=alt.Legend(orient="top"),
+                        scale=alt.Scale(domain=titles, range=[GATE_COLORS.get(n, "#868e96") for n in names])),
+        tooltip=[alt.Tooltip("char:N", title="character"), alt.Tooltip("pos:O", title="position"),
+                 alt.Tooltip("gate:N"), alt.Tooltip("mean:Q", format=".3f")],
+    )
+    rules = alt.Chart(pd.DataFrame({"pos": list(boundaries), "label": ["sentence boundary"] * len(boundaries)})
+                      ).mark_rule(color="#495057", strokeDash=[5, 4], strokeWidth=2).encode(
+        x=alt.X("pos:O"), tooltip=[alt.Tooltip("label:N", title=""), alt.Tooltip("pos:O", title="position")])
+    return alt.layer(rules, lines).properties(height=280)
+
+
+def forgetters_chart(rows: Sequence[dict]) -> alt.Chart:
+    """Bars of how far each unit's forget gate drops at the boundary; rows have unit, before, at, drop."""
+    df = pd.DataFrame(list(rows), columns=["unit", "before", "at", "drop"])
+    df["unit"] = df["unit"].map(lambda u: f"unit {u}")
+    return alt.Chart(df).mark_bar(color=GATE_COLORS["forget"]).encode(
+        x=alt.X("drop:Q", title="drop of the forget gate at the boundary"),
+        y=alt.Y("unit:N", sort="-x", title=None),
+        tooltip=[alt.Tooltip("unit:N"), alt.Tooltip("before:Q", title="before", format=".3f"),
+                 alt.Tooltip("at:Q", title="at boundary", format=".3f"), alt.Tooltip("drop:Q", format=".3f")],
+    ).properties(height=alt.Step(24))
+
+
+def saturation_chart(sat: dict[str, tuple[Sequence[float], Sequence[float]]]) -> alt.HConcatChart:
+    """Per gate, each unit as a point: fraction of time below 0.1 (x) against above 0.9 (y).
+
+    Karpathy, Johnson and Fei-Fei (2015), figure 3: points near the right edge are mostly
+    closed, near the top mostly open, on the diagonal switching between the two.
+    """
+    panels = []
+    edge = pd.DataFrame({"x": [0.0, 1.0], "y": [1.0, 0.0]})
+    for gate, (low, high) in sat.items():
+        df = pd.DataFrame({"unit": np.arange(len(low)), "low": np.asarray(low, float), "high": np.asarray(high, float)})
+        points = alt.Chart(df).mark_circle(size=45, opacity=0.7, color=GATE_COLORS.get(gate, "#495057")).encode(
+            x=alt.X("low:Q", title="fraction of time < 0.1", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("high:Q", title="fraction of time > 0.9", scale=alt.Scale(domain=[0, 1])),
+            tooltip=[alt.Tooltip("unit:Q"), alt.Tooltip("low:Q", title="< 0.1", format=".0%"),
+                     alt.Tooltip("high:Q", title="> 0.9", format=".0%")],
+        )
+        line = alt.Chart(edge).mark_line(color="#adb5bd", strokeDash=[3, 3]).encode(x="x:Q", y="y:Q")
+        panels.append(alt.layer(line, points).properties(title=GATE_TITLES.get(gate, gate), width=220, height=220))
+    return alt.hconcat(*panels)
+
+
+def next_char_chart(top: Sequence[tuple[str, float]], actual: str | None = None) -> alt.Chart:
+    """The likeliest next characters as bars; the character that really came next is highlighted."""
+    df = pd.DataFrame([{"char": char_label(c), "p": float(p), "actual": c == actual} for c, p in top],
+                      columns=["char", "p", "actual"])
+    return alt.Chart(df).mark_bar().encode(
+        x=alt.X("p:Q", title="probability", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%")),
+        y=alt.Y("char:N", sort="-x", title=None, axis=alt.Axis(labelFontSize=13)),
+        color=alt.Color("actual:N", scale=alt.Scale(domain=[True, False], range=["#e8590c", "#4263eb"]),
+                        legend=alt.Legend(title="what came next", labelExpr="datum.value ? 'actual' : 'other'")),
+        tooltip=[alt.Tooltip("char:N", title="character"), alt.Tooltip("p:Q", title="probability", format=".2%")],
+    ).properties(height=alt.Step(24))
+
+
+def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> tuple[int, int, int]:
+    return tuple(round(x + (y - x) * t) for x, y in zip(a, b, strict=True))
+
+
+_WHITE, _BLUE, _RED = (255, 255, 255), (33, 102, 172), (178, 24, 43)
+_DARK_BLUE = (8, 81, 156)
+
+
+def activation_color(v: float, value_range: tuple[float, float]) -> tuple[str, str]:
+    """(background, text colour) for one activation, matching the heatmap's scale."""
+    lo, hi = value_range
+    v = min(hi, max(lo, float(v)))
+    if _is_diverging(value_range):  # white at zero, blue below, red above
+        t = v / hi if v >= 0 else v / lo
+        rgb = _mix(_WHITE, _RED if v >= 0 else _BLUE, t)
+    else:
+        t = (v - lo) / (hi - lo) if hi > lo else 0.0
+        rgb = _mix(_WHITE, _DARK_BLUE, t)
+    luminance = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+    return f"rgb({rgb[0]},{rgb[1]},{rgb[2]})", ("#ffffff" if luminance < 140 else "#111111")
+
+
+def colored_text_html(text: str, values: Sequence[float], value_range: tuple[float, float],
+                      what: str = "activation") -> str:
+    """The text as HTML, each character's background coloured by its activation (Karpathy's figures).
+
+    Every character and every tooltip is HTML-escaped: the text comes from users.
+    """
+    if len(values) != len(text):
+        raise ValueError(f"{len(text)} characters but {len(values)} values")
+    spans = []
+    for t, (c, v) in enumerate(zip(text, values, strict=True)):
+        bg, fg = activation_color(v, value_range)
+        tip = html.escape(f"{char_label(c)} · position {t} · {what} {float(v):+.3f}", quote=True)
+        shown = "↵\n" if c == "\n" else ("⇥" if c == "\t" else c)  # keep the line break, but show it
+        spans.append(f'<span title="{tip}" style="background:{bg};color:{fg};padding:2px 1px;'
+                     f'border-radius:2px">{html.escape(shown)}</span>')
+    return ('<div class="charlstm-trace" style="font-family:ui-monospace,SFMono-Regular,Menlo,monospace;'
+            'font-size:1.15rem;line-height:2.1;white-space:pre-wrap;word-break:break-word">'
+            + "".join(spans) + "</div>")
+
+
+def color_legend_html(value_range: tuple[float, float], what: str, steps: int = 9) -> str:
+    """A small strip of the colour scale with its end values, to read colored_text_html by."""
+    lo, hi = value_range
+    cells = []
+    for v in np.linspace(lo, hi, steps):
+        bg, fg = activation_color(float(v), value_range)
+        cells.append(f'<span style="display:inline-block;width:3.2em;text-align:center;background:{bg};color:{fg};'
+                     f'font-size:0.75rem">{v:+.2f}</span>')
+    return (f'<div style="margin:0.2rem 0 0.6rem 0;font-size:0.8rem">{html.escape(what)}: '
+            + "".join(cells) + "</div>")
+
+
+_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:&=\"'^")
+
+
+def markdown_text(chunk: str, at_line_start: bool = True) -> tuple[str, bool]:
+    """Escape a chunk of plain text for st.markdown, keeping its line breaks and leading spaces.
+
+    Returns (markdown, whether the next chunk starts a line), so a stream can be escaped
+    piece by piece: every ASCII punctuation mark is backslash-escaped (CommonMark allows it),
+    a newline becomes a hard break, and spaces at the start of a line become &nbsp;.
+    """
+    out = []
+    for c in chunk:
+        if c == "\n":
+            out.append("  \n")
+            at_line_start = True
+            continue
+        if c == " " and at_line_start:
+            out.append("&nbsp;")
+            continue
+        at_line_start = False
+        out.append("\\" + c if c in _MD_SPECIAL else c)
+    return "".join(out), at_line_start
+
+
+def context_html(text: str, position: int, before: int = 40) -> str:
+    """The text read so far, ending at `position` (highlighted), followed by the question of what comes next."""
+    start = max(0, position - before)
+    head = ("…" if start > 0 else "") + visible(text[start:position])
+    return ('<div style="font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:1.1rem;'
+            'padding:0.4rem 0">' + html.escape(head)
+            + '<span style="background:#ffd43b;border-radius:3px;padding:1px 2px">'
+            + html.escape(glyph(text[position])) + '</span> <span style="color:#868e96">→ ?</span></div>')

@@ -1,0 +1,215 @@
+"""Gates: every gate, cell and hidden state of the active model, character by character."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from charlstm import charts, gates
+from charlstm import corpus as corpus_mod
+from charlstm.store import Run
+from pages._common import active_run, builtin_corpus, is_demo, store, use_navigation
+
+use_navigation()  # first: see pages/_common.py
+
+SHOW = {"input": "Input gate", "forget": "Forget gate", "candidate": "Candidate", "output": "Output gate",
+        "cell": "Cell state", "hidden": "Hidden state"}
+EXPLAIN = {
+    "input": "The input gate decides how much of the new candidate each unit writes into its memory: "
+             "0 ignores this character, 1 writes it in fully.",
+    "forget": "The forget gate decides how much of its old memory each unit keeps: "
+              "1 remembers everything, 0 wipes the slate clean.",
+    "candidate": "The candidate is the new content each unit proposes to remember, between −1 and 1, "
+                 "before the input gate scales it.",
+    "output": "The output gate decides how much of its memory each unit reveals as its hidden state: "
+              "0 keeps it private, 1 shows it all.",
+    "cell": "The cell state is the unit's memory, forget × old memory + input × candidate; it is unbounded, "
+            "so the colours stop at ±1.",
+    "hidden": "The hidden state is what the unit passes to the next layer and the next character: "
+              "output gate × tanh(memory), between −1 and 1.",
+}
+MAX_TEXT = 300  # characters: a readable heatmap
+SAMPLE = 2000  # characters of the corpus for the saturation plot
+
+
+def apply_example() -> None:
+    st.session_state["gates.text"] = gates.PRESETS[st.session_state["gates.example"]]
+
+
+def clamp_state(key: str, options: range, default: int) -> None:
+    """Keep a widget's remembered value valid when its options change (another layer, a shorter text)."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default
+
+
+def corpus_sample(run: Run) -> tuple[str, str] | None:
+    """About SAMPLE characters of the run's corpus from its held-out end, and where they came from."""
+    corpus = store().load_corpus(run.meta.get("corpus_sha256", ""))
+    if corpus is None and run.meta.get("corpus_name") == corpus_mod.BUILTIN_NAME:
+        corpus = builtin_corpus()  # the demo model's corpus is the start of the built-in one
+    if corpus is None:
+        return None
+    start = int(len(corpus.text) * (1 - run.config.val_fraction))  # text the model was not trained on
+    sample = corpus.text[start:start + SAMPLE]
+    return sample, f"{len(sample):,} characters from the held-out end of {corpus.name}"
+
+
+@st.cache_data(show_spinner="Tracing a sample of the corpus…", max_entries=16)
+def saturation(path: str, stamp: str, layer: int, _run: Run, _sample: str) -> dict[str, tuple[list, list]]:
+    tr = gates.trace(_run, _sample, drop_unknown=True)
+    return {g: (low.tolist(), high.tolist()) for g, (low, high) in gates.saturation(tr, layer).items()}
+
+
+def controls(run: Run) -> tuple[str, int, str, bool]:
+    if "gates.text" not in st.session_state:
+        st.session_state["gates.text"] = gates.EXAMPLE
+    left, right = st.columns([3, 1])
+    with right:
+        st.selectbox("Example", list(gates.PRESETS), key="gates.example", on_change=apply_example,
+                     help="Load an example text into the box.")
+        layers = range(run.config.layers)
+        clamp_state("gates.layer", layers, run.config.layers - 1)
+        layer = st.selectbox("Layer", layers, format_func=lambda i: f"Layer {i + 1} of {run.config.layers}",
+                             key="gates.layer")
+    with left:
+        text = st.text_area("Text to trace", key="gates.text", max_chars=MAX_TEXT, height=90,
+                            help="The model reads it character by character from an empty memory.")
+    if "gates.show" not in st.session_state:
+        st.session_state["gates.show"] = "forget"
+    show = st.radio("Show", list(SHOW), format_func=SHOW.get, key="gates.show", horizontal=True)
+    missing = run.vocab.missing(corpus_mod.prepare(text, run.config.lowercase))
+    drop = False
+    if missing:
+        names = ", ".join(f"“{corpus_mod.char_label(c)}”" for c in missing)
+        st.warning(f"The model never saw {'this character' if len(missing) == 1 else 'these characters'} "
+                   f"in training: {names}. It cannot read {'it' if len(missing) == 1 else 'them'}.",
+                   icon=":material/warning:")
+        drop = st.checkbox("Drop the missing characters", key="gates.drop")
+    return text, layer, show, drop
+
+
+def show_heatmap(tr: gates.GateTrace, layer: int, show: str) -> None:
+    values = tr.layers[layer][show]  # (T, units)
+    st.subheader(f"{SHOW[show]}, layer {layer + 1}: every unit at every character")
+    st.info(EXPLAIN[show], icon=":material/lightbulb:")
+    st.altair_chart(charts.heatmap(values, tr.text, show, gates.RANGES[show]), width="stretch", key="gates.heatmap")
+    st.caption(f"{values.shape[1]} units (rows) × {values.shape[0]} characters (columns). Hover a square for its "
+               "character, position, unit and value.")
+
+
+def show_means(tr: gates.GateTrace, layer: int, boundaries: list[int]) -> None:
+    st.subheader("The gates on average")
+    st.markdown("Each gate's mean over all units at every character. The dashed line marks the sentence "
+                "boundary: watch the forget gate there.")
+    st.altair_chart(charts.mean_activation(tr.layers[layer], tr.text, boundaries), width="stretch",
+                    key="gates.means")
+
+
+def show_forgetters(tr: gates.GateTrace, layer: int, boundaries: list[int]) -> list[gates.Forgetter]:
+    st.subheader("Who forgets at the boundary")
+    if not boundaries:
+        st.info("There is no sentence boundary in this text. Write two sentences, like the first example, to see "
+                "which units let go of the first one.", icon=":material/info:")
+        return []
+    boundary = boundaries[0]
+    if len(boundaries) > 1:
+        boundary = st.selectbox(
+            "Boundary", boundaries, key="gates.boundary",
+            format_func=lambda b: f"“{charts.visible(tr.text[max(0, b - 12):b + 1])}” (position {b})")
+    found = gates.forgetters(tr, layer, boundary, k=10)
+    st.markdown(f"The units whose forget gate falls most at the “{tr.text[boundary]}” at position {boundary} "
+                "compared with the characters before it: they let go of the first sentence.")
+    left, right = st.columns([3, 2])
+    with left:
+        st.dataframe(pd.DataFrame([{
+            "unit": f.unit, "forget before": f.before, "forget at boundary": f.at, "drop": f.drop,
+            "cell before": f.cell_before, "cell after": f.cell_after} for f in found]),
+            hide_index=True, key="gates.forgetters",
+            column_config={c: st.column_config.NumberColumn(format="%.3f")
+                           for c in ("forget before", "forget at boundary", "drop", "cell before", "cell after")})
+    with right:
+        st.altair_chart(charts.forgetters_chart([{"unit": f.unit, "before": f.before, "at": f.at, "drop": f.drop}
+                                                 for f in found]), width="stretch", key="gates.forgetters_chart")
+    return found
+
+
+def show_unit(tr: gates.GateTrace, layer: int, show: str, found: list[gates.Forgetter]) -> None:
+    st.subheader("One unit, character by character")
+    units = range(tr.layers[layer][show].shape[1])
+    clamp_state("gates.unit", units, found[0].unit if found else 0)
+    unit = st.selectbox("Unit", units, key="gates.unit", format_func=lambda u: f"unit {u}",
+                        help="Starts at the unit that forgets most at the boundary.")
+    values = tr.layers[layer][show][:, unit]  # (T,)
+    stretch = st.checkbox("Stretch the colours to this unit's range", key="gates.stretch",
+                          help="Use the full colour scale for this unit's own smallest to largest value, "
+                               "to see small changes.")
+    value_range = stretched(values, gates.RANGES[show]) if stretch else gates.RANGES[show]
+    st.markdown(f"The text coloured by unit {unit}'s **{SHOW[show].lower()}** in layer {layer + 1}. "
+                "Hover a character for its value.")
+    st.html(charts.colored_text_html(tr.text, values, value_range, what=SHOW[show].lower()))
+    st.html(charts.color_legend_html(value_range, SHOW[show].lower()))
+
+
+def stretched(values, value_range: tuple[float, float]) -> tuple[float, float]:
+    """The unit's own range: symmetric around zero for tanh values, min to max for gates."""
+    if value_range[0] < 0:
+        m = float(abs(values).max())
+        return (-m, m) if m > 1e-6 else value_range
+    lo, hi = float(values.min()), float(values.max())
+    return (lo, hi) if hi - lo > 1e-6 else value_range
+
+
+def show_next(tr: gates.GateTrace, boundaries: list[int]) -> None:
+    st.subheader("What the model expects next")
+    positions = range(len(tr.text))
+    clamp_state("gates.position", positions, boundaries[0] if boundaries else len(tr.text) - 1)
+    pos = st.slider("Position", 0, len(tr.text) - 1, key="gates.position",
+                    help="The model's prediction after reading the text up to and including this character.")
+    actual = tr.text[pos + 1] if pos + 1 < len(tr.text) else None
+    left, right = st.columns([2, 3])
+    with left:
+        st.html(charts.context_html(tr.text, pos))
+        if actual is not None:
+            p = float(tr.probs[pos][tr.vocab.stoi[actual]])
+            st.markdown(f"The character that really comes next, **{corpus_mod.char_label(actual)}**, got "
+                        f"probability **{p:.1%}**.")
+    with right:
+        st.altair_chart(charts.next_char_chart(tr.top_next(pos, 10), actual), width="stretch", key="gates.next")
+
+
+def show_saturation(run: Run, layer: int) -> None:
+    st.subheader("Saturation over a sample of the corpus")
+    found = corpus_sample(run)
+    if found is None:
+        st.info("The corpus this run was trained on is not stored on this server, so there is no sample to trace.",
+                icon=":material/info:")
+        return
+    sample, where = found
+    sat = saturation(str(run.path), run.meta.get("created", ""), layer, run, sample)
+    st.markdown(f"Each point is a unit of layer {layer + 1}: how often its gate is nearly shut (< 0.1, right) "
+                f"against nearly wide open (> 0.9, up), over {where}. Units in the corners act like switches; "
+                "units near the origin stay in between.")
+    st.altair_chart(charts.saturation_chart(sat), key="gates.saturation")
+
+
+run = active_run()
+st.title("Gates")
+st.markdown(f"Inside the active model ({run.meta.get('corpus_name', '?')}, {run.config.layers} × "
+            f"{run.config.units}{', the shipped demo' if is_demo(run) else ''}): what each LSTM unit does as it "
+            "reads a text.")
+text, layer, show, drop = controls(run)
+try:
+    tr = gates.trace(run, text, drop_unknown=drop) if text else None
+except corpus_mod.CorpusError as e:
+    st.error(f"Nothing traced: {e}. Tick “Drop the missing characters” or change the text.", icon=":material/error:")
+    st.stop()
+if tr is None or len(tr.text) < 2:
+    st.info("Type at least two characters the model knows.", icon=":material/keyboard:")
+    st.stop()
+boundaries = gates.sentence_boundaries(tr.text)
+show_heatmap(tr, layer, show)
+show_means(tr, layer, boundaries)
+found = show_forgetters(tr, layer, boundaries)
+show_unit(tr, layer, show, found)
+show_next(tr, boundaries)
+show_saturation(run, layer)

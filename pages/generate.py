@@ -1,0 +1,103 @@
+"""Generate: let the active model continue a text, streamed as it is sampled."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import streamlit as st
+
+from charlstm import charts, sampling
+from charlstm import corpus as corpus_mod
+from charlstm.corpus import CorpusError
+from pages._common import active_run, is_demo, use_navigation
+
+use_navigation()  # first: see pages/_common.py
+
+MAX_LENGTH = 10_000
+FLUSH_SECONDS = 0.05  # send the text at most 20 times a second, however fast it is sampled
+
+
+def chunks(chars: Iterator[str], stats: dict, flush_every: float = FLUSH_SECONDS) -> Iterator[str]:
+    """Group sampled characters into markdown chunks of a few characters, and count them in stats.
+
+    st.write_stream resends everything written so far with each chunk, so one chunk per
+    character would send the text quadratically often; a chunk per 50 ms keeps it sane.
+    """
+    buf: list[str] = []
+    raw: list[str] = []
+    at_line_start = True
+    t0 = last = time.perf_counter()
+    for c in chars:
+        buf.append(c)
+        now = time.perf_counter()
+        if now - last >= flush_every:
+            text, at_line_start = charts.markdown_text("".join(buf), at_line_start)
+            raw.extend(buf)
+            buf, last = [], now
+            yield text
+    if buf:
+        raw.extend(buf)
+        yield charts.markdown_text("".join(buf), at_line_start)[0]
+    stats["text"] = "".join(raw)
+    stats["seconds"] = time.perf_counter() - t0
+
+
+def default_prime(chars: tuple[str, ...]) -> str:
+    return "ROMEO:\n" if all(c in chars for c in "ROMEO:\n") else ""
+
+
+def rate_caption(stats: dict) -> str:
+    n, s = len(stats["text"]), stats["seconds"]
+    return f"{n:,} characters in {s:.2f} s: {n / s:,.0f} characters per second." if s > 0 else f"{n:,} characters."
+
+
+run = active_run()
+st.title("Generate")
+st.markdown(f"The active model ({run.meta.get('corpus_name', '?')}, {run.config.layers} × {run.config.units}"
+            f"{', the shipped demo' if is_demo(run) else ''}) reads the priming text, then writes one character at a "
+            "time, each drawn from its predicted probabilities.")
+if "generate.prime" not in st.session_state:
+    st.session_state["generate.prime"] = default_prime(run.vocab.chars)
+prime = st.text_area("Priming text", key="generate.prime", max_chars=2000, height=90,
+                     help="The model reads this first. Empty: it starts from a newline.")
+a, b, c, d = st.columns(4)
+length = a.number_input("Length (characters)", min_value=1, max_value=MAX_LENGTH, value=500, step=100,
+                        key="generate.length")
+temperature = b.slider("Temperature", 0.0, 2.0, 0.8, step=0.05, key="generate.temperature",
+                       help="0 always takes the likeliest character (greedy); low is safe and repetitive, "
+                            "high is adventurous and misspelt.")
+top_k = c.number_input("Top-k", min_value=0, max_value=len(run.vocab), value=0, step=1, key="generate.top_k",
+                       help="Sample only among the k likeliest characters; 0 means no limit.")
+seed = d.number_input("Random seed", min_value=0, value=0, step=1, key="generate.seed",
+                      help="The same seed, settings and model give the same text.")
+
+prepared = corpus_mod.prepare(prime, run.config.lowercase)
+missing = run.vocab.missing(prepared)
+drop = False
+if missing:
+    names = ", ".join(f"“{corpus_mod.char_label(ch)}”" for ch in missing)
+    st.warning(f"The model never saw {'this character' if len(missing) == 1 else 'these characters'} in training: "
+               f"{names}.", icon=":material/warning:")
+    drop = st.checkbox("Drop the missing characters", key="generate.drop")
+
+if st.button("Generate", type="primary", key="generate.go", icon=":material/auto_awesome:"):
+    stats: dict = {}
+    try:
+        chars = sampling.generate(run.weights, run.vocab, prepared, int(length), float(temperature), int(top_k),
+                                  int(seed), drop_unknown=drop)
+        with st.container(border=True, key="generate.output"):
+            st.write_stream(chunks(chars, stats))
+    except (CorpusError, ValueError) as e:
+        st.error(f"Nothing generated: {e}.", icon=":material/error:")
+    else:
+        st.session_state["generate.last"] = stats
+        st.caption(rate_caption(stats))
+elif last := st.session_state.get("generate.last"):
+    with st.container(border=True, key="generate.output"):
+        st.markdown(charts.markdown_text(last["text"])[0])
+    st.caption(rate_caption(last))
+
+if last := st.session_state.get("generate.last"):
+    st.download_button("Download the text", data=last["text"], file_name="generated.txt", mime="text/plain",
+                       on_click="ignore", key="generate.download", icon=":material/download:")
