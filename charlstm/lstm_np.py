@@ -83,9 +83,8 @@ class Weights:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    # the same formula in both branches, written so that exp never overflows
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    # 1 / (1 + exp(-x)) written through tanh: one call, and exp never overflows
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -129,6 +128,14 @@ class Stepper:
         self.w = w
         self.h = [np.zeros(lw.units, np.float32) for lw in w.layers]
         self.c = [np.zeros(lw.units, np.float32) for lw in w.layers]
+        # the first layer's input part for every character, looked up instead of multiplied
+        self.first = w.embedding @ w.layers[0].kernel + w.layers[0].bias  # (vocab, 4 * units)
+        # scales z so one tanh gives every gate: z/2 for the sigmoid gates, z for the candidate
+        self.half = []
+        for lw in w.layers:
+            s = np.full(4 * lw.units, 0.5, np.float32)
+            s[2 * lw.units:3 * lw.units] = 1.0
+            self.half.append(s)
 
     def feed(self, ids: np.ndarray) -> np.ndarray:
         """Advance over ids (T,); returns the logits (vocab,) after the last one."""
@@ -139,12 +146,13 @@ class Stepper:
 
     def step(self, idx: int) -> np.ndarray:
         """One character in, logits out: the hot loop of generation, kept free of temporaries."""
-        x = self.w.embedding[idx]
+        x = None
         for k, lw in enumerate(self.w.layers):
             u = lw.units
-            z = x @ lw.kernel + self.h[k] @ lw.recurrent + lw.bias
-            i, f, o = sigmoid(z[:u]), sigmoid(z[u:2 * u]), sigmoid(z[3 * u:])
-            c = f * self.c[k] + i * np.tanh(z[2 * u:3 * u])
+            z = (self.first[idx] if k == 0 else x @ lw.kernel + lw.bias) + self.h[k] @ lw.recurrent  # (4u,)
+            a = np.tanh(z * self.half[k])  # one tanh for all four: sigmoid(z) = 0.5 + 0.5 * tanh(z / 2)
+            i, f, o = 0.5 + 0.5 * a[:u], 0.5 + 0.5 * a[u:2 * u], 0.5 + 0.5 * a[3 * u:]
+            c = f * self.c[k] + i * a[2 * u:3 * u]
             x = self.h[k] = o * np.tanh(c)
             self.c[k] = c
         return x @ self.w.dense_w + self.w.dense_b

@@ -20,9 +20,9 @@ def sample_index(logits: np.ndarray, temperature: float, rng: np.random.Generato
     if 0 < top_k < len(z):
         cut = np.partition(z, -top_k)[-top_k]
         z = np.where(z >= cut, z, -np.inf)
-    p = np.exp(z - z.max())
-    p /= p.sum()
-    return int(rng.choice(len(p), p=p))
+    cdf = np.cumsum(np.exp(z - z.max()))
+    # inverse-CDF draw: one uniform number, far cheaper than rng.choice with p=
+    return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), len(cdf) - 1))
 
 
 def generate(
