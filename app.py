@@ -4,7 +4,7 @@ import streamlit as st
 
 from pages._common import sidebar, use_navigation
 
-use_navigation()
+use_navigation(entrypoint=True)
 st.set_page_config(page_title="charlstm", page_icon="🔤", layout="wide")
 
 page = st.navigation([

@@ -93,17 +93,20 @@ def heatmap(values: np.ndarray, text: str, name: str, value_range: tuple[float, 
             height: int | None = None) -> alt.Chart:
     """One rectangle per (character, unit): x = position labelled by its character, y = unit.
 
-    values is (T, units). The data goes inline as alt.Data values, which Altair does not count
-    against its 5000-row limit (256 units x 40 characters is already 10,240 rectangles).
+    values is (T, units). 256 units x 40 characters is already 10,240 rectangles, over Altair's
+    default 5,000-row limit: st.altair_chart ships the frame as Arrow with no limit; elsewhere
+    call to_dict inside `with alt.data_transformers.disable_max_rows():`. (Inline alt.Data values
+    would dodge the limit too, but Altair then validates every row: seconds per chart.)
     """
     values = np.asarray(values, dtype=np.float64)
     T, units = values.shape
-    rows = [{"pos": t, "char": char_label(text[t]), "unit": u, "value": round(float(values[t, u]), 4)}
-            for t in range(T) for u in range(units)]
+    labels = np.array([char_label(c) for c in text[:T]], dtype=object)
+    df = pd.DataFrame({"pos": np.repeat(np.arange(T), units), "char": np.repeat(labels, units),
+                       "unit": np.tile(np.arange(units), T), "value": values.ravel().round(4)})  # row-major: t, u
     title = GATE_TITLES.get(name, name)
     if height is None:  # Streamlit fits axes and legend into the height too: add room for them
         height = int(min(900, max(120, units * 6)) + 70)
-    return alt.Chart(alt.Data(values=rows)).mark_rect().encode(
+    return alt.Chart(df).mark_rect().encode(
         x=alt.X("pos:O", axis=_position_axis(text)),
         y=alt.Y("unit:O", title="unit", axis=alt.Axis(labelOverlap=True, ticks=False, domain=False)),
         color=alt.Color("value:Q", title=title, scale=color_scale(value_range),

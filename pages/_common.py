@@ -7,6 +7,7 @@ the folder of app.py on sys.path, which makes `pages` importable as a package.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import streamlit as st
 
@@ -22,20 +23,27 @@ PAGES = {"home": "pages/home.py", "corpus": "pages/corpus.py", "train": "pages/t
          "gates": "pages/gates.py", "generate": "pages/generate.py"}
 
 
-def use_navigation() -> None:
+def use_navigation(entrypoint: bool = False) -> None:
     """Make sure app.py's st.navigation serves this run; call it first in app.py and in every page.
 
     Streamlit takes a folder named pages/ beside the entrypoint for its legacy multipage layout
-    (every file a page, run without app.py, _common.py listed as a page) until st.navigation
-    has run once in the process, and AppTest re-detects the folder before every run. Clearing
-    the flag and rerunning hands the request to app.py, whose st.navigation then runs the same
-    page: our url paths are the file names, so the legacy and the new page hashes agree.
+    (every file a page, run *without* app.py, _common.py listed as a page) until st.navigation
+    has run once in the process, and AppTest re-detects the folder before every run. So the
+    first request of a fresh server, or every AppTest run, may start in a page file. We then
+    run app.py right here, in this same script run (so button clicks are not lost, as they would
+    be with st.rerun): its st.navigation resolves the same page (our url paths are the file
+    names, so the legacy and the new page hashes agree) and runs it; then this copy stops.
     """
     from streamlit.runtime.pages_manager import PagesManager  # no public switch for this
 
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    if not PagesManager.uses_pages_directory:
+        return
+    PagesManager.uses_pages_directory = False
+    if entrypoint:
+        return  # app.py itself: it goes on to call st.navigation
+    app = Path(__file__).resolve().parents[1] / "app.py"
+    exec(compile(app.read_text(encoding="utf-8"), str(app), "exec"), {"__name__": "__main__", "__file__": str(app)})
+    st.stop()
 
 
 # ---- process-wide resources, one per run-store home (tests point CHARLSTM_HOME elsewhere)

@@ -51,8 +51,8 @@ def apply_preset() -> None:
         st.session_state[f"train.{field}"] = getattr(cfg, field)
 
 
-def config_form(lim: Limits) -> Config | None:
-    """The training form; returns the config when it is submitted."""
+def config_form(lim: Limits) -> None:
+    """The training form with its presets; submitting it starts a job."""
     if "train.preset" not in st.session_state:
         st.session_state["train.preset"] = DEFAULT_PRESET
     if any(f"train.{f}" not in st.session_state for f in FIELDS):
@@ -80,47 +80,57 @@ def config_form(lim: Limits) -> Config | None:
             st.number_input(FIELDS["seed"][0], min_value=0, step=1, key="train.seed", help=FIELDS["seed"][1])
             st.checkbox(FIELDS["lowercase"][0], key="train.lowercase", help=FIELDS["lowercase"][1])
         st.caption(f"This server allows {lim.describe()}.")
-        submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
-    if not submitted:
-        return None
+        st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:", on_click=submit,
+                              args=(lim,))
+    flash = st.session_state.pop("train.flash", None)
+    if flash:
+        kind, text, icon = flash
+        getattr(st, kind)(text, icon=icon)
+
+
+def form_config() -> Config:
+    """The form's values over the chosen preset (which supplies clipnorm and the validation share)."""
     base = PRESETS[st.session_state["train.preset"]]
     values = {f: st.session_state[f"train.{f}"] for f in FIELDS}
+    return base.replace(**{f: (v if f in ("dropout", "learning_rate", "lowercase") else int(v))
+                           for f, v in values.items()})
+
+
+def submit(lim: Limits) -> None:
+    """Start training (a callback, so the job exists before the sidebar and the panel are drawn)."""
+
+    def flash(kind: str, text: str, icon: str) -> None:
+        st.session_state["train.flash"] = (kind, text, icon)
+
     try:
-        return base.replace(**{f: (v if f in ("dropout", "learning_rate", "lowercase") else int(v))
-                               for f, v in values.items()})
+        config = form_config()
     except ValueError as e:
-        st.error(f"These settings cannot be trained: {e}", icon=":material/error:")
-        return None
-
-
-def submit(config: Config, lim: Limits) -> None:
+        return flash("error", f"These settings cannot be trained: {e}", ":material/error:")
     corpus = active_corpus()
     problems = lim.problems(config, corpus_bytes=len(corpus.text.encode("utf-8")))
     if problems:
-        st.error("Not started: " + "; ".join(problems) + ".", icon=":material/block:")
-        return
+        return flash("error", "Not started: " + "; ".join(problems) + ".", ":material/block:")
     try:
         corpus_mod.check_length(corpus_mod.prepare(corpus.text, config.lowercase), config.seq_len,
                                 config.val_fraction)
     except CorpusError as e:
-        st.error(f"Not started: {e}. Choose a longer text on the Corpus page or a shorter sequence length.",
-                 icon=":material/block:")
-        return
+        return flash("error", f"Not started: {e}. Choose a longer text on the Corpus page or a shorter sequence "
+                              "length.", ":material/block:")
     view, how = manager().submit(corpus, config)
     st.session_state["train.job_id"] = view.id
     if how == "cached":
         set_active_run(view.key)
-        st.success(f"Loaded from cache: this corpus and config were trained before (run `{view.key[:8]}`). "
-                   "It is now the active model.", icon=":material/cached:")
+        flash("success", f"Loaded from cache: this corpus and config were trained before (run `{view.key[:8]}`). "
+                         "It is now the active model.", ":material/cached:")
     elif how == "joined":
-        st.info(f"Joined: the same corpus and config are already training (job #{view.id}).",
-                icon=":material/group:")
+        flash("info", f"Joined: the same corpus and config are already training (job #{view.id}).",
+              ":material/group:")
     elif how == "queued":
-        st.info(f"Queued: job #{view.id} waits for the current training; place "
-                f"{manager().position(view.id) or 1} in the queue.", icon=":material/schedule:")
+        flash("info", f"Queued: job #{view.id} waits for the current training; place "
+                      f"{manager().position(view.id) or 1} in the queue.", ":material/schedule:")
     else:
-        st.success(f"Started job #{view.id}. It runs in the background: switch pages, open another tab or "
-                   "reload, it keeps going.", icon=":material/rocket_launch:")
+        flash("success", f"Started job #{view.id}. It runs in the background: switch pages, open another tab or "
+                         "reload, it keeps going.", ":material/rocket_launch:")
 
 
 def cancel(job_id: int) -> None:
@@ -193,6 +203,13 @@ def jobs_panel(had_active: bool) -> None:
         show_queued(v)
     if mine_view is not None and not mine_view.active:
         show_finished(mine_view)
+    recent = sorted((v for v in views if not v.active and v.id != mine), key=lambda v: -(v.finished or 0))[:5]
+    if recent:
+        with st.expander(f"Recent jobs ({len(recent)})"):
+            st.dataframe(pd.DataFrame([{
+                "job": v.id, "corpus": v.corpus_name, "model": f"{v.config.layers} × {v.config.units}",
+                "epochs": v.config.epochs, "status": v.status, "message": v.message} for v in recent]),
+                hide_index=True)
 
 
 def activate(key: str | None) -> None:
@@ -304,9 +321,7 @@ corpus = active_corpus()
 st.markdown(f"Corpus: **{corpus.name}**, {len(corpus):,} characters. Training runs in the background, one job "
             "at a time; the same corpus and settings are never trained twice.")
 st.page_link(PAGES["corpus"], label="Change the corpus", icon=":material/description:")
-config = config_form(lim)
-if config is not None:
-    submit(config, lim)
+config_form(lim)
 st.subheader("Training")
 active_now = any(v.active for v in manager().jobs())
 st.fragment(jobs_panel, run_every=1.0 if active_now else 5.0)(active_now)

@@ -1,0 +1,325 @@
+"""The Streamlit app through AppTest: every page renders, uploads are checked, a tiny model trains.
+
+AppTest drives the real scripts (app.py and pages/) in-process; each test gets its own run
+store through CHARLSTM_HOME, set before the app first runs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from conftest import make_text
+from streamlit.testing.v1 import AppTest
+
+from charlstm import limits as limits_mod
+from charlstm.config import Config
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = {"corpus": "Corpus", "train": "Train", "gates": "Gates", "generate": "Generate", "home": "charlstm"}
+TINY = make_text(3000)  # short sentences: boundaries for the tracer, learnable by a tiny model
+
+
+@pytest.fixture
+def at(tmp_path, monkeypatch) -> AppTest:
+    monkeypatch.setenv("CHARLSTM_HOME", str(tmp_path / "home"))
+    for name in limits_mod.FIELDS:
+        monkeypatch.delenv(limits_mod.env_name(name), raising=False)
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.run()
+    assert not app.exception
+    return app
+
+
+def goto(at: AppTest, page: str) -> AppTest:
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def charts_of(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def upload_corpus(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.file_uploader(key="corpus.upload").set_value((name, data, "text/plain")).run()
+    assert not at.exception
+    return at
+
+
+def table(at: AppTest, column: str):
+    """The first table with this column, as a DataFrame (AppTest does not always keep a table's key)."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+# ---- every page
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_with_the_sidebar(at, page):
+    goto(at, page)
+    assert texts(at.title) == [PAGES[page]]
+    side = " ".join(texts(at.sidebar.markdown))
+    assert "tiny Shakespeare" in side and "2 × 64 LSTM" in side and "Val loss:" in side
+    assert any("demo model" in c for c in texts(at.sidebar.caption))
+
+
+# ---- corpus
+def test_corpus_page_shows_the_builtin_corpus(at):
+    goto(at, "corpus")
+    assert metric(at, "Characters") == "1,115,394"
+    assert metric(at, "Vocabulary") == "65 characters"
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["char", "id", "count", "share"]
+    assert "␣ space" in set(table["char"]) and "↵ newline" in set(table["char"])
+    assert any(c["mark"]["type"] == "bar" for c in charts_of(at))
+    pairs = at.dataframe[1].value
+    assert pairs.iloc[0].tolist() == ["First␣Citi", "z"]
+    assert any(c.value.startswith("input  First␣Citizen") for c in at.code)
+
+
+def test_a_good_upload_becomes_the_corpus_and_bad_ones_keep_it(at, monkeypatch):
+    goto(at, "corpus")
+    upload_corpus(at, "tiny.txt", TINY.replace(". ", ".\r\n").encode("cp1252"))
+    assert not at.error
+    assert "Active corpus: tiny.txt" in texts(at.subheader)
+    assert metric(at, "Encoding") == "utf-8"
+    assert any("line endings" in i for i in texts(at.info))
+    size = metric(at, "Characters")
+
+    monkeypatch.setenv("CHARLSTM_MAX_CORPUS_MB", "0.1")  # 100 kB, read on every run
+    bad = {
+        "binary.txt": (b"\x00\x01PNG" * 500, "binary"),
+        "empty.txt": (b"", "empty"),
+        "blank.txt": (b" \n\t\n" * 10, "empty"),
+        "short.txt": (b"Too short to train on.", "needs at least"),
+        "large.txt": (b"a" * 200_000, "the file is 0.2 MB; the limit is 0.1 MB"),
+        "garbled.txt": (b"\xef\xbb\xbf" + b"\xff\xfe ok", "not valid utf-8-sig"),
+        "control.txt": (bytes(range(1, 32)) * 40, "binary"),
+    }
+    for name, (data, reason) in bad.items():
+        upload_corpus(at, name, data)
+        assert len(at.error) == 1, name
+        message = at.error[0].value
+        assert name in message and reason in message and "stays **tiny.txt**" in message, message
+        assert "Active corpus: tiny.txt" in texts(at.subheader)
+        assert metric(at, "Characters") == size
+
+    at.button(key="corpus.builtin").click().run()
+    assert "Active corpus: tiny Shakespeare" in texts(at.subheader)
+    assert not at.error
+
+
+# ---- train
+def set_form(at: AppTest, **values) -> None:
+    for field, value in values.items():
+        widget = at.checkbox(key=f"train.{field}") if field == "lowercase" else at.number_input(key=f"train.{field}")
+        widget.set_value(value)
+
+
+def start_training(at: AppTest) -> AppTest:
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception
+    return at
+
+
+def wait_for(at: AppTest, done, seconds: float = 60) -> AppTest:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        if done(at):
+            return at
+        time.sleep(0.5)
+    raise AssertionError(f"not done after {seconds} s: {texts(at.success)} {texts(at.caption)}")
+
+
+TINY_FORM = {"layers": 1, "units": 8, "embedding": 8, "seq_len": 16, "batch_size": 16, "epochs": 1}
+
+
+def test_presets_fill_the_form(at):
+    goto(at, "train")
+    assert at.number_input(key="train.units").value == 64  # quick demo first
+    at.selectbox(key="train.preset").set_value("classic tutorial").run()
+    assert at.number_input(key="train.units").value == 300
+    assert at.number_input(key="train.layers").value == 2
+    assert at.slider(key="train.dropout").value == pytest.approx(0.2)
+    assert at.checkbox(key="train.lowercase").value is True
+
+
+def test_limits_from_secrets_stop_a_large_model(at):
+    at.secrets["CHARLSTM_MAX_UNITS"] = 32
+    goto(at, "train")
+    assert any("at most 3 layers of 32 units" in c for c in texts(at.caption))
+    start_training(at)  # quick demo asks for 64 units
+    assert any("units per layer is 64; this server allows at most 32" in e for e in texts(at.error))
+    assert not at.success
+    assert any("No training is running" in c for c in texts(at.caption))
+
+
+def test_a_misconfigured_limit_is_reported(at, monkeypatch):
+    monkeypatch.setenv("CHARLSTM_MAX_EPOCHS", "lots")
+    goto(at, "train")
+    assert any("CHARLSTM_MAX_EPOCHS" in e for e in texts(at.error))
+
+
+def test_a_too_long_sequence_for_the_corpus_is_refused(at):
+    goto(at, "corpus")
+    upload_corpus(at, "tiny.txt", TINY.encode())
+    goto(at, "train")
+    set_form(at, **{**TINY_FORM, "seq_len": 400})
+    start_training(at)
+    assert any("needs at least" in e for e in texts(at.error))
+
+
+@pytest.mark.slow
+def test_train_a_tiny_model_then_reuse_download_delete_and_reimport_it(at, tmp_path):
+    from charlstm.store import RunStore
+
+    goto(at, "corpus")
+    upload_corpus(at, "tiny.txt", TINY.encode())
+    goto(at, "train")
+    set_form(at, **TINY_FORM)
+    start_training(at)
+    assert any(s.startswith("Started job #") for s in texts(at.success))
+
+    # the job is read from the process-wide manager: a fresh session (another tab) sees it too
+    wait_for(at, lambda a: any("finished: run" in s or "finished" in s for s in texts(a.success)))
+    key = at.session_state["active_run_key"]
+    assert key and any(f"run `{key[:8]}`" in s for s in texts(at.success))
+    side = " ".join(texts(at.sidebar.markdown))
+    assert "tiny.txt" in side and "1 × 8 LSTM" in side and "Status:** complete" in side
+    runs = table(at, "key")
+    assert runs["key"].tolist() == [key] and runs["active"].tolist() == [True]
+
+    # the same corpus and config again: loaded from cache, nothing trains
+    set_form(at, **TINY_FORM)
+    start_training(at)
+    assert any("Loaded from cache" in s for s in texts(at.success))
+
+    # the trained run drives the gates and generate pages
+    goto(at, "gates")
+    assert any(c["mark"]["type"] == "rect" for c in charts_of(at))
+    goto(at, "generate")
+    at.button(key="generate.go").click().run()
+    assert any("characters per second" in c for c in texts(at.caption))
+
+    # download (the page's button serves exactly this), delete, import the bundle back
+    bundle = RunStore(tmp_path / "home").export_bundle(key)
+    goto(at, "train")
+    at.button(key="train.delete").click().run()
+    assert any(f"Deleted run {key[:8]}" in s for s in texts(at.success))
+    assert at.session_state["active_run_key"] is None
+    assert any("No trained runs yet" in c for c in texts(at.caption))
+    at.file_uploader(key="train.bundle").set_value(("run.zip", bundle, "application/zip")).run()
+    assert not at.exception
+    assert any(f"Imported run {key[:8]}" in s for s in texts(at.success))
+    assert table(at, "key")["key"].tolist() == [key]
+
+
+@pytest.mark.slow
+def test_cancel_stops_a_running_job(at):
+    goto(at, "corpus")
+    upload_corpus(at, "tiny.txt", TINY.encode())
+    goto(at, "train")
+    set_form(at, **{**TINY_FORM, "epochs": 20, "seed": 7, "batch_size": 2})
+    start_training(at)
+    wait_for(at, lambda a: any(p.proto.text.startswith("Training:") for p in a.get("progress")), seconds=60)
+    cancel = next(b for b in at.button if b.label == "Cancel")
+    cancel.click().run()
+    wait_for(at, lambda a: any("cancelled" in w for w in texts(a.warning)), seconds=30)
+    assert not any(b.label == "Cancel" for b in at.button)
+
+
+def test_a_bad_bundle_gets_a_clear_message(at):
+    goto(at, "train")
+    at.file_uploader(key="train.bundle").set_value(("run.zip", b"this is not a zip", "application/zip")).run()
+    assert any("run.zip was not imported: not a charlstm bundle: the file is not a zip archive" in e
+               for e in texts(at.error))
+
+
+# ---- gates, with the shipped demo model
+def test_gates_page_traces_the_example_with_the_demo_model(at):
+    goto(at, "gates")
+    assert at.text_area(key="gates.text").value == "Divya likes to eat. Reena is not fat."
+    specs = charts_of(at)
+    heat = next(c for c in specs if c["mark"]["type"] == "rect")
+    assert heat["encoding"]["y"]["field"] == "unit" and heat["encoding"]["color"]["scale"]["domain"] == [0.0, 1.0]
+    assert any(c.get("layer") and c["layer"][0]["mark"]["type"] == "rule" for c in specs)  # boundary rule
+    forget = table(at, "drop")
+    assert len(forget) == 10 and "drop" in forget.columns
+    assert forget["drop"].is_monotonic_decreasing
+    html = [h.proto.body for h in at.get("html")]
+    assert any("charlstm-trace" in h and h.count("<span") >= 37 for h in html)
+    assert at.selectbox(key="gates.unit").value == int(forget["unit"].iloc[0])  # starts at the top forgetter
+    assert any(c.get("hconcat") for c in specs)  # saturation, one panel per gate
+
+    at.radio(key="gates.show").set_value("cell").run()
+    heat = next(c for c in charts_of(at) if c["mark"]["type"] == "rect")
+    assert heat["encoding"]["color"]["scale"]["domainMid"] == 0.0
+    assert any("cell state" in i for i in texts(at.info))
+
+
+def test_gates_page_names_missing_characters_and_can_drop_them(at):
+    goto(at, "gates")
+    at.text_area(key="gates.text").set_value("Divya likes <é>. Reena").run()
+    assert any("“<”" in w and "“é”" in w for w in texts(at.warning))
+    assert any("Nothing traced" in e for e in texts(at.error))
+    assert not any(c["mark"]["type"] == "rect" for c in charts_of(at))
+    at.checkbox(key="gates.drop").check().run()
+    assert not at.error
+    assert any(c["mark"]["type"] == "rect" for c in charts_of(at))
+
+
+# ---- generate, with the shipped demo model
+def test_generate_streams_text_from_the_demo_model(at):
+    goto(at, "generate")
+    at.number_input(key="generate.length").set_value(300)
+    at.button(key="generate.go").click().run()
+    assert not at.error
+    assert any("300 characters in" in c and "characters per second" in c for c in texts(at.caption))
+    out = at.container(key="generate.output") if hasattr(at, "container") else at
+    body = "".join(m.value for m in out.markdown)
+    assert len(body) >= 300  # escaped markdown is never shorter than the text
+    at.run()  # the text stays after another rerun
+    assert any("300 characters in" in c for c in texts(at.caption))
+
+
+def test_generate_names_missing_characters_in_the_prime(at):
+    goto(at, "generate")
+    at.text_area(key="generate.prime").set_value("ROMEO<").run()
+    assert any("“<”" in w for w in texts(at.warning))
+    at.button(key="generate.go").click().run()
+    assert any("Nothing generated" in e for e in texts(at.error))
+    at.checkbox(key="generate.drop").check()
+    at.button(key="generate.go").click().run()
+    assert not at.error and any("characters per second" in c for c in texts(at.caption))
+
+
+# ---- limits (charlstm/limits.py, the caps the Train and Corpus pages enforce)
+def test_limits_defaults_environment_and_overrides():
+    assert limits_mod.from_env({}) == limits_mod.Limits()
+    lim = limits_mod.from_env({"CHARLSTM_MAX_UNITS": "128", "CHARLSTM_MAX_CORPUS_MB": "2.5"},
+                              overrides={"max_units": 64})
+    assert lim.max_units == 64 and lim.max_corpus_bytes == 2_500_000
+    assert limits_mod.from_env({}, {"CHARLSTM_MAX_LAYERS": 1}).max_layers == 1
+    for bad in ("many", "0", "-3", "1.5"):
+        with pytest.raises(ValueError, match="CHARLSTM_MAX_EPOCHS"):
+            limits_mod.from_env({"CHARLSTM_MAX_EPOCHS": bad})
+
+
+def test_limits_problems_name_each_cap():
+    lim = limits_mod.Limits(max_layers=2, max_units=100, max_epochs=5, max_corpus_mb=1)
+    assert lim.problems(Config(layers=2, units=100, epochs=5), corpus_bytes=1_000_000) == []
+    problems = lim.problems(Config(layers=3, units=101, epochs=6), corpus_bytes=1_500_000)
+    assert problems == ["layers is 3; this server allows at most 2", "units per layer is 101; this server allows at "
+                        "most 100", "epochs is 6; this server allows at most 5",
+                        "the corpus is 1.5 MB; this server allows at most 1 MB"]
