@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from charlstm import limits as limits_mod
 from charlstm.config import Config
+from charlstm.store import demo_run
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {"corpus": "Corpus", "train": "Train", "gates": "Gates", "generate": "Generate", "home": "charlstm"}
@@ -67,8 +68,9 @@ def metric(at: AppTest, label: str) -> str:
 def test_every_page_renders_with_the_sidebar(at, page):
     goto(at, page)
     assert texts(at.title) == [PAGES[page]]
+    demo = demo_run().config
     side = " ".join(texts(at.sidebar.markdown))
-    assert "tiny Shakespeare" in side and "2 × 64 LSTM" in side and "Val loss:" in side
+    assert "tiny Shakespeare" in side and f"{demo.layers} × {demo.units} LSTM" in side and "Val loss:" in side
     assert any("demo model" in c for c in texts(at.sidebar.caption))
 
 
@@ -181,7 +183,7 @@ def test_a_too_long_sequence_for_the_corpus_is_refused(at):
 
 
 @pytest.mark.slow
-def test_train_a_tiny_model_then_reuse_download_delete_and_reimport_it(at, tmp_path):
+def test_train_a_tiny_model_then_reuse_continue_delete_and_reimport_it(at, tmp_path):
     from charlstm.store import RunStore
 
     goto(at, "corpus")
@@ -205,6 +207,16 @@ def test_train_a_tiny_model_then_reuse_download_delete_and_reimport_it(at, tmp_p
     start_training(at)
     assert any("Loaded from cache" in s for s in texts(at.success))
 
+    # continue it for one more epoch: a new run, made active when it finishes
+    at.number_input(key="train.more").set_value(1)
+    at.button(key="train.resume").click().run()
+    assert any(f"Continuing run {key[:8]} for 1 more epoch(s) (job #3)" in i for i in texts(at.info))
+    wait_for(at, lambda a: any(s.startswith("Job #3 finished") for s in texts(a.success)))
+    first, key = key, at.session_state["active_run_key"]
+    runs = table(at, "key")
+    assert key != first and set(runs["key"]) == {first, key}
+    assert runs[runs["key"] == key]["epochs"].tolist() == ["2/2"]
+
     # the trained run drives the gates and generate pages
     goto(at, "gates")
     assert any(c["mark"]["type"] == "rect" for c in charts_of(at))
@@ -218,25 +230,42 @@ def test_train_a_tiny_model_then_reuse_download_delete_and_reimport_it(at, tmp_p
     at.button(key="train.delete").click().run()
     assert any(f"Deleted run {key[:8]}" in s for s in texts(at.success))
     assert at.session_state["active_run_key"] is None
-    assert any("No trained runs yet" in c for c in texts(at.caption))
+    assert table(at, "key")["key"].tolist() == [first]
     at.file_uploader(key="train.bundle").set_value(("run.zip", bundle, "application/zip")).run()
     assert not at.exception
     assert any(f"Imported run {key[:8]}" in s for s in texts(at.success))
-    assert table(at, "key")["key"].tolist() == [key]
+    assert set(table(at, "key")["key"]) == {first, key}
 
 
 @pytest.mark.slow
-def test_cancel_stops_a_running_job(at):
+def test_jobs_queue_join_and_cancel(at):
     goto(at, "corpus")
     upload_corpus(at, "tiny.txt", TINY.encode())
     goto(at, "train")
-    set_form(at, **{**TINY_FORM, "epochs": 20, "seed": 7, "batch_size": 2})
+    long = {**TINY_FORM, "epochs": 20, "seed": 7, "batch_size": 2}
+    set_form(at, **long)
     start_training(at)
     wait_for(at, lambda a: any(p.proto.text.startswith("Training:") for p in a.get("progress")), seconds=60)
-    cancel = next(b for b in at.button if b.label == "Cancel")
-    cancel.click().run()
-    wait_for(at, lambda a: any("cancelled" in w for w in texts(a.warning)), seconds=30)
+    assert any("Training now: tiny.txt" in c for c in texts(at.sidebar.caption))
+
+    set_form(at, **long)  # the very same settings: joined, not trained twice
+    start_training(at)
+    assert any(i.startswith("Joined: the same corpus and config are already training") for i in texts(at.info))
+    set_form(at, **{**long, "seed": 8})  # another model waits its turn
+    start_training(at)
+    assert any("Queued: job #2 waits for the current training; place 1 in the queue" in i for i in texts(at.info))
+    assert any("queued, position 1 in the queue" in m for m in texts(at.markdown))
+
+    cancels = [b for b in at.button if b.label == "Cancel"]
+    assert len(cancels) == 2
+    cancels[1].click().run()  # the queued job goes at once
+    assert not any("queued, position" in m for m in texts(at.markdown))
+    assert any("Job #2: cancelled before it started" in w for w in texts(at.warning))
+    next(b for b in at.button if b.label == "Cancel").click().run()  # the running one stops within a batch
+    wait_for(at, lambda a: any("No training is running" in c for c in texts(a.caption)), seconds=30)
     assert not any(b.label == "Cancel" for b in at.button)
+    recent = table(at, "message")
+    assert recent[recent["job"] == 1]["status"].tolist() == ["cancelled"]
 
 
 def test_a_bad_bundle_gets_a_clear_message(at):

@@ -182,6 +182,7 @@ def test_markdown_text_escapes_and_keeps_lines():
     assert start is False
     # state carries across chunks: a chunk that starts a line keeps its leading spaces
     first, start = charts.markdown_text("end\n")
+    assert first == "end  \n"
     second, _ = charts.markdown_text(" x", start)
     assert start is True and second == "&nbsp;x"
     assert charts.markdown_text(" x", False)[0] == " x"
