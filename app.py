@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from pages._common import sidebar, use_navigation
+from pages._common import keep_widget_state, sidebar, use_navigation
 
 use_navigation(entrypoint=True)
+keep_widget_state()
 st.set_page_config(page_title="charlstm", page_icon="🔤", layout="wide")
 
 page = st.navigation([

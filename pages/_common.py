@@ -46,6 +46,22 @@ def use_navigation(entrypoint: bool = False) -> None:
     st.stop()
 
 
+# Widget values that survive a visit to another page (Streamlit drops a widget's state when a
+# run does not draw it); buttons and uploaders cannot be set this way and are left out.
+PERSISTENT = ("train.preset", "train.layers", "train.units", "train.embedding", "train.dropout", "train.seq_len",
+              "train.batch_size", "train.epochs", "train.learning_rate", "train.lowercase", "train.seed",
+              "corpus.window", "gates.example", "gates.text", "gates.layer", "gates.show", "gates.drop",
+              "gates.unit", "gates.stretch", "gates.position", "generate.prime", "generate.length",
+              "generate.temperature", "generate.top_k", "generate.seed", "generate.drop")
+
+
+def keep_widget_state() -> None:
+    """Re-assign the PERSISTENT widget values, which makes Streamlit keep them across pages."""
+    for key in PERSISTENT:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 # ---- process-wide resources, one per run-store home (tests point CHARLSTM_HOME elsewhere)
 @st.cache_resource(show_spinner=False)
 def _store(home: str) -> RunStore:

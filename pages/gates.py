@@ -42,6 +42,13 @@ def clamp_state(key: str, options: range, default: int) -> None:
         st.session_state[key] = default
 
 
+def default_for(key: str, context, default: int) -> None:
+    """Start a widget at `default` whenever what it refers to (text, layer) changes; the user's pick stays otherwise."""
+    if st.session_state.get(f"{key}.context") != context:
+        st.session_state[f"{key}.context"] = context
+        st.session_state[key] = default
+
+
 def corpus_sample(run: Run) -> tuple[str, str] | None:
     """About SAMPLE characters of the run's corpus from its held-out end, and where they came from."""
     corpus = store().load_corpus(run.meta.get("corpus_sha256", ""))
@@ -136,7 +143,9 @@ def show_forgetters(tr: gates.GateTrace, layer: int, boundaries: list[int]) -> l
 def show_unit(tr: gates.GateTrace, layer: int, show: str, found: list[gates.Forgetter]) -> None:
     st.subheader("One unit, character by character")
     units = range(tr.layers[layer][show].shape[1])
-    clamp_state("gates.unit", units, found[0].unit if found else 0)
+    top = found[0].unit if found else 0
+    default_for("gates.unit", (layer, tr.text, top), top)  # a new text, layer or model: its top forgetter
+    clamp_state("gates.unit", units, top)
     unit = st.selectbox("Unit", units, key="gates.unit", format_func=lambda u: f"unit {u}",
                         help="Starts at the unit that forgets most at the boundary.")
     values = tr.layers[layer][show][:, unit]  # (T,)
@@ -162,6 +171,7 @@ def stretched(values, value_range: tuple[float, float]) -> tuple[float, float]:
 def show_next(tr: gates.GateTrace, boundaries: list[int]) -> None:
     st.subheader("What the model expects next")
     positions = range(len(tr.text))
+    default_for("gates.position", tr.text, boundaries[0] if boundaries else len(tr.text) - 1)
     clamp_state("gates.position", positions, boundaries[0] if boundaries else len(tr.text) - 1)
     pos = st.slider("Position", 0, len(tr.text) - 1, key="gates.position",
                     help="The model's prediction after reading the text up to and including this character.")

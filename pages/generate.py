@@ -67,6 +67,8 @@ length = a.number_input("Length (characters)", min_value=1, max_value=MAX_LENGTH
 temperature = b.slider("Temperature", 0.0, 2.0, 0.8, step=0.05, key="generate.temperature",
                        help="0 always takes the likeliest character (greedy); low is safe and repetitive, "
                             "high is adventurous and misspelt.")
+if st.session_state.get("generate.top_k", 0) > len(run.vocab):  # kept from a model with a larger vocabulary
+    st.session_state["generate.top_k"] = 0
 top_k = c.number_input("Top-k", min_value=0, max_value=len(run.vocab), value=0, step=1, key="generate.top_k",
                        help="Sample only among the k likeliest characters; 0 means no limit.")
 seed = d.number_input("Random seed", min_value=0, value=0, step=1, key="generate.seed",

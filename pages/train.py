@@ -58,8 +58,10 @@ def config_form(lim: Limits) -> None:
     if any(f"train.{f}" not in st.session_state for f in FIELDS):
         apply_preset()
     st.selectbox("Preset", list(PRESETS), key="train.preset", on_change=apply_preset,
-                 help="quick demo: 1 × 64, trains in a minute or two · default: 2 × 256, best loss per CPU-minute "
-                      "· classic tutorial: the Keras tutorial's 2 × 300 with dropout 0.2, lowercased")
+                 help="Fills the form below. " + " · ".join(
+                     f"**{name}**: {c.layers} × {c.units}, dropout {c.dropout:g}, sequences of {c.seq_len} in "
+                     f"batches of {c.batch_size}{', lowercased' if c.lowercase else ''}"
+                     for name, c in PRESETS.items()))
     with st.form("train.form", border=True):
         a, b, c = st.columns(3)
         with a:

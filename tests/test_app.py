@@ -157,6 +157,18 @@ def test_presets_fill_the_form(at):
     assert at.checkbox(key="train.lowercase").value is True
 
 
+def test_settings_survive_a_visit_to_another_page(at):
+    goto(at, "train")
+    at.selectbox(key="train.preset").set_value("classic tutorial").run()
+    goto(at, "gates")
+    at.radio(key="gates.show").set_value("output").run()
+    goto(at, "train")
+    assert at.selectbox(key="train.preset").value == "classic tutorial"
+    assert at.number_input(key="train.units").value == 300
+    goto(at, "gates")
+    assert at.radio(key="gates.show").value == "output"
+
+
 def test_limits_from_secrets_stop_a_large_model(at):
     at.secrets["CHARLSTM_MAX_UNITS"] = 32
     goto(at, "train")
