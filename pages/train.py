@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
@@ -280,7 +282,7 @@ def runs_section(lim: Limits) -> None:
         a, b, c, d = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
         a.button("Make active", key="train.activate", on_click=activate, args=(key,), icon=":material/check:",
                  disabled=key == active_key)
-        b.download_button("Download bundle", data=lambda: store().export_bundle(key), file_name=f"charlstm-{key}.zip",
+        b.download_button("Download bundle", data=partial(store().export_bundle, key), file_name=f"charlstm-{key}.zip",
                           mime="application/zip", on_click="ignore", key="train.download",
                           icon=":material/download:")
         with c:
