@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from charlstm.config import PRESETS, Config  # noqa: E402
-from charlstm.corpus import builtin  # noqa: E402
-from charlstm.train import epoch_batches, split, windows  # noqa: E402
+from charlstm.config import PRESETS, Config
+from charlstm.corpus import builtin
+from charlstm.train import epoch_batches, split, windows
 
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -42,6 +42,13 @@ def max_corpus_bytes() -> int:
     return int(os.environ.get("CHARLSTM_MAX_CORPUS_BYTES", DEFAULT_MAX_BYTES))
 
 
+def human_size(n: int) -> str:
+    for unit, size in (("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} bytes"
+
+
 def decode_bytes(data: bytes) -> tuple[str, str]:
     """Decode an uploaded file; returns (text, encoding used). Raises CorpusError for binary data."""
     for bom, enc in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
@@ -71,7 +78,7 @@ def from_bytes(data: bytes, name: str, max_bytes: int | None = None) -> Corpus:
     """A corpus from an uploaded file's bytes, with size and content checks."""
     cap = max_corpus_bytes() if max_bytes is None else max_bytes
     if len(data) > cap:
-        raise CorpusError(f"the file is {len(data) / 1e6:.1f} MB; the limit is {cap / 1e6:.1f} MB")
+        raise CorpusError(f"the file is {human_size(len(data))}; the limit is {human_size(cap)}")
     if not data.strip():
         raise CorpusError("the file is empty")
     text, enc = decode_bytes(data)

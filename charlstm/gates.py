@@ -17,9 +17,10 @@ PRESETS = {
     "Quotes": 'He said "stop". She said "go on".',
     "Counting": "one two three four five six seven eight nine ten",
 }
-# Gates squash into (0, 1); the candidate and hidden state into (-1, 1); the cell state is unbounded.
+# Gates squash into (0, 1); the candidate and hidden state into (-1, 1). The cell state is
+# unbounded (trained units often hold |c| of 2 to 20), so its fixed scale stops at +-5.
 RANGES = {"input": (0.0, 1.0), "forget": (0.0, 1.0), "output": (0.0, 1.0), "candidate": (-1.0, 1.0),
-          "hidden": (-1.0, 1.0), "cell": (-1.0, 1.0)}
+          "hidden": (-1.0, 1.0), "cell": (-5.0, 5.0)}
 
 
 @dataclass(frozen=True)

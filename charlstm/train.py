@@ -184,7 +184,7 @@ def train(
         state["phase"] = "validating"
         on_progress(snapshot())
         val = model.evaluate(vx, vy, batch_size=max(config.batch_size, 64), verbose=0, callbacks=[hooks])
-        if should_stop():  # an epoch counts only once its validation loss is known
+        if should_stop() or val is None or isinstance(val, list | dict):  # an epoch counts once its val loss is known
             status = "cancelled"
             break
         history["train_loss"].append(state["train_loss"])

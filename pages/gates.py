@@ -24,7 +24,7 @@ EXPLAIN = {
     "output": "The output gate decides how much of its memory each unit reveals as its hidden state: "
               "0 keeps it private, 1 shows it all.",
     "cell": "The cell state is the unit's memory, forget × old memory + input × candidate; it is unbounded, "
-            "so the colours stop at ±1.",
+            "so the colours stop at ±5.",
     "hidden": "The hidden state is what the unit passes to the next layer and the next character: "
               "output gate × tanh(memory), between −1 and 1.",
 }

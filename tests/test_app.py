@@ -103,7 +103,7 @@ def test_a_good_upload_becomes_the_corpus_and_bad_ones_keep_it(at, monkeypatch):
         "empty.txt": (b"", "empty"),
         "blank.txt": (b" \n\t\n" * 10, "empty"),
         "short.txt": (b"Too short to train on.", "needs at least"),
-        "large.txt": (b"a" * 200_000, "the file is 0.2 MB; the limit is 0.1 MB"),
+        "large.txt": (b"a" * 200_000, "the file is 200 kB; the limit is 100 kB"),
         "garbled.txt": (b"\xef\xbb\xbf" + b"\xff\xfe ok", "not valid utf-8-sig"),
         "control.txt": (bytes(range(1, 32)) * 40, "binary"),
     }

@@ -40,7 +40,7 @@ def test_empty_and_whitespace_rejected():
 
 
 def test_size_cap(monkeypatch):
-    with pytest.raises(CorpusError, match=r"limit is 0\.0 MB"):
+    with pytest.raises(CorpusError, match=r"file is 5 kB; the limit is 1 kB"):
         C.from_bytes(b"a" * 5000, "big.txt", max_bytes=1000)
     monkeypatch.setenv("CHARLSTM_MAX_CORPUS_BYTES", "100")
     with pytest.raises(CorpusError, match="limit"):
