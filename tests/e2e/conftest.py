@@ -1,0 +1,162 @@
+"""Fixtures for the browser tests: a real `streamlit run app.py` server and Debian's chromium via Playwright.
+
+Playwright never downloads a browser here: it launches /usr/bin/chromium. Without it (or without the
+playwright package) the tests are skipped, except on CI (CI=true), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import warnings
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHARLSTM_CHROMIUM", "/usr/bin/chromium")  # Debian's; never a downloaded one
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+VIEWPORT = {"width": 1400, "height": 1000}
+SERVER_START_S = 120  # a busy 2-core machine imports streamlit, pandas and altair slowly
+MISSING = "the browser tests need Playwright and Debian's chromium: pip install playwright; apt-get install chromium"
+
+
+def _missing_browser(message: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200 and r.read().decode().strip() == "ok"
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server and everything it started (its own process group)."""
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+class Server:
+    def __init__(self, url: str, home: Path, log: Path, proc: subprocess.Popen):
+        self.url, self.home, self.log, self.proc = url, home, log, proc
+
+    def log_text(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Server:
+    """`streamlit run app.py` on a free port, with an empty run store (CHARLSTM_HOME), killed at teardown."""
+    base = tmp_path_factory.mktemp("e2e-server")
+    home, log = base / "home", base / "streamlit.log"
+    home.mkdir()
+    port = _free_port()
+    env = dict(os.environ, CHARLSTM_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+           # no reload-on-save: watching the tree (.venv included) overflows inotify and costs CPU
+           "--server.fileWatcherType", "none"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    srv = Server(f"http://127.0.0.1:{port}", home, log, proc)
+    deadline = time.monotonic() + SERVER_START_S
+    try:
+        while not _healthy(f"{srv.url}/_stcore/health"):
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode} before it served:\n{srv.log_text()}",
+                            pytrace=False)
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer /_stcore/health within {SERVER_START_S} s:\n{srv.log_text()}",
+                            pytrace=False)
+            time.sleep(0.25)
+        yield srv
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        _missing_browser(f"{CHROMIUM} not found; {MISSING}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing_browser(f"the playwright package is not installed; {MISSING}")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, server):
+    """One tab for a whole journey: Streamlit keeps the session (uploaded corpus, started job) per tab."""
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
+    context.set_default_timeout(30_000)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        yield pg
+    finally:
+        context.close()
+        if errors:
+            warnings.warn("JavaScript errors in the page: " + " | ".join(errors[:10]), stacklevel=1)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "journey: one step of a browser journey; after a failed step the rest skip")
+
+
+_failed_step: dict[str, str] = {}  # module -> the journey step that failed
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("journey") and item.module.__name__ in _failed_step:
+        pytest.skip(f"an earlier step of the journey failed: {_failed_step[item.module.__name__]}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failing test, attach the server's log to the report and remember a failed journey step."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and item.get_closest_marker("journey"):
+        _failed_step.setdefault(item.module.__name__, item.name)
+    if report.when == "call" and report.failed:
+        srv = item.funcargs.get("server")
+        if isinstance(srv, Server):
+            report.sections.append(("streamlit server log", srv.log_text()[-20_000:]))

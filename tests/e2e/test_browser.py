@@ -1,0 +1,329 @@
+"""charlstm in a real browser: one person's journey through the app, against a real `streamlit run` server.
+
+Upload a small corpus, train a tiny model in the background (reloading the page in the middle),
+look at its gates, let it write, and try a bad upload. Every page is checked for a Python
+traceback (stException) and photographed into tests/artifacts/ (and into $CHARLSTM_SCREENSHOTS
+when it is set, e.g. CHARLSTM_SCREENSHOTS=docs to refresh the README's pictures).
+
+The tests of the journey share one tab (Streamlit keeps a session per tab) and run in order.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, VIEWPORT
+
+pytestmark = pytest.mark.e2e
+journey = pytest.mark.journey  # steps of one session, in order: after a failed step the rest are skipped
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+SENTENCES = ["Divya likes to eat.", "Reena is not fat.", "The cat sat on the mat.", "A dog ran home.",
+             "We like tea.", "It is late.", "She reads a book.", "He is tall."]
+EXAMPLE = "Divya likes to eat. Reena is not fat."  # the Gates page's first example
+CORPUS_NAME = "sentences.txt"
+# 40,000 characters, seq len 16, batch 6: 375 steps per epoch, 2 epochs. Long enough to watch the bar move and
+# reload in the middle, short enough for a 2-core machine (the Train page itself slows training down).
+TRAIN = {"Units per layer": 32, "Sequence length": 16, "Batch size": 6, "Epochs": 2}
+PAGE_LOAD_MS = 90_000  # a fresh page on a busy 2-core machine: lazy-loaded widgets, TensorFlow imports
+TRAIN_DONE_MS = 300_000
+
+# Streamlit sets data-test-script-state on stApp; widgets whose code is still loading show stSkeleton.
+IDLE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
+    && app.getAttribute('data-test-connection-state') === 'CONNECTED'
+    && document.querySelectorAll('[data-testid="stSkeleton"]').length === 0;
+}"""
+# ... and no element is marked stale (drawn faded) by a rerun in progress.
+FRESH_JS = f"() => !document.querySelector('[data-stale=\"true\"]') && ({IDLE_JS})()"
+# The training progress bar: its text ("Training: epoch 1/2, step 40/281 (7%)") and its value (aria-valuenow).
+PROGRESS_JS = """() => {
+  const el = document.querySelector('[data-testid="stProgress"]');
+  if (!el) return null;
+  const bar = el.querySelector('[role="progressbar"]');
+  const m = el.innerText.match(/epoch (\\d+)\\/(\\d+), step ([\\d,]+)\\/([\\d,]+)/);
+  const n = s => parseInt(s.replace(/,/g, ''), 10);
+  return {text: el.innerText.trim(), value: bar ? Number(bar.getAttribute('aria-valuenow')) : null,
+          epoch: m ? n(m[1]) : null, epochs: m ? n(m[2]) : null, step: m ? n(m[3]) : null};
+}"""
+# Lengths of the Generate page's output as the browser shows it, recorded on every DOM change.
+WATCH_OUTPUT_JS = """() => {
+  window.__lengths = [];
+  const watch = () => {
+    const el = document.querySelector('.st-key-generate-output');
+    const n = el ? el.innerText.trim().length : 0;
+    const a = window.__lengths;
+    if (!a.length || a[a.length - 1] !== n) a.push(n);
+  };
+  window.__watcher = new MutationObserver(watch);
+  window.__watcher.observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def corpus_text(n_chars: int = 40_000, seed: int = 11) -> str:
+    rng = random.Random(seed)
+    out, size = [], 0
+    while size < n_chars:
+        s = rng.choice(SENTENCES)
+        out.append(s)
+        size += len(s) + 1
+    return " ".join(out)[:n_chars]
+
+
+TEXT = corpus_text()
+
+
+# ---- helpers
+def settle(page, timeout: int = PAGE_LOAD_MS) -> None:
+    """Wait until Streamlit has finished the current script run and every widget is drawn."""
+    page.wait_for_function(IDLE_JS, timeout=timeout, polling=100)
+
+
+def no_exception(page) -> None:
+    """No Python traceback anywhere on the page."""
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, "a Python exception is shown on the page:\n" + "\n---\n".join(errors.all_inner_texts())
+
+
+def heading(page, text: str, level: int = 1):
+    return page.locator(f"h{level}").filter(has_text=re.compile(rf"^\s*{re.escape(text)}\s*$"))
+
+
+def open_page(page, label: str, title: str) -> None:
+    """Go to another page through the sidebar (the session, with its corpus and model, stays)."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=label, exact=True).click()
+    heading(page, title).wait_for(timeout=PAGE_LOAD_MS)
+    settle(page)
+    no_exception(page)
+
+
+def after_heading(page, subheader: str, testid: str):
+    """The first element with this data-testid after an h3 (st.subheader) whose text contains `subheader`."""
+    return page.locator(f"xpath=//h3[contains(normalize-space(.), '{subheader}')]"
+                        f"/following::*[@data-testid='{testid}'][1]")
+
+
+def sidebar_text(page) -> str:
+    return page.get_by_test_id("stSidebarUserContent").inner_text()
+
+
+def shoot(page, name: str) -> None:
+    """A full-page screenshot: Streamlit scrolls inside <main>, so grow the viewport to its height first."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # imported here: collecting needs no playwright
+
+    height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+                           " return m ? m.scrollHeight : document.body.scrollHeight; }")
+    targets = [ARTIFACTS]
+    if os.environ.get("CHARLSTM_SCREENSHOTS"):
+        extra = Path(os.environ["CHARLSTM_SCREENSHOTS"])
+        targets.append(extra if extra.is_absolute() else ROOT / extra)
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], min(int(height), 12_000))})
+    try:
+        try:  # between two reruns, so that no element is drawn faded as stale (the Train page reruns every second)
+            page.wait_for_function(FRESH_JS, timeout=15_000, polling="raf")
+        except PlaywrightTimeout:
+            pass  # a picture with a faded element beats none
+        data = page.screenshot(full_page=True, animations="disabled")
+    finally:
+        page.set_viewport_size(VIEWPORT)
+    for folder in targets:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.png").write_bytes(data)
+
+
+def progress(page, condition: str, timeout: int, arg=None) -> dict:
+    """Wait until the progress bar satisfies a JS condition on `p` (see PROGRESS_JS), and return it."""
+    page.wait_for_function(f"(arg) => {{ const p = ({PROGRESS_JS})(); return !!p && ({condition}); }}",
+                           arg=arg, timeout=timeout, polling=200)
+    return page.evaluate(PROGRESS_JS)
+
+
+# ---- the journey
+@journey
+def test_home_and_corpus_upload(page, server):
+    page.goto(server.url, wait_until="domcontentloaded")
+    heading(page, "charlstm").wait_for(timeout=PAGE_LOAD_MS)
+    settle(page)
+    no_exception(page)
+    assert "Active model" in sidebar_text(page)
+
+    open_page(page, "Corpus", "Corpus")
+    heading(page, "Active corpus: tiny Shakespeare", 3).wait_for()
+    page.get_by_test_id("stFileUploader").locator("input[type=file]").set_input_files(
+        files=[{"name": CORPUS_NAME, "mimeType": "text/plain", "buffer": TEXT.encode()}])
+    heading(page, f"Active corpus: {CORPUS_NAME}", 3).wait_for(timeout=PAGE_LOAD_MS)
+    settle(page)
+    no_exception(page)
+
+    metrics = dict(zip(page.get_by_test_id("stMetricLabel").all_inner_texts(),
+                       page.get_by_test_id("stMetricValue").all_inner_texts(), strict=True))
+    assert metrics.get("Characters") == f"{len(TEXT):,}", metrics
+    assert metrics.get("Vocabulary") == f"{len(set(TEXT))} characters", metrics
+    # the mapping table (a canvas grid) and the frequency chart under "Characters become numbers"
+    table = after_heading(page, "Characters become numbers", "stDataFrame")
+    table.wait_for()
+    assert table.locator("canvas").first.bounding_box()["height"] > 100
+    chart = after_heading(page, "Characters become numbers", "stVegaLiteChart")
+    chart.locator("canvas, svg").first.wait_for()
+    assert page.get_by_test_id("stAlertContentError").count() == 0
+    shoot(page, "corpus")
+
+
+@journey
+def test_train_reload_and_finish(page, server):
+    open_page(page, "Train", "Train")
+    page.get_by_text(f"Corpus: {CORPUS_NAME}, {len(TEXT):,} characters").wait_for()
+    page.get_by_text("No training is running.").wait_for()
+    for label, value in TRAIN.items():  # the quick demo preset (1 layer) with smaller numbers
+        page.get_by_label(label, exact=True).fill(str(value))
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("Started job #1.").wait_for(timeout=PAGE_LOAD_MS)
+    no_exception(page)
+
+    # the bar moves: two readings of its value, the second larger (the first run loads TensorFlow first)
+    first = progress(page, "p.value > 0 && p.step !== null", TRAIN_DONE_MS)
+    second = progress(page, "p.value > arg", TRAIN_DONE_MS, first["value"])
+    assert second["value"] > first["value"], (first, second)
+    assert second["epochs"] == TRAIN["Epochs"], second
+    page.get_by_text(f"Job #1: {CORPUS_NAME} · 1 × {TRAIN['Units per layer']}").wait_for()
+    no_exception(page)
+    shoot(page, "train-running")
+
+    # a reload starts a new session; the job runs in the server, so it is still there, further along
+    page.reload(wait_until="domcontentloaded")
+    heading(page, "Train").wait_for(timeout=PAGE_LOAD_MS)
+    page.get_by_text(re.compile(r"^No training is running\.$|^Training: epoch")).first.wait_for(timeout=PAGE_LOAD_MS)
+    assert page.get_by_text("No training is running.").count() == 0, (
+        "after the reload the job had already finished: this machine trained faster than the check needs; "
+        "make TRAIN (steps per epoch, epochs) larger")
+    again = progress(page, "p.value >= arg", PAGE_LOAD_MS, second["value"])
+    assert page.get_by_text(f"Job #1: {CORPUS_NAME}").count() == 1, "the running job is not shown after a reload"
+    assert again["value"] >= second["value"], (second, again)
+    no_exception(page)
+
+    # meanwhile, read the Home page: it keeps going. (The Train page redraws its panel every second, which slows
+    # training down several times on a busy 2-core machine.) Its sidebar says "Training now" until it is done.
+    open_page(page, "Home", "charlstm")
+    deadline = time.monotonic() + TRAIN_DONE_MS / 1000
+    while "Training now:" in sidebar_text(page):
+        assert time.monotonic() < deadline, f"training did not finish within {TRAIN_DONE_MS / 1000:.0f} s"
+        page.wait_for_timeout(2000)  # poll interval: the Home page does not refresh itself
+        page.reload(wait_until="domcontentloaded")
+        heading(page, "charlstm").wait_for(timeout=PAGE_LOAD_MS)
+        settle(page)
+    no_exception(page)
+
+    # finished: the Train page says so and the run is stored
+    open_page(page, "Train", "Train")
+    page.get_by_text("No training is running.").wait_for()
+    assert page.get_by_test_id("stAlertContentError").count() == 0, page.get_by_test_id("stAlertContentError")\
+        .all_inner_texts()
+    page.get_by_text("Recent jobs (1)").wait_for()
+    heading(page, "Stored runs", 3).wait_for()
+    after_heading(page, "Stored runs", "stDataFrame").wait_for()
+    # the reload made this a new session, so the run is not active yet: make it so
+    page.get_by_role("button", name="Make active").click()
+    page.get_by_test_id("stSidebarUserContent").get_by_text(CORPUS_NAME).wait_for(timeout=PAGE_LOAD_MS)
+    settle(page)
+    side = sidebar_text(page)
+    assert f"1 × {TRAIN['Units per layer']} LSTM" in side, side
+    assert f"Epochs: {TRAIN['Epochs']} of {TRAIN['Epochs']}" in side, side
+    assert re.search(r"Val loss: \d+\.\d{3} nats/char", side), side
+    assert "Status: complete" in side, side
+    no_exception(page)
+    shoot(page, "train-finished")
+
+
+@journey
+def test_gates(page, server):
+    open_page(page, "Gates", "Gates")
+    intro = page.get_by_text("Inside the active model (").inner_text()
+    assert f"({CORPUS_NAME}, 1 × {TRAIN['Units per layer']}" in intro, intro  # our model, not the shipped demo
+    text = page.get_by_label("Text to trace", exact=True)
+    assert text.input_value() == EXAMPLE
+    assert page.get_by_text("never saw").count() == 0  # every character of the example is in our corpus
+    heading(page, "Forget gate, layer 1: every unit at every character", 3).wait_for()
+    heatmap = after_heading(page, "every unit at every character", "stVegaLiteChart")
+    heatmap.locator("canvas, svg").first.wait_for()
+    assert heatmap.bounding_box()["height"] > 150
+    page.get_by_text(f"{TRAIN['Units per layer']} units (rows) × {len(EXAMPLE)} characters (columns)").wait_for()
+
+    heading(page, "Who forgets at the boundary", 3).wait_for()
+    forgetters = after_heading(page, "Who forgets at the boundary", "stDataFrame")
+    forgetters.locator("canvas").first.wait_for()
+    assert page.get_by_text("There is no sentence boundary").count() == 0
+    assert page.get_by_test_id("stAlertContentError").count() == 0
+    no_exception(page)
+    shoot(page, "gates")
+
+
+@journey
+def test_generate(page, server):
+    open_page(page, "Generate", "Generate")
+    prime = page.get_by_label("Priming text", exact=True)
+    prime.fill("Divya likes")
+    prime.press("Control+Enter")  # commit the text area's value before clicking
+    settle(page)
+    assert page.get_by_text("never saw").count() == 0
+    length = page.get_by_label("Length (characters)", exact=True)
+
+    # the longest text the page allows, so that it takes long enough to arrive in several pieces
+    length.fill("10000")
+    length.press("Enter")
+    settle(page)
+    page.evaluate(WATCH_OUTPUT_JS)
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.get_by_text(re.compile(r"^10,000 characters in [\d.]+ s")).wait_for(timeout=PAGE_LOAD_MS)
+    settle(page)
+    no_exception(page)
+    lengths = page.evaluate("() => { window.__watcher.disconnect(); return window.__lengths; }")
+    grown = [n for n in lengths if n > 0]
+    assert len(grown) >= 2, f"the text did not stream in: the output's lengths as drawn were {lengths}"
+
+    # a shorter one for the picture; the model continues the priming text with characters it knows
+    length.fill("1200")
+    length.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.get_by_text(re.compile(r"^1,200 characters in [\d.]+ s")).wait_for(timeout=PAGE_LOAD_MS)
+    settle(page)
+    no_exception(page)
+    out = page.locator(".st-key-generate-output").inner_text().replace("\xa0", " ").strip()
+    assert len(out) > 100, out
+    assert set(out) <= set(TEXT) | {"\n"}, f"characters the model never saw: {set(out) - set(TEXT)}"
+    page.get_by_role("button", name="Download the text").wait_for()
+    shoot(page, "generate")
+
+
+def test_bad_upload_is_refused(browser, server):
+    """A binary file with a .txt name: a clear message, no traceback, the corpus stays. A fresh tab and session."""
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
+    try:
+        page = context.new_page()
+        page.goto(f"{server.url}/corpus", wait_until="domcontentloaded")
+        heading(page, "Corpus").wait_for(timeout=PAGE_LOAD_MS)
+        settle(page)
+        heading(page, "Active corpus: tiny Shakespeare", 3).wait_for()
+        garbage = bytes(range(256)) * 16  # NUL bytes and every control character
+        page.get_by_test_id("stFileUploader").locator("input[type=file]").set_input_files(
+            files=[{"name": "garbage.txt", "mimeType": "text/plain", "buffer": garbage}])
+        error = page.get_by_test_id("stAlertContentError")
+        error.wait_for(timeout=PAGE_LOAD_MS)
+        settle(page)
+        message = error.inner_text()
+        assert "garbage.txt was not used" in message, message
+        assert "binary" in message, message
+        assert "The corpus stays tiny Shakespeare" in message, message
+        heading(page, "Active corpus: tiny Shakespeare", 3).wait_for()
+        assert "Traceback" not in page.get_by_test_id("stMain").inner_text()
+        no_exception(page)
+        shoot(page, "corpus-bad-upload")
+    finally:
+        context.close()
