@@ -20,8 +20,11 @@ class Limits:
     max_layers: int = 3
     max_units: int = 512
     max_embedding: int = 256
-    max_seq_len: int = 512
-    max_batch_size: int = 512
+    max_seq_len: int = 256
+    max_batch_size: int = 256
+    # batch x sequence length: what the backward pass keeps in memory grows with it, so this
+    # (not each factor alone) is what keeps the largest training below 1.5 GB (bench/README.md)
+    max_chars_per_step: int = 16_384
     max_epochs: int = 20
     max_corpus_mb: float = DEFAULT_MAX_BYTES / 1e6  # uploads above this are refused
 
@@ -40,6 +43,9 @@ class Limits:
             value = getattr(config, field)
             if value > cap:
                 out.append(f"{what} is {value}; this server allows at most {cap}")
+        if config.batch_size * config.seq_len > self.max_chars_per_step:
+            out.append(f"batch size × sequence length is {config.batch_size * config.seq_len:,}; "
+                       f"this server allows at most {self.max_chars_per_step:,} characters per step")
         if corpus_bytes is not None and corpus_bytes > self.max_corpus_bytes:
             out.append(f"the corpus is {corpus_bytes / 1e6:.1f} MB; "
                        f"this server allows at most {self.max_corpus_mb:g} MB")
@@ -47,7 +53,8 @@ class Limits:
 
     def describe(self) -> str:
         return (f"at most {self.max_layers} layers of {self.max_units} units, {self.max_epochs} epochs, "
-                f"sequence length {self.max_seq_len}, batch size {self.max_batch_size}, "
+                f"sequence length {self.max_seq_len}, batch size {self.max_batch_size} "
+                f"({self.max_chars_per_step:,} characters per step), "
                 f"embedding {self.max_embedding}, corpus {self.max_corpus_mb:g} MB")
 
 

@@ -200,8 +200,7 @@ def sidebar() -> None:
         else:
             st.caption(f"Run `{run.key[:8]}`")
         current = manager().current()
-        if current is not None and current.progress is not None:
-            p = current.progress
-            st.caption(f"Training now: {current.corpus_name}, epoch {p.epoch}/{p.epochs} ({p.fraction:.0%})")
-        elif current is not None:
-            st.caption(f"Training now: {current.corpus_name} (starting)")
+        if current is not None:  # drawn once per page run: the live progress is on the Train page
+            c = current.config
+            st.page_link(PAGES["train"], label=f"Training now: {current.corpus_name}, {c.layers} × {c.units}",
+                         icon=":material/model_training:")

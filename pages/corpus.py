@@ -90,7 +90,7 @@ def show_summary(corpus: Corpus, vocab: Vocab, lower: Vocab) -> None:
     a.metric("Characters", f"{len(corpus):,}")
     b.metric("Vocabulary", f"{len(vocab)} characters")
     c.metric("Encoding", corpus.encoding)
-    d.metric("Lines", f"{corpus.text.count(chr(10)) + 1:,}")
+    d.metric("Lines", f"{corpus.text.count(chr(10)) + (not corpus.text.endswith(chr(10))):,}")
     for note in corpus.notes:
         st.info(f"Note: {note}.", icon=":material/info:")
     if vocab.folded:

@@ -18,15 +18,20 @@ MAX_LENGTH = 10_000
 FLUSH_SECONDS = 0.05  # send the text at most 20 times a second, however fast it is sampled
 
 
-def chunks(chars: Iterator[str], stats: dict, flush_every: float = FLUSH_SECONDS) -> Iterator[str]:
+def chunks(chars: Iterator[str], stats: dict, flush_every: float = FLUSH_SECONDS, prefix: str = "") -> Iterator[str]:
     """Group sampled characters into markdown chunks of a few characters, and count them in stats.
 
     st.write_stream resends everything written so far with each chunk, so one chunk per
     character would send the text quadratically often; a chunk per 50 ms keeps it sane.
+    The prefix (the priming text) is shown first, so the output reads as one text.
     """
     buf: list[str] = []
     raw: list[str] = []
     at_line_start = True
+    if prefix:
+        text, at_line_start = charts.markdown_text(prefix, at_line_start)
+        yield text
+    stats["prefix"] = prefix
     t0 = last = time.perf_counter()
     for c in chars:
         buf.append(c)
@@ -48,7 +53,7 @@ def default_prime(chars: tuple[str, ...]) -> str:
 
 
 def rate_caption(stats: dict) -> str:
-    n, s = len(stats["text"]), stats["seconds"]
+    n, s = len(stats["text"]), stats["seconds"]  # generated characters only, not the priming text
     return f"{n:,} characters in {s:.2f} s: {n / s:,.0f} characters per second." if s > 0 else f"{n:,} characters."
 
 
@@ -89,7 +94,7 @@ if st.button("Generate", type="primary", key="generate.go", icon=":material/auto
         chars = sampling.generate(run.weights, run.vocab, prepared, int(length), float(temperature), int(top_k),
                                   int(seed), drop_unknown=drop)
         with st.container(border=True, key="generate.output"):
-            st.write_stream(chunks(chars, stats))
+            st.write_stream(chunks(chars, stats, prefix=prepared))
     except (CorpusError, ValueError) as e:
         st.error(f"Nothing generated: {e}.", icon=":material/error:")
     else:
@@ -97,9 +102,9 @@ if st.button("Generate", type="primary", key="generate.go", icon=":material/auto
         st.caption(rate_caption(stats))
 elif last := st.session_state.get("generate.last"):
     with st.container(border=True, key="generate.output"):
-        st.markdown(charts.markdown_text(last["text"])[0])
+        st.markdown(charts.markdown_text(last.get("prefix", "") + last["text"])[0])
     st.caption(rate_caption(last))
 
 if last := st.session_state.get("generate.last"):
-    st.download_button("Download the text", data=last["text"], file_name="generated.txt", mime="text/plain",
-                       on_click="ignore", key="generate.download", icon=":material/download:")
+    st.download_button("Download the text", data=last.get("prefix", "") + last["text"], file_name="generated.txt",
+                       mime="text/plain", on_click="ignore", key="generate.download", icon=":material/download:")

@@ -121,7 +121,7 @@ def submit(lim: Limits) -> None:
         return flash("error", f"Not started: {e}. Choose a longer text on the Corpus page or a shorter sequence "
                               "length.", ":material/block:")
     view, how = manager().submit(corpus, config)
-    st.session_state["train.job_id"] = view.id
+    own_job(view.id)
     if how == "cached":
         set_active_run(view.key)
         flash("success", f"Loaded from cache: this corpus and config were trained before (run `{view.key[:8]}`). "
@@ -135,6 +135,20 @@ def submit(lim: Limits) -> None:
     else:
         flash("success", f"Started job #{view.id}. It runs in the background: switch pages, open another tab or "
                          "reload, it keeps going.", ":material/rocket_launch:")
+
+
+def own_job(job_id: int) -> None:
+    """Remember the job this browser started, in the session and in the URL, so a reload keeps it."""
+    st.session_state["train.job_id"] = job_id
+    st.query_params["job"] = str(job_id)
+
+
+def adopt_job_from_url() -> None:
+    """After a reload the session is new; the URL still names the job this browser started."""
+    if st.session_state.get("train.job_id") is None and st.query_params.get("job", "").isdigit():
+        job_id = int(st.query_params["job"])
+        if manager().get(job_id) is not None:
+            st.session_state["train.job_id"] = job_id
 
 
 def cancel(job_id: int) -> None:
@@ -247,7 +261,7 @@ def resume(key: str, lim: Limits) -> None:
     except (StoreError, ValueError) as e:
         st.session_state["train.runs_msg"] = ("error", f"Not continued: {e}")
         return
-    st.session_state["train.job_id"] = view.id
+    own_job(view.id)
     word = {"started": "Continuing", "queued": "Queued to continue", "joined": "Already continuing",
             "cached": "Loaded from cache:"}[how]
     st.session_state["train.runs_msg"] = ("info", f"{word} run {key[:8]} for {more} more epoch(s) (job #{view.id}).")
@@ -320,6 +334,7 @@ def upload_bundle() -> None:
 
 
 lim = limits()
+adopt_job_from_url()
 st.title("Train")
 corpus = active_corpus()
 st.markdown(f"Corpus: **{corpus.name}**, {len(corpus):,} characters. Training runs in the background, one job "

@@ -11,12 +11,12 @@ The tests of the journey share one tab (Streamlit keeps a session per tab) and r
 from __future__ import annotations
 
 import os
-import random
 import re
 import time
 from pathlib import Path
 
 import pytest
+from conftest import make_text  # tests/conftest.py
 
 from .conftest import ROOT, VIEWPORT
 
@@ -24,8 +24,6 @@ pytestmark = pytest.mark.e2e
 journey = pytest.mark.journey  # steps of one session, in order: after a failed step the rest are skipped
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
-SENTENCES = ["Divya likes to eat.", "Reena is not fat.", "The cat sat on the mat.", "A dog ran home.",
-             "We like tea.", "It is late.", "She reads a book.", "He is tall."]
 EXAMPLE = "Divya likes to eat. Reena is not fat."  # the Gates page's first example
 CORPUS_NAME = "sentences.txt"
 # 40,000 characters, seq len 16, batch 6: 375 steps per epoch, 2 epochs. Long enough to watch the bar move and
@@ -67,17 +65,7 @@ WATCH_OUTPUT_JS = """() => {
 }"""
 
 
-def corpus_text(n_chars: int = 40_000, seed: int = 11) -> str:
-    rng = random.Random(seed)
-    out, size = [], 0
-    while size < n_chars:
-        s = rng.choice(SENTENCES)
-        out.append(s)
-        size += len(s) + 1
-    return " ".join(out)[:n_chars]
-
-
-TEXT = corpus_text()
+TEXT = make_text(40_000, seed=11)  # the same short sentences the library tests learn from
 
 
 # ---- helpers

@@ -1,0 +1,102 @@
+"""The app as a visitor meets it: time to first render, and the server's memory while it trains.
+
+    python bench/app_bench.py [--train-seconds 90] [--preset default]
+
+Starts `streamlit run app.py` on a free port with an empty run store, opens it in Debian's
+chromium (Playwright, no browser download), times the first page until its title is drawn,
+then starts a training of the chosen preset on the built-in corpus from the Train page and
+samples the server process's resident memory once a second. Appends to bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).with_name("results.json")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, from /proc."""
+    total = 0
+    out = subprocess.run(["ps", "-o", "rss=", "--ppid", str(pid), "-p", str(pid)], capture_output=True, text=True)
+    for line in out.stdout.split():
+        total += int(line)
+    return total / 1024
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--train-seconds", type=float, default=90)
+    p.add_argument("--preset", default="default")
+    args = p.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    home = tempfile.mkdtemp(prefix="charlstm-bench-")
+    env = {"CHARLSTM_HOME": home, "PATH": "/usr/bin:/bin", "HOME": home}
+    t_start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.port", str(port), "--server.address", "127.0.0.1"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.1)
+        server_ready = time.perf_counter() - t_start
+        idle_mb = rss_mb(proc.pid)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            t0 = time.perf_counter()
+            page.goto(url + "/")
+            page.get_by_role("heading", name="charlstm").first.wait_for(timeout=120_000)
+            first_render = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            page.goto(url + "/gates")
+            page.get_by_text("Who forgets at the boundary").first.wait_for(timeout=120_000)
+            gates_render = time.perf_counter() - t0
+            page.goto(url + "/train")
+            page.get_by_text("Start training").first.wait_for(timeout=120_000)
+            page.get_by_label("Preset").first.click()
+            page.get_by_role("option", name=args.preset, exact=True).click()
+            page.wait_for_timeout(1000)
+            page.get_by_role("button", name="Start training").click()
+            samples, t0 = [], time.perf_counter()
+            while time.perf_counter() - t0 < args.train_seconds:
+                samples.append(rss_mb(proc.pid))
+                time.sleep(1)
+            progress = page.get_by_text("Training:").first.inner_text(timeout=5000)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    entry = {"label": f"app: {args.preset} preset on tiny Shakespeare", "date": time.strftime("%Y-%m-%d %H:%M"),
+             "server_ready_s": round(server_ready, 1), "first_render_s": round(first_render, 2),
+             "gates_first_render_s": round(gates_render, 2), "server_idle_rss_mb": round(idle_mb),
+             "server_training_rss_mb_peak": round(max(samples)), "train_seconds_sampled": args.train_seconds,
+             "progress_at_end": progress}
+    print(json.dumps(entry, indent=1))
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    results.append(entry)
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
