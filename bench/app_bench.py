@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -19,6 +20,10 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from charlstm.config import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("results.json")
@@ -35,10 +40,18 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--train-seconds", type=float, default=90)
     p.add_argument("--preset", default="default")
+    p.add_argument("--watch", choices=("train", "home"), default="train",
+                   help="the page the browser shows while the model trains")
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -74,15 +87,23 @@ def main() -> None:
             gates_render = time.perf_counter() - t0
             page.goto(url + "/train")
             page.get_by_text("Start training").first.wait_for(timeout=120_000)
-            page.get_by_label("Preset").first.click()
-            page.get_by_role("option", name=args.preset, exact=True).click()
-            page.wait_for_timeout(1000)
+            page.locator(".st-key-train-preset").click()  # Streamlit's selectbox: open, then pick
+            page.locator('[role="option"]').filter(has_text=args.preset).first.click()
+            page.get_by_text(f"{PRESETS[args.preset].units}", exact=False).first.wait_for(timeout=30_000)
+            page.wait_for_timeout(1500)
             page.get_by_role("button", name="Start training").click()
+            page.get_by_text("Training:").first.wait_for(timeout=60_000)
+            if args.watch == "home":
+                page.goto(url + "/")
             samples, t0 = [], time.perf_counter()
+            cpu0 = cpu_seconds(proc.pid)
             while time.perf_counter() - t0 < args.train_seconds:
                 samples.append(rss_mb(proc.pid))
                 time.sleep(1)
-            progress = page.get_by_text("Training:").first.inner_text(timeout=5000)
+            server_cpu = (cpu_seconds(proc.pid) - cpu0) / (time.perf_counter() - t0)
+            if args.watch == "home":
+                page.goto(url + "/train")
+            progress = page.get_by_text("Training:").first.inner_text(timeout=30_000)
             browser.close()
     finally:
         proc.terminate()
@@ -91,6 +112,7 @@ def main() -> None:
              "server_ready_s": round(server_ready, 1), "first_render_s": round(first_render, 2),
              "gates_first_render_s": round(gates_render, 2), "server_idle_rss_mb": round(idle_mb),
              "server_training_rss_mb_peak": round(max(samples)), "train_seconds_sampled": args.train_seconds,
+             "browser_watches": args.watch, "server_cpu_cores_busy": round(server_cpu, 2),
              "progress_at_end": progress}
     print(json.dumps(entry, indent=1))
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []

@@ -5,9 +5,27 @@ Importing this module imports Keras (and so TensorFlow): only training and loadi
 
 from __future__ import annotations
 
+import os
+
 import keras
 
 from .config import Config
+
+
+def _set_threads() -> None:
+    """One TensorFlow thread per op by default: measured faster for these small LSTMs on 2 cores
+    (9.9 against 8.4 steps/s), and it leaves a core to the app while a model trains."""
+    n = int(os.environ.get("CHARLSTM_TF_THREADS", "1"))
+    if n > 0:
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(n)
+        except RuntimeError:  # TensorFlow already started: keep what it has
+            pass
+
+
+_set_threads()
 
 
 def build_model(config: Config, vocab_size: int) -> keras.Model:

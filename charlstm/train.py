@@ -117,7 +117,7 @@ def train(
     """
     import keras
 
-    from .model import build_model
+    from .model import build_model  # sets TensorFlow's threads before any op runs
 
     on_progress = on_progress or (lambda p: None)
     should_stop = should_stop or (lambda: False)

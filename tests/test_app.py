@@ -187,7 +187,7 @@ def test_a_misconfigured_limit_is_reported(at, monkeypatch):
 
 def test_a_too_long_sequence_for_the_corpus_is_refused(at, monkeypatch):
     monkeypatch.setenv("CHARLSTM_MAX_SEQ_LEN", "1000")  # within this server's caps, too long for the text
-    monkeypatch.setenv("CHARLSTM_MAX_CHARS_PER_STEP", "100000")
+    monkeypatch.setenv("CHARLSTM_MAX_TRAINING_MB", "100000")
     goto(at, "corpus")
     upload_corpus(at, "tiny.txt", TINY.encode())
     goto(at, "train")
