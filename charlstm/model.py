@@ -67,7 +67,7 @@ def check_architecture(model: keras.Model, config: Config, vocab_size: int) -> N
             raise ValueError(f"layer lstm_{i} does not match the run's config")
         if lstm.activation.__name__ != "tanh" or lstm.recurrent_activation.__name__ != "sigmoid":
             raise ValueError(f"layer lstm_{i} uses activations the gate tracer does not model")
-        if not lstm.use_bias or lstm.go_backwards or lstm.unroll is None:
+        if not lstm.use_bias or lstm.go_backwards:
             raise ValueError(f"layer lstm_{i} does not match the run's config")
     if model.get_layer("logits").units != vocab_size:
         raise ValueError("output size does not match the run's vocabulary")

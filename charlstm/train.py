@@ -6,6 +6,7 @@ batch and asks should_stop() after every batch; a small Keras Callback adapts th
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,8 +99,6 @@ def steps_per_epoch(n_train: int, config: Config) -> int:
 
 def run_key(corpus_sha: str, config: Config) -> str:
     """The cache key: the same corpus text and settings always give the same key."""
-    import hashlib
-
     return hashlib.sha256((corpus_sha + config.to_json()).encode()).hexdigest()[:16]
 
 
