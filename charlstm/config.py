@@ -12,11 +12,11 @@ from dataclasses import dataclass
 class Config:
     # model
     layers: int = 2  # stacked LSTM layers
-    units: int = 128  # hidden units per LSTM layer; 256 learns less per CPU-minute here (bench/README.md)
+    units: int = 128  # hidden units per LSTM layer; 256 learns less per CPU-minute here (README.md, Benchmarks)
     embedding: int = 32  # size of the learned character embedding
     dropout: float = 0.2  # after each LSTM layer, as in the classic tutorial
     lowercase: bool = False  # fold the corpus to lower case before training
-    # optimisation, measured on 2-core CPUs (bench/README.md): Keras's LSTM loop costs about
+    # optimisation, measured on 2-core CPUs (README.md, Benchmarks): Keras's LSTM loop costs about
     # the same per time step whatever the batch, so short sequences in wide batches learn most
     # per minute; 128 x 32 beat 32 x 64, 64 x 32 and 256 x 32
     seq_len: int = 32  # characters per training sequence; every position is a target
