@@ -77,7 +77,7 @@ def validate(c: Config) -> list[str]:
 PRESETS: dict[str, Config] = {
     # trains in well under a minute on the built-in corpus: enough to see gates take shape
     "quick demo": Config(layers=1, units=64, embedding=16, seq_len=32, batch_size=128, epochs=3),
-    # the default: best validation loss per CPU-minute we measured (see bench/README.md)
+    # the default: best validation loss per CPU-minute we measured (README.md, Benchmarks)
     "default": Config(),
     # the classic Keras tutorial: a stacked 2 x 300 LSTM with dropout 0.2
     "classic tutorial": Config(layers=2, units=300, dropout=0.2, seq_len=100, batch_size=128,
