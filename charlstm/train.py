@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,7 +51,6 @@ class Trained:
     train_seconds: float
     chars_per_sec: float
     resumed_from: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 class Cancelled(Exception):
