@@ -13,6 +13,7 @@ from . import __version__
 from .config import PRESETS, Config
 from .corpus import CorpusError, load_path
 from .store import RunStore, StoreError, demo_run
+from .train import run_key
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -59,38 +60,49 @@ class Bar:
 
 
 def cmd_train(args, store: RunStore) -> int:
-    from .jobs import JobManager
+    """Train in this process, through the same path the app's worker takes (charlstm.worker.execute)."""
+    import signal
+    import threading
 
-    manager = JobManager(store)
+    from .worker import execute, plan
+
+    if args.command == "resume":
+        run = store.find(args.run)
+        corpus = store.load_corpus(run.meta["corpus_sha256"])
+        if corpus is None:
+            raise StoreError("the corpus this run was trained on is not stored here; train it again from the file")
+        if args.epochs < 1:
+            raise ValueError("ask for at least one more epoch")
+        config, resume_from = run.config.replace(epochs=run.epochs_done + args.epochs), run.key
+    else:
+        corpus, config, resume_from = load_path(args.corpus), _config_from(args), None
+    what, resume_from = plan(store, corpus, config, resume_from)
+    if what == "cached":
+        key = run_key(corpus.sha256, config)
+        print(f"loaded from cache: run {key} ({corpus.name}, same corpus and config)")
+        return 0
+    stop = threading.Event()
+
+    def first_interrupt(*_):  # Ctrl-C: stop at the next batch and keep the finished epochs; twice: quit now
+        stop.set()
+        sys.stderr.write("\nstopping at the next batch (Ctrl-C again to quit at once)...\n")
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first_interrupt)
     try:
-        if args.command == "resume":
-            job, how = manager.resume(store.find(args.run).key, args.epochs)
-        else:
-            job, how = manager.submit(load_path(args.corpus), _config_from(args))
-        if how == "cached":
-            print(f"loaded from cache: run {job.key} ({job.corpus_name}, same corpus and config)")
-            return 0
-        bar = Bar()
-        while job.active:
-            time.sleep(0.1)
-            job = manager.get(job.id)
-            if job.progress is not None:
-                bar(job.progress)
-    except KeyboardInterrupt:
-        manager.cancel(job.id)
-        job = manager.wait(job.id)
+        outcome = execute(store, corpus, config, resume_from, on_progress=Bar(), should_stop=stop.is_set)
     finally:
-        manager.close()
-    sys.stderr.write("\n")
-    if job.status == "failed":
-        raise StoreError(job.message)
-    run = store.get(job.key)
-    if run is None:
-        print(job.message)
-        return 1
-    print(f"{job.message}\nrun {run.key}  val loss {run.val_loss:.4f}  "
+        signal.signal(signal.SIGINT, previous)
+        sys.stderr.write("\n")
+    if outcome.run is None:
+        print(outcome.message)
+        return 130 if stop.is_set() else 1
+    run = outcome.run
+    print(f"{outcome.message}\nrun {run.key}  val loss {run.val_loss:.4f}  "
           f"{run.meta['chars_per_sec']:,.0f} chars/s  {run.meta['train_seconds']:.0f} s")
-    return 0 if job.status == "done" else 1
+    if outcome.status == "complete":
+        return 0
+    return 130 if stop.is_set() else 1
 
 
 def cmd_generate(args, store: RunStore) -> int:
@@ -239,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args, store)
     except BrokenPipeError:  # `... | head` is a normal way to read output
         return 0
+    except KeyboardInterrupt:  # a second Ctrl-C during training, or one anywhere else: quit, quietly
+        sys.stderr.write("\ninterrupted; nothing half-saved is kept\n")
+        return 130
     except (CorpusError, StoreError, ValueError, OSError) as e:
         sys.stderr.write(f"error: {e}\n")
         return 2

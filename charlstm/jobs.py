@@ -1,24 +1,54 @@
-"""Background training jobs: one worker thread, a queue, and thread-safe job state.
+"""Background training jobs: a queue, and each training in its own worker process.
 
-A process-wide JobManager (the app holds one in st.cache_resource) owns the worker. The
-worker never touches any UI; pages read immutable JobView snapshots and draw them.
+A process-wide JobManager (the app holds one in st.cache_resource) starts one `python -m
+charlstm.worker` process per training (charlstm/worker.py says why, and its protocol), at most
+`max_workers` at a time; later submissions wait in order. A reader thread per worker turns the
+worker's progress lines into immutable JobView snapshots, which pages read without blocking.
+The server process itself never imports TensorFlow: a crash, an out-of-memory kill or the
+memory TensorFlow keeps all end with the worker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from .config import Config
-from .corpus import Corpus, CorpusError
+from .corpus import Corpus
 from .store import RunStore, StoreError
-from .train import Cancelled, Progress, run_key, train
+from .train import Progress, run_key
+from .worker import plan
 
 ACTIVE = ("queued", "running")
+_live: weakref.WeakSet[JobManager] = weakref.WeakSet()  # every manager not yet garbage, for live_managers()
+CURVE_POINTS = 2000  # the live curve keeps every other point once it grows past this
 log = logging.getLogger(__name__)
+
+
+def default_max_workers() -> int:
+    """Trainings at once: CHARLSTM_MAX_WORKERS, else 1 (each one wants both cores of a small server)."""
+    raw = os.environ.get("CHARLSTM_MAX_WORKERS", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
+
+
+def default_grace() -> float:
+    """Seconds a cancelled worker gets to stop at a batch boundary before it is killed."""
+    try:
+        return float(os.environ.get("CHARLSTM_CANCEL_GRACE_S", "30"))
+    except ValueError:
+        return 30.0
 
 
 @dataclass(frozen=True)
@@ -43,11 +73,29 @@ class JobView:
         return self.status in ACTIVE
 
 
+def death_message(returncode: int, log_tail: str = "") -> str:
+    """What a worker's exit status means, in words."""
+    if returncode < 0:
+        sig = -returncode
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        if sig == signal.SIGKILL:
+            return (f"the training process was killed ({name}, signal {sig}): most likely it ran out of memory and "
+                    "the system stopped it; nothing from this training was stored")
+        return f"the training process crashed ({name}, signal {sig}); nothing from this training was stored"
+    last = next((line for line in reversed(log_tail.strip().splitlines()) if line.strip()), "")
+    return (f"the training process exited with code {returncode} without finishing; nothing from this training "
+            "was stored" + (f" (last words: {last.strip()[:300]})" if last else ""))
+
+
 class Job:
     def __init__(self, id: int, key: str, corpus: Corpus, config: Config, resume_from: str | None):
         self._lock = threading.Lock()
-        self._cancel = threading.Event()
         self.corpus = corpus
+        self.proc: subprocess.Popen | None = None
+        self.cancel_requested = False
         self._view = JobView(id=id, key=key, corpus_name=corpus.name, config=config, status="queued", progress=None,
                              curve=(), val_curve=(), message="waiting for the worker", resume_from=resume_from,
                              created=time.time(), finished=None)
@@ -56,46 +104,48 @@ class Job:
         with self._lock:
             return self._view
 
-    def _update(self, **changes) -> None:
+    def update(self, **changes) -> None:
         with self._lock:
             self._view = replace(self._view, **changes)
 
-    def _progress(self, p: Progress) -> None:
+    def finish(self, status: str, message: str) -> None:
+        self.update(status=status, message=message, finished=time.time())
+
+    def progress(self, p: Progress) -> None:
         with self._lock:
             v = self._view
             step = (p.epoch - 1) * p.steps_per_epoch + p.step
             curve, val_curve = v.curve, v.val_curve
-            if p.phase == "training" and p.train_loss is not None:
+            if p.phase == "training" and p.train_loss is not None and (not curve or curve[-1][0] != step):
                 curve = (*curve, (step, p.train_loss))
-                if len(curve) > 2000:  # keep the curve bounded: every other point once it grows long
+                if len(curve) > CURVE_POINTS:
                     curve = curve[::2]
             if p.val_loss is not None and (not val_curve or val_curve[-1][1] != p.val_loss):
                 val_curve = (*val_curve, (step, p.val_loss))
             self._view = replace(v, progress=p, curve=curve, val_curve=val_curve,
-                                 status="running", message=f"{p.phase}: epoch {p.epoch}/{p.epochs}")
-
-    def cancel(self) -> None:
-        self._cancel.set()
-        with self._lock:
-            if self._view.status == "queued":
-                self._view = replace(self._view, status="cancelled", message="cancelled before it started",
-                                     finished=time.time())
+                                 message=f"{p.phase}: epoch {p.epoch}/{p.epochs}")
 
 
 class JobManager:
-    """Runs one training at a time; later submissions wait in order."""
+    """Runs up to max_workers trainings at once, each in its own process; later submissions wait in order."""
 
-    def __init__(self, store: RunStore, max_kept: int = 50):
+    def __init__(self, store: RunStore, max_kept: int = 50, max_workers: int | None = None,
+                 grace: float | None = None):
         self.store = store
+        self.max_workers = max_workers or default_max_workers()
+        self.grace = default_grace() if grace is None else grace
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._jobs: dict[int, Job] = {}
         self._queue: list[Job] = []
+        self._running: dict[int, Job] = {}
+        self._threads: list[threading.Thread] = []
         self._ids = itertools.count(1)
         self._max_kept = max_kept
         self._closed = False
-        self._worker = threading.Thread(target=self._loop, name="charlstm-trainer", daemon=True)
-        self._worker.start()
+        self._dispatcher = threading.Thread(target=self._dispatch, name="charlstm-dispatch", daemon=True)
+        self._dispatcher.start()
+        _live.add(self)
 
     # ---- submitting
     def submit(self, corpus: Corpus, config: Config, resume_from: str | None = None) -> tuple[JobView, str]:
@@ -111,18 +161,15 @@ class JobManager:
                 v = job.view()
                 if v.key == key and v.active:
                     return v, "joined"
-            stored = self.store.get(key)
-            if stored is not None and stored.status == "complete":
+            what, resume_from = plan(self.store, corpus, config, resume_from)
+            if what == "cached":
                 job = self._new_job(key, corpus, config, None)
-                job._update(status="cached", message="loaded from cache: this corpus and config were trained before",
-                            finished=time.time())
+                job.finish("cached", "loaded from cache: this corpus and config were trained before")
                 return job.view(), "cached"
-            if stored is not None and resume_from is None and stored.epochs_done < config.epochs:
-                resume_from = key  # a cancelled run of these very settings: finish it
             job = self._new_job(key, corpus, config, resume_from)
             self._queue.append(job)
-            self._wake.notify()
-            how = "started" if len(self._queue) == 1 and not self._running() else "queued"
+            how = "started" if len(self._running) < self.max_workers and len(self._queue) == 1 else "queued"
+            self._wake.notify_all()
             return job.view(), how
 
     def resume(self, key: str, more_epochs: int) -> tuple[JobView, str]:
@@ -145,9 +192,6 @@ class JobManager:
             del self._jobs[old.view().id]
         return job
 
-    def _running(self) -> bool:
-        return any(j.view().status == "running" for j in self._jobs.values())
-
     # ---- reading
     def jobs(self) -> list[JobView]:
         with self._lock:
@@ -161,76 +205,193 @@ class JobManager:
     def position(self, job_id: int) -> int | None:
         """1 for the next job to start, 2 for the one after it...; None when not waiting."""
         with self._lock:
-            waiting = [j.view().id for j in self._queue if j.view().status == "queued"]
+            waiting = [j.view().id for j in self._queue]
             return waiting.index(job_id) + 1 if job_id in waiting else None
 
     def current(self) -> JobView | None:
         with self._lock:
-            for j in self._jobs.values():
-                if j.view().status == "running":
-                    return j.view()
-        return None
+            running = sorted(self._running)
+            return self._jobs[running[0]].view() if running else None
+
+    def worker_pid(self, job_id: int) -> int | None:
+        """The process id of a running job's worker (for operators and tests), None when it has none."""
+        with self._lock:
+            j = self._running.get(job_id)
+            return j.proc.pid if j is not None and j.proc is not None else None
 
     def cancel(self, job_id: int) -> None:
+        """Cancel a queued job at once; ask a running one to stop at the next batch, and kill it after the grace."""
         with self._lock:
             j = self._jobs.get(job_id)
-        if j is not None:
-            j.cancel()
+            if j is None or not j.view().active:
+                return
+            if j in self._queue:
+                self._queue.remove(j)
+                j.finish("cancelled", "cancelled before it started")
+                return
+            j.cancel_requested = True
+            proc = j.proc
+        if proc is not None:
+            self._ask_to_stop(j, proc)
+
+    def _ask_to_stop(self, job: Job, proc: subprocess.Popen) -> None:
+        with contextlib.suppress(OSError, ValueError):  # the worker may have just ended
+            proc.stdin.write("cancel\n")
+            proc.stdin.flush()
+        job.update(message="cancelling: stopping at the next batch")
+        timer = threading.Timer(self.grace, self._kill, args=(proc,))
+        timer.daemon = True
+        timer.start()
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            with contextlib.suppress(OSError):
+                proc.kill()
 
     def wait(self, job_id: int, timeout: float | None = None) -> JobView | None:
-        """Block until the job leaves the queue and finishes (for the command line and tests)."""
+        """Block until the job leaves the queue and finishes, or the timeout passes; returns its view then.
+
+        Callers that need it finished check `.active` on the result: a timed-out wait returns an active view.
+        """
+        return self.wait_for(job_id, lambda v: not v.active, timeout)
+
+    def wait_for(self, job_id: int, condition, timeout: float | None = None) -> JobView | None:
+        """Block until condition(view) holds, the job is gone or has ended, or the timeout passes."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             v = self.get(job_id)
-            if v is None or not v.active:
+            if v is None or condition(v) or not v.active:
                 return v
             if deadline is not None and time.monotonic() > deadline:
                 return v
             time.sleep(0.05)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 30.0) -> None:
+        """Cancel everything, stop every worker (killing any that outlast the timeout) and join the threads."""
         with self._lock:
             self._closed = True
             for j in self._queue:
-                j.cancel()
-            for j in self._jobs.values():
-                if j.view().status == "running":
-                    j._cancel.set()
+                j.finish("cancelled", "cancelled: the server is shutting down")
+            self._queue.clear()
+            running = list(self._running.values())
             self._wake.notify_all()
+        for j in running:
+            if j.proc is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    j.proc.stdin.close()  # end of file: the worker stops at its next batch
+        deadline = time.monotonic() + timeout
+        for j in running:
+            if j.proc is not None:
+                try:
+                    j.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    self._kill(j.proc)
+        self._dispatcher.join(timeout=5)
+        for t in list(self._threads):
+            t.join(timeout=10)
 
-    # ---- the worker
-    def _loop(self) -> None:
+    # ---- the workers
+    def _dispatch(self) -> None:
+        """Start queued jobs while fewer than max_workers run."""
         while True:
             with self._lock:
-                while not self._queue and not self._closed:
+                while not self._closed and (not self._queue or len(self._running) >= self.max_workers):
                     self._wake.wait()
                 if self._closed:
                     return
                 job = self._queue.pop(0)
-            if job.view().status != "queued":  # cancelled while waiting
-                continue
-            self._run(job)
+                self._running[job.view().id] = job
+                job.update(status="running", message="starting (loading TensorFlow in the training process)")
+            t = threading.Thread(target=self._supervise, args=(job,), name=f"charlstm-job-{job.view().id}",
+                                 daemon=True)
+            self._threads = [x for x in self._threads if x.is_alive()] + [t]
+            t.start()
 
-    def _run(self, job: Job) -> None:
-        v = job.view()
-        job._update(status="running", message="starting (loading TensorFlow)")
+    def _supervise(self, job: Job) -> None:
+        """Run one job's worker to its end and record how it ended; never raises."""
         try:
-            resume = self.store.get(v.resume_from) if v.resume_from else None
-            if v.resume_from and resume is None:
-                raise StoreError(f"run {v.resume_from} to continue is no longer stored")
-            self.store.save_corpus(job.corpus)
-            trained = train(job.corpus, v.config, on_progress=job._progress, should_stop=job._cancel.is_set,
-                            resume=resume)
-            run = self.store.save(trained, job.corpus)
-            if trained.status == "cancelled":
-                job._update(status="cancelled", finished=time.time(),
-                            message=f"cancelled; kept the {run.epochs_done} finished epoch(s) as run {run.key[:8]}")
-            else:
-                job._update(status="done", finished=time.time(), message=f"finished: run {run.key[:8]}")
-        except Cancelled as e:
-            job._update(status="cancelled", finished=time.time(), message=str(e))
-        except (CorpusError, StoreError, ValueError) as e:
-            job._update(status="failed", finished=time.time(), message=str(e))
-        except Exception as e:  # the worker must survive anything a training throws
-            log.exception("training job %s failed", v.id)
-            job._update(status="failed", finished=time.time(), message=f"training failed: {type(e).__name__}: {e}")
+            self._run_worker(job)
+        except Exception as e:  # the manager must survive anything
+            log.exception("job %s failed", job.view().id)
+            job.finish("failed", f"training failed: {type(e).__name__}: {e}")
+        finally:
+            with self._lock:
+                self._running.pop(job.view().id, None)
+                self._wake.notify_all()
+
+    def _run_worker(self, job: Job) -> None:
+        v = job.view()
+        self.store.save_corpus(job.corpus)  # the worker reads the text from the store
+        spec = {"home": str(self.store.root), "corpus_sha256": job.corpus.sha256, "corpus_name": v.corpus_name,
+                "config": v.config.to_dict(), "resume_from": v.resume_from}
+        with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
+            proc = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                                    text=True, encoding="utf-8", env=worker_env(), **_new_session())
+            with self._lock:
+                job.proc = proc
+                cancelled_early = job.cancel_requested or self._closed
+            proc.stdin.write(json.dumps(spec) + "\n")
+            proc.stdin.flush()
+            if cancelled_early:
+                self._ask_to_stop(job, proc)
+            final = None
+            for line in proc.stdout:  # until the worker closes its end
+                msg = _parse(line)
+                if msg is None:
+                    continue
+                if msg["event"] == "progress":
+                    job.progress(Progress(**msg["progress"]))
+                else:
+                    final = msg
+            code = proc.wait()
+            err.seek(0)
+            tail = err.read()[-4000:]
+        if final is not None and final["event"] == "done":
+            job.finish("cancelled" if final["status"] == "cancelled" else "done", final["message"])
+        elif final is not None and final["event"] == "cancelled":
+            job.finish("cancelled", final["message"])
+        elif final is not None:
+            job.finish("failed", final["message"])
+        elif job.cancel_requested and code != 0:
+            self.store.discard_partial(v.key)
+            job.finish("cancelled", f"cancelled: the training did not stop within {self.grace:g} s and was "
+                                    "stopped by force; nothing from it was kept")
+        else:
+            self.store.discard_partial(v.key)
+            job.finish("failed", death_message(code, tail))
+            log.warning("job %s: worker ended with %s; its log ends:\n%s", v.id, code, tail[-1500:])
+
+
+def live_managers() -> list[JobManager]:
+    """Every JobManager of this process that is still open (tests close the ones the app made)."""
+    return [m for m in list(_live) if not m._closed]
+
+
+def _parse(line: str) -> dict | None:
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        return None
+    return msg if isinstance(msg, dict) and "event" in msg else None
+
+
+def worker_command() -> list[str]:
+    return [sys.executable, "-m", "charlstm.worker"]
+
+
+def worker_env() -> dict[str, str]:
+    """The server's environment, with this package importable however the server was started."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def _new_session() -> dict:
+    """Keep the worker out of the server's process group: a Ctrl-C in the server's terminal reaches the
+    server, which then closes the worker's stdin, and the worker stops politely at its next batch."""
+    if os.name == "posix":
+        return {"start_new_session": True}
+    return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}

@@ -202,6 +202,12 @@ class RunStore:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 
+    def discard_partial(self, key: str) -> None:
+        """Remove what a save of `key` that never finished left behind (a worker killed mid-save)."""
+        self.path(key)  # a real key, or StoreError
+        for p in self.runs.glob(f".tmp-{key}-*"):
+            shutil.rmtree(p, ignore_errors=True)
+
     def save_corpus(self, corpus: Corpus) -> None:
         """Keep the text a run was trained on, by hash, so the run can be continued later."""
         folder = self.root / "corpora"

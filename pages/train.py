@@ -14,6 +14,7 @@ from charlstm.corpus import CorpusError
 from charlstm.jobs import JobView
 from charlstm.limits import Limits
 from charlstm.store import StoreError
+from charlstm.worker import import_bundle
 from pages._common import (
     ACTIVE_RUN,
     PAGES,
@@ -172,10 +173,27 @@ def show_running(v: JobView) -> None:
             m[2].metric("Chars/s", f"{p.chars_per_sec:,.0f}")
             m[3].metric("Elapsed", fmt_seconds(p.elapsed))
             m[4].metric("ETA", fmt_seconds(p.eta))
-            if v.curve:
-                st.altair_chart(charts.loss_curves(v.curve, v.val_curve, p.steps_per_epoch), width="stretch")
         st.button("Cancel", key=f"train.cancel.{v.id}", on_click=cancel, args=(v.id,), icon=":material/stop:",
                   help="Stops within one batch; finished epochs are kept.")
+
+
+CURVE_EVERY_S = 5.0  # the loss chart redraws at most this often; the numbers above it every second
+
+
+def curves_panel() -> None:
+    """The running jobs' loss curves, in their own fragment so the chart is not redrawn every second.
+
+    A chart is rebuilt only when its job has new points; otherwise the one built before is sent again.
+    """
+    built = st.session_state.setdefault("train.curve_charts", {})
+    for v in manager().jobs():
+        if v.status != "running" or not v.curve or v.progress is None:
+            continue
+        stamp = (len(v.curve), v.curve[-1], len(v.val_curve))
+        if built.get(v.id, (None,))[0] != stamp:
+            built[v.id] = (stamp, charts.loss_curves(v.curve, v.val_curve, v.progress.steps_per_epoch))
+        st.markdown(f"**Job #{v.id}: loss so far** (redrawn every {CURVE_EVERY_S:g} s)")
+        st.altair_chart(built[v.id][1], width="stretch", key=f"train.curve.{v.id}")
 
 
 def show_queued(v: JobView) -> None:
@@ -322,7 +340,7 @@ def upload_bundle() -> None:
         st.session_state["train.bundle_seen"] = up.file_id
         try:
             with st.spinner("Checking the bundle (the first time loads TensorFlow)…"):
-                run = store().import_bundle(up.getvalue())
+                run = import_bundle(store(), up.getvalue())  # in its own process: no TensorFlow here
         except StoreError as e:
             st.session_state["train.bundle_result"] = ("error", f"{up.name} was not imported: {e}")
         else:
@@ -344,4 +362,6 @@ config_form(lim)
 st.subheader("Training")
 active_now = any(v.active for v in manager().jobs())
 st.fragment(jobs_panel, run_every=1.0 if active_now else 5.0)(active_now)
+if active_now:
+    st.fragment(curves_panel, run_every=CURVE_EVERY_S)()
 runs_section(lim)

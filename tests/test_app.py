@@ -7,7 +7,10 @@ store through CHARLSTM_HOME, set before the app first runs.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from charlstm import limits as limits_mod
 from charlstm.config import Config
+from charlstm.jobs import live_managers
 from charlstm.store import demo_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,14 +28,17 @@ TINY = make_text(3000)  # short sentences: boundaries for the tracer, learnable 
 
 
 @pytest.fixture
-def at(tmp_path, monkeypatch) -> AppTest:
+def at(tmp_path, monkeypatch) -> Iterator[AppTest]:
     monkeypatch.setenv("CHARLSTM_HOME", str(tmp_path / "home"))
     for name in limits_mod.FIELDS:
         monkeypatch.delenv(limits_mod.env_name(name), raising=False)
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     app.run()
     assert not app.exception
-    return app
+    yield app
+    for m in live_managers():  # the app's cached managers: stop their workers before the next test
+        if tmp_path in m.store.root.parents:
+            m.close()
 
 
 def goto(at: AppTest, page: str) -> AppTest:
@@ -133,7 +140,7 @@ def start_training(at: AppTest) -> AppTest:
     return at
 
 
-def wait_for(at: AppTest, done, seconds: float = 60) -> AppTest:
+def wait_for(at: AppTest, done, seconds: float = 240) -> AppTest:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         at.run()
@@ -251,15 +258,23 @@ def test_train_a_tiny_model_then_reuse_continue_delete_and_reimport_it(at, tmp_p
     assert set(table(at, "key")["key"]) == {first, key}
 
 
+def training_shown(at: AppTest) -> bool:
+    return any(p.proto.text.startswith("Training:") for p in at.get("progress"))
+
+
+ENDLESS = 10_000  # epochs: a training that cannot end before the test cancels or kills it
+
+
 @pytest.mark.slow
-def test_jobs_queue_join_and_cancel(at):
+def test_jobs_queue_join_and_cancel(at, monkeypatch):
+    monkeypatch.setenv("CHARLSTM_MAX_EPOCHS", str(ENDLESS))
     goto(at, "corpus")
     upload_corpus(at, "tiny.txt", TINY.encode())
     goto(at, "train")
-    long = {**TINY_FORM, "epochs": 20, "seed": 7, "batch_size": 2}
+    long = {**TINY_FORM, "epochs": ENDLESS, "seed": 7}
     set_form(at, **long)
     start_training(at)
-    wait_for(at, lambda a: any(p.proto.text.startswith("Training:") for p in a.get("progress")), seconds=60)
+    wait_for(at, training_shown)
     assert any("Training now: tiny.txt" in link.proto.label for link in at.sidebar.get("page_link"))
 
     set_form(at, **long)  # the very same settings: joined, not trained twice
@@ -276,10 +291,33 @@ def test_jobs_queue_join_and_cancel(at):
     assert not any("queued, position" in m for m in texts(at.markdown))
     assert any("Job #2: cancelled before it started" in w for w in texts(at.warning))
     next(b for b in at.button if b.label == "Cancel").click().run()  # the running one stops within a batch
-    wait_for(at, lambda a: any("No training is running" in c for c in texts(a.caption)), seconds=30)
+    wait_for(at, lambda a: any("No training is running" in c for c in texts(a.caption)))
     assert not any(b.label == "Cancel" for b in at.button)
     recent = table(at, "message")
     assert recent[recent["job"] == 1]["status"].tolist() == ["cancelled"]
+
+
+@pytest.mark.slow
+def test_a_killed_worker_fails_its_job_and_every_page_still_works(at, monkeypatch):
+    monkeypatch.setenv("CHARLSTM_MAX_EPOCHS", str(ENDLESS))
+    goto(at, "corpus")
+    upload_corpus(at, "tiny.txt", TINY.encode())
+    goto(at, "train")
+    set_form(at, **{**TINY_FORM, "epochs": ENDLESS})
+    start_training(at)
+    wait_for(at, training_shown)  # mid-epoch: the worker is training
+    (manager,) = [m for m in live_managers() if Path(os.environ["CHARLSTM_HOME"]) == m.store.root]
+    (job,) = manager.jobs()
+    os.kill(manager.worker_pid(job.id), signal.SIGKILL)
+    wait_for(at, lambda a: any("failed: the training process was killed (SIGKILL" in e for e in texts(a.error)))
+    assert manager.store.list() == []  # nothing half-stored
+    for page in PAGES:
+        goto(at, page)
+        assert not at.error or page == "train"
+    goto(at, "train")  # and the next training starts and finishes
+    set_form(at, **TINY_FORM)
+    start_training(at)
+    wait_for(at, lambda a: any(s.startswith("Job #2 finished") for s in texts(a.success)))
 
 
 def test_a_bad_bundle_gets_a_clear_message(at):

@@ -1,21 +1,52 @@
-"""The background job manager: one training at a time, queue, cache, join, cancel."""
+"""The job manager: each training in its own worker process; queue, cache, join, cancel, a worker's death.
 
+No test races a training against the clock: a training the test must catch while it runs has far
+more epochs than it could finish before the test acts (so it cannot end first), and every wait's
+result is asserted.
+"""
+
+import os
+import signal
+
+import numpy as np
 import pytest
 
-from charlstm.jobs import JobManager
+from charlstm.jobs import JobManager, death_message
+from charlstm.train import run_key
+
+FINISH_S = 240  # generous deadlines for a busy 2-core machine; the tests wait on conditions, not on time
+ENDLESS = 100_000  # epochs: a training that cannot finish before the test cancels or kills it
 
 
 @pytest.fixture
 def manager(store):
-    m = JobManager(store)
+    m = JobManager(store, grace=60)
     yield m
     m.close()
+
+
+def finished(manager, job_id, timeout=FINISH_S):
+    v = manager.wait(job_id, timeout=timeout)
+    assert v is not None and not v.active, f"job {job_id} still {v.status if v else '?'} after {timeout} s"
+    return v
+
+
+def training(manager, job_id, epoch=1, timeout=FINISH_S):
+    """Wait until the job reports a training step in `epoch` (or later); returns its view."""
+    v = manager.wait_for(job_id, lambda v: v.progress is not None and v.progress.phase == "training"
+                         and v.progress.epoch >= epoch and v.progress.step >= 1, timeout=timeout)
+    assert v.status == "running", v.message
+    return v
+
+
+def arrays(w):
+    return [w.embedding, w.dense_w, w.dense_b] + [a for lw in w.layers for a in (lw.kernel, lw.recurrent, lw.bias)]
 
 
 def test_train_then_cache_hit(manager, tiny_corpus, tiny_config, store):
     job, how = manager.submit(tiny_corpus, tiny_config)
     assert how == "started"
-    done = manager.wait(job.id, timeout=120)
+    done = finished(manager, job.id)
     assert done.status == "done", done.message
     assert done.progress.phase == "done" and len(done.curve) > 0 and len(done.val_curve) == 1
     run = store.get(done.key)
@@ -26,13 +57,9 @@ def test_train_then_cache_hit(manager, tiny_corpus, tiny_config, store):
 
 
 def test_queue_join_and_cancel(manager, tiny_corpus, tiny_config):
-    a, how_a = manager.submit(tiny_corpus, tiny_config.replace(epochs=50))
+    a, how_a = manager.submit(tiny_corpus, tiny_config.replace(epochs=ENDLESS))
     assert how_a == "started"
-    for _ in range(600):  # wait until a is really training
-        v = manager.get(a.id)
-        if v.progress is not None and v.progress.step >= 1:
-            break
-        manager.wait(a.id, timeout=0.1)
+    training(manager, a.id)
     assert manager.current().id == a.id
     b, how_b = manager.submit(tiny_corpus, tiny_config.replace(seed=11))
     c, how_c = manager.submit(tiny_corpus, tiny_config.replace(seed=12))
@@ -44,21 +71,21 @@ def test_queue_join_and_cancel(manager, tiny_corpus, tiny_config):
     assert manager.get(b.id).status == "cancelled" and manager.position(c.id) == 1
     manager.cancel(c.id)
     manager.cancel(a.id)  # stops within a batch
-    end = manager.wait(a.id, timeout=60)
+    end = finished(manager, a.id)
     assert end.status == "cancelled"
-    assert end.progress.epoch < 50
+    assert end.progress.epoch < ENDLESS
 
 
 def test_resume_needs_more_epochs(manager, tiny_corpus, tiny_config, store):
     job, _ = manager.submit(tiny_corpus, tiny_config)
-    manager.wait(job.id, timeout=120)
+    assert finished(manager, job.id).status == "done"
     more, how = manager.resume(job.key, 1)
     assert how in ("started", "queued")
-    end = manager.wait(more.id, timeout=120)
+    end = finished(manager, more.id)
     assert end.status == "done", end.message
     run = store.get(end.key)
     assert run.epochs_done == 2 and run.meta["resumed_from"] == job.key
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least one more epoch"):
         manager.resume(job.key, 0)
 
 
@@ -66,7 +93,109 @@ def test_a_failing_job_does_not_kill_the_worker(manager, tiny_config, tiny_corpu
     from charlstm.corpus import from_text
 
     bad, _ = manager.submit(from_text("far too short", "short.txt"), tiny_config)
-    end = manager.wait(bad.id, timeout=60)
+    end = finished(manager, bad.id)
     assert end.status == "failed" and "needs at least" in end.message
     good, _ = manager.submit(tiny_corpus, tiny_config)
-    assert manager.wait(good.id, timeout=120).status == "done"
+    assert finished(manager, good.id).status == "done"
+
+
+def test_a_killed_worker_fails_its_job_in_words_and_the_next_training_runs(manager, tiny_corpus, tiny_config, store):
+    job, _ = manager.submit(tiny_corpus, tiny_config.replace(epochs=ENDLESS))
+    training(manager, job.id)  # mid-epoch: a step of epoch 1 is done, the epoch is not
+    pid = manager.worker_pid(job.id)
+    assert pid is not None and pid != os.getpid()
+    os.kill(pid, signal.SIGKILL)
+    end = finished(manager, job.id)
+    assert end.status == "failed"
+    assert "killed (SIGKILL, signal 9)" in end.message and "ran out of memory" in end.message, end.message
+    assert store.list() == [] and not list(store.runs.glob(".tmp-*"))  # no run, no half run
+    nxt, how = manager.submit(tiny_corpus, tiny_config)
+    assert how == "started"
+    done = finished(manager, nxt.id)
+    assert done.status == "done", done.message
+    assert [r.key for r in store.list()] == [done.key]
+
+
+def test_cancel_mid_epoch_keeps_the_last_finished_epoch_across_the_process_boundary(
+        manager, tiny_corpus, tiny_config, store, tmp_path):
+    from charlstm.store import RunStore
+    from charlstm.worker import execute
+
+    config = tiny_config.replace(epochs=ENDLESS)
+    job, _ = manager.submit(tiny_corpus, config)
+    training(manager, job.id, epoch=2)  # epoch 1 finished and validated; epoch 2 under way
+    manager.cancel(job.id)
+    end = finished(manager, job.id)
+    assert end.status == "cancelled" and "kept the 1 finished epoch(s)" in end.message, end.message
+    kept = store.get(run_key(tiny_corpus.sha256, config))
+    assert kept is not None and kept.status == "cancelled" and kept.epochs_done == 1
+    # the very same training for one epoch, in this process: the kept run must be that epoch's model
+    reference = execute(RunStore(tmp_path / "reference"), tiny_corpus, tiny_config.replace(epochs=1)).run
+    assert kept.history["val_loss"] == pytest.approx(reference.history["val_loss"], abs=1e-6)
+    for w_kept, w_ref in zip(arrays(kept.weights), arrays(reference.weights), strict=True):
+        np.testing.assert_allclose(w_kept, w_ref, atol=1e-6)
+
+
+def test_cancel_right_after_submit_stops_the_worker_before_anything_is_kept(manager, tiny_corpus, tiny_config, store):
+    job, _ = manager.submit(tiny_corpus, tiny_config.replace(epochs=ENDLESS))
+    manager.cancel(job.id)
+    end = finished(manager, job.id)
+    assert end.status == "cancelled"
+    assert store.list() == []
+
+
+def test_close_stops_every_worker(store, tiny_corpus, tiny_config):
+    m = JobManager(store, grace=60)
+    job, _ = m.submit(tiny_corpus, tiny_config.replace(epochs=ENDLESS))
+    training(m, job.id)
+    pid = m.worker_pid(job.id)
+    m.close()
+    end = m.get(job.id)
+    assert not end.active, end
+    with pytest.raises(ProcessLookupError):  # the worker has exited and been reaped
+        os.kill(pid, 0)
+
+
+def test_death_messages_say_what_happened():
+    assert death_message(-9) == ("the training process was killed (SIGKILL, signal 9): most likely it ran out of "
+                                 "memory and the system stopped it; nothing from this training was stored")
+    assert death_message(-11).startswith("the training process crashed (SIGSEGV, signal 11)")
+    assert death_message(3, "Traceback...\nRuntimeError: boom\n").endswith("(last words: RuntimeError: boom)")
+
+
+def test_the_server_side_never_imports_tensorflow(tmp_path, tiny_text):
+    """What the app's server does (queue a training, watch it, import a bundle) in a fresh interpreter: no TensorFlow."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import sys
+        from charlstm.config import Config
+        from charlstm.corpus import from_text
+        from charlstm.jobs import JobManager
+        from charlstm.store import RunStore, StoreError
+        from charlstm.worker import import_bundle
+
+        store = RunStore({str(tmp_path / "home")!r})
+        m = JobManager(store)
+        job, _ = m.submit(from_text({tiny_text!r}, "tiny.txt"),
+                          Config(layers=1, units=8, embedding=8, seq_len=16, batch_size=16, epochs=1))
+        end = m.wait(job.id, timeout={FINISH_S})
+        assert end.status == "done", end
+        data = store.export_bundle(end.key)
+        store.delete(end.key)
+        assert import_bundle(store, data).key == end.key
+        try:
+            import_bundle(store, b"not a zip")
+        except StoreError as e:
+            assert "not a zip archive" in str(e), e
+        else:
+            raise AssertionError("a bad bundle was imported")
+        m.close()
+        heavy = sorted(name for name in sys.modules if name.split(".")[0] in ("tensorflow", "keras"))
+        print("HEAVY", len(heavy), heavy[:5])
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=2 * FINISH_S)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "HEAVY 0 []" in done.stdout, done.stdout

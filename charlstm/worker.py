@@ -1,0 +1,187 @@
+"""One training, start to finish: plan it, train it, store it; and the worker process that runs one for the app.
+
+`execute()` is the whole of a training after the decision to train: the command line calls it
+in its own process, and the app's JobManager runs it here, in `python -m charlstm.worker`.
+
+Why a fresh `python -m charlstm.worker` subprocess rather than multiprocessing's spawn context:
+the server must never import TensorFlow, and spawn re-imports the parent's `__main__` in the
+child (under Streamlit that is Streamlit's own command line script); a plain subprocess starts
+from a clean interpreter, speaks a protocol of text lines anyone can read, log and test, needs
+nothing picklable, and when it dies the parent sees an exit code or a signal, never a hung queue.
+
+The protocol, one JSON object per line:
+  parent -> worker, stdin:  the job spec first ({"home", "corpus_sha256", "corpus_name", "config",
+                            "resume_from"}), then "cancel" whenever the user cancels. End of file
+                            (the server went away) also means cancel, so no orphan trains on.
+  worker -> parent, stdout: {"event": "progress", "progress": {Progress fields}}, at most
+                            PROGRESS_PER_S a second plus every change of phase, then exactly one
+                            of {"event": "done", "status": "complete" | "cancelled", "key", "epochs_done"},
+                            {"event": "cancelled", "message"} (nothing to keep) or {"event": "failed", "message"}.
+  stderr:                   TensorFlow's and Python's own messages; the parent keeps its tail for
+                            a crash report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+
+from .config import Config
+from .corpus import Corpus, CorpusError
+from .store import Run, RunStore, StoreError
+from .train import Cancelled, Progress, run_key
+
+PROGRESS_PER_S = 20  # progress lines a second: the live panel redraws at most once a second
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """How a training ended: 'complete' or 'cancelled' with a stored run, or 'cancelled' with none."""
+
+    status: str
+    message: str
+    run: Run | None = None
+
+
+def plan(store: RunStore, corpus: Corpus, config: Config, resume_from: str | None = None) -> tuple[str, str | None]:
+    """('cached', None) when a complete run of this corpus and config is stored, else ('train', resume_from).
+
+    A stored run of these very settings that was cancelled is continued rather than started again.
+    """
+    stored = store.get(run_key(corpus.sha256, config))
+    if stored is not None and stored.status == "complete":
+        return "cached", None
+    if stored is not None and resume_from is None and stored.epochs_done < config.epochs:
+        return "train", stored.key
+    return "train", resume_from
+
+
+def execute(store: RunStore, corpus: Corpus, config: Config, resume_from: str | None = None,
+            on_progress: Callable[[Progress], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> Outcome:
+    """Train (or continue `resume_from`) and store the result atomically; the one path for app and command line."""
+    from .train import train
+
+    resume = store.get(resume_from) if resume_from else None
+    if resume_from and resume is None:
+        raise StoreError(f"run {resume_from} to continue is no longer stored")
+    store.save_corpus(corpus)
+    try:
+        trained = train(corpus, config, on_progress=on_progress, should_stop=should_stop, resume=resume)
+    except Cancelled as e:
+        return Outcome("cancelled", str(e))
+    run = store.save(trained, corpus)
+    if trained.status == "cancelled":
+        return Outcome("cancelled", f"cancelled; kept the {run.epochs_done} finished epoch(s) as run {run.key[:8]}",
+                       run)
+    return Outcome("complete", f"finished: run {run.key[:8]}", run)
+
+
+def import_bundle(store: RunStore, data: bytes, timeout: float = 300) -> Run:
+    """store.import_bundle, run in a fresh `python -m charlstm import` process.
+
+    Checking a bundle loads its model with Keras; the app does it out of process so that its
+    server never imports TensorFlow and a hostile bundle cannot take the server down.
+    """
+    from .jobs import worker_env
+
+    with tempfile.TemporaryDirectory(prefix="charlstm-bundle-") as tmp:
+        path = os.path.join(tmp, "bundle.zip")
+        with open(path, "wb") as f:
+            f.write(data)
+        try:
+            done = subprocess.run([sys.executable, "-m", "charlstm", "--home", str(store.root), "import", path],
+                                  capture_output=True, text=True, encoding="utf-8", errors="replace",
+                                  env=worker_env(), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise StoreError(f"checking the bundle took longer than {timeout:g} s; it was not imported") from None
+    if done.returncode != 0:
+        errors = [line.removeprefix("error: ") for line in done.stderr.splitlines() if line.startswith("error: ")]
+        raise StoreError(errors[-1] if errors else
+                         f"the process checking the bundle ended with code {done.returncode}; it was not imported")
+    key = done.stdout.split()[-1]
+    run = store.get(key)
+    if run is None:
+        raise StoreError("the bundle was checked but its run is not in the store")
+    return run
+
+
+# ---- the worker process
+class _Channel:
+    """The worker's end of the protocol. Owns the real stdout; anything else printed goes to stderr."""
+
+    def __init__(self) -> None:
+        self._out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+        os.dup2(2, 1)  # a stray print from any library must not corrupt the protocol
+        sys.stdout = sys.stderr
+        self.cancel = threading.Event()
+        self._last_sent = 0.0
+        self._last_phase = None
+
+    def send(self, event: str, **fields) -> None:
+        self._out.write(json.dumps({"event": event, **fields}) + "\n")
+        self._out.flush()
+
+    def progress(self, p: Progress) -> None:
+        now = time.monotonic()
+        if (p.phase == self._last_phase and p.phase == "training" and p.step != p.steps_per_epoch
+                and now - self._last_sent < 1 / PROGRESS_PER_S):
+            return
+        self._last_sent, self._last_phase = now, p.phase
+        self.send("progress", progress=dataclasses.asdict(p))
+
+    def listen(self, stdin) -> None:
+        """Read 'cancel' lines until the parent closes the pipe; either one stops the training politely."""
+        for line in stdin:
+            if line.strip() == "cancel":
+                self.cancel.set()
+        self.cancel.set()
+
+
+def _spec_corpus(store: RunStore, spec: dict) -> Corpus:
+    corpus = store.load_corpus(spec["corpus_sha256"])
+    if corpus is None:
+        raise StoreError("the corpus for this training is not stored; upload it and train again")
+    return dataclasses.replace(corpus, name=spec.get("corpus_name") or corpus.name)
+
+
+def main() -> int:
+    channel = _Channel()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # asked to stop: keep the finished epochs, as Cancel does
+        signal.signal(sig, lambda *_: channel.cancel.set())
+    try:
+        spec = json.loads(sys.stdin.readline())
+        threading.Thread(target=channel.listen, args=(sys.stdin,), daemon=True).start()
+        store = RunStore(spec["home"])
+        outcome = execute(store, _spec_corpus(store, spec), Config.from_dict(spec["config"]), spec.get("resume_from"),
+                          on_progress=channel.progress, should_stop=channel.cancel.is_set)
+    except MemoryError:
+        channel.send("failed", message="the training process ran out of memory and was stopped; nothing was stored")
+        return 1
+    except (CorpusError, StoreError, ValueError) as e:
+        channel.send("failed", message=str(e))
+        return 1
+    except Exception as e:  # reported in words to the app; the traceback goes to the log on stderr
+        import traceback
+
+        traceback.print_exc()
+        channel.send("failed", message=f"training failed: {type(e).__name__}: {e}")
+        return 1
+    if outcome.run is None:
+        channel.send("cancelled", message=outcome.message)
+    else:
+        channel.send("done", status=outcome.status, key=outcome.run.key, epochs_done=outcome.run.epochs_done,
+                     message=outcome.message)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
