@@ -331,8 +331,9 @@ class JobManager:
             with self._lock:
                 job.proc = proc
                 cancelled_early = job.cancel_requested or self._closed
-            proc.stdin.write(json.dumps(spec) + "\n")
-            proc.stdin.flush()
+            with contextlib.suppress(OSError):  # a worker that died at once is reported from its exit status
+                proc.stdin.write(json.dumps(spec) + "\n")
+                proc.stdin.flush()
             if cancelled_early:
                 self._ask_to_stop(job, proc)
             final = None

@@ -39,7 +39,7 @@ from .corpus import Corpus, CorpusError
 from .store import Run, RunStore, StoreError
 from .train import Cancelled, Progress, run_key
 
-PROGRESS_PER_S = 20  # progress lines a second: the live panel redraws at most once a second
+PROGRESS_PER_S = 5  # progress lines a second: the live panel redraws once a second, the chart every 5 s
 
 
 @dataclasses.dataclass(frozen=True)

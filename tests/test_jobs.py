@@ -144,6 +144,21 @@ def test_cancel_right_after_submit_stops_the_worker_before_anything_is_kept(mana
     assert store.list() == []
 
 
+def test_a_worker_that_does_not_stop_is_killed_after_the_grace(store, tiny_corpus, tiny_config):
+    m = JobManager(store, grace=1)
+    try:
+        job, _ = m.submit(tiny_corpus, tiny_config.replace(epochs=ENDLESS))
+        training(m, job.id)
+        os.kill(m.worker_pid(job.id), signal.SIGSTOP)  # frozen: it cannot hear the polite request
+        m.cancel(job.id)
+        end = finished(m, job.id)
+        assert end.status == "cancelled"
+        assert "did not stop within 1 s and was stopped by force" in end.message, end.message
+        assert store.list() == [] and not list(store.runs.glob(".tmp-*"))
+    finally:
+        m.close()
+
+
 def test_close_stops_every_worker(store, tiny_corpus, tiny_config):
     m = JobManager(store, grace=60)
     job, _ = m.submit(tiny_corpus, tiny_config.replace(epochs=ENDLESS))
@@ -199,3 +214,29 @@ def test_the_server_side_never_imports_tensorflow(tmp_path, tiny_text):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=2 * FINISH_S)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "HEAVY 0 []" in done.stdout, done.stdout
+
+
+def test_the_worker_speaks_only_json_lines_and_stops_when_its_server_goes_away(store, tiny_corpus, tiny_config):
+    """The protocol as the server sees it; closing the worker's stdin (the server died) stops it politely."""
+    import json
+    import subprocess
+
+    from charlstm.jobs import worker_command, worker_env
+
+    store.save_corpus(tiny_corpus)
+    spec = {"home": str(store.root), "corpus_sha256": tiny_corpus.sha256, "corpus_name": "tiny.txt",
+            "config": tiny_config.replace(epochs=ENDLESS).to_dict(), "resume_from": None}
+    proc = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=worker_env())
+    proc.stdin.write(json.dumps(spec) + "\n")
+    proc.stdin.flush()
+    events = []
+    for line in proc.stdout:
+        events.append(json.loads(line))  # every line is one JSON object: nothing else reaches stdout
+        p = events[-1].get("progress")
+        if p and p["epoch"] == 2 and p["phase"] == "training" and not proc.stdin.closed:
+            proc.stdin.close()  # the server went away mid-epoch 2
+    assert proc.wait(timeout=FINISH_S) == 0
+    assert {e["event"] for e in events[:-1]} == {"progress"}
+    assert events[-1]["event"] == "done" and events[-1]["status"] == "cancelled", events[-1]
+    assert events[-1]["epochs_done"] == 1 and store.get(events[-1]["key"]).epochs_done == 1
