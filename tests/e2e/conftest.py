@@ -1,7 +1,8 @@
 """Fixtures for the browser tests: a real `streamlit run app.py` server and Debian's chromium via Playwright.
 
 Playwright never downloads a browser here: it launches /usr/bin/chromium. Without it (or without the
-playwright package) the tests are skipped, except on CI (CI=true), where that is a failure.
+playwright package) the tests are skipped, except on CI (any CI other than empty, 0 or false), where that is a
+failure.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import on_ci  # tests/conftest.py
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHARLSTM_CHROMIUM", "/usr/bin/chromium")  # Debian's; never a downloaded one
@@ -30,7 +32,7 @@ MISSING = "the browser tests need Playwright and Debian's chromium: pip install 
 
 
 def _missing_browser(message: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
+    if on_ci():
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
 
