@@ -62,6 +62,7 @@ def cmd_train(args, store: RunStore) -> int:
     from .jobs import JobManager
 
     manager = JobManager(store)
+    job, interrupted = None, False
     try:
         if args.command == "resume":
             job, how = manager.resume(store.find(args.run).key, args.epochs)
@@ -76,7 +77,10 @@ def cmd_train(args, store: RunStore) -> int:
             job = manager.get(job.id)
             if job.progress is not None:
                 bar(job.progress)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C: cancel as the app's Cancel button does, keeping the finished epochs
+        if job is None:
+            raise  # nothing started yet
+        interrupted = True
         manager.cancel(job.id)
         job = manager.wait(job.id)
     finally:
@@ -84,13 +88,14 @@ def cmd_train(args, store: RunStore) -> int:
     sys.stderr.write("\n")
     if job.status == "failed":
         raise StoreError(job.message)
+    code = 0 if job.status == "done" else 130 if interrupted else 1  # 130: the shell's code for Ctrl-C
     run = store.get(job.key)
     if run is None:
         print(job.message)
-        return 1
+        return code or 1
     print(f"{job.message}\nrun {run.key}  val loss {run.val_loss:.4f}  "
           f"{run.meta['chars_per_sec']:,.0f} chars/s  {run.meta['train_seconds']:.0f} s")
-    return 0 if job.status == "done" else 1
+    return code
 
 
 def cmd_generate(args, store: RunStore) -> int:
@@ -239,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args, store)
     except BrokenPipeError:  # `... | head` is a normal way to read output
         return 0
+    except KeyboardInterrupt:  # Ctrl-C outside a training (or a second one while it stops): no traceback
+        sys.stderr.write("\ninterrupted\n")
+        return 130
     except (CorpusError, StoreError, ValueError, OSError) as e:
         sys.stderr.write(f"error: {e}\n")
         return 2
