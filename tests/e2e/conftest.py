@@ -123,17 +123,30 @@ def browser():
             b.close()
 
 
+_sockets: dict[int, list] = {}  # id(page) -> the page's websockets, oldest first
+
+
+def app_socket(page):
+    """The page's open connection to the Streamlit server (a reload opens a new one)."""
+    live = [ws for ws in _sockets.get(id(page), []) if "/_stcore/stream" in ws.url and not ws.is_closed()]
+    assert live, "the page has no open connection to the app server"
+    return live[-1]
+
+
 @pytest.fixture(scope="module")
 def page(browser, server):
     """One tab for a whole journey: Streamlit keeps the session (uploaded corpus, started job) per tab."""
     context = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
     context.set_default_timeout(30_000)
     pg = context.new_page()
+    sockets = _sockets[id(pg)] = []
+    pg.on("websocket", lambda ws: sockets.append(ws))  # before the first goto: app_socket() reads the app's messages
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     try:
         yield pg
     finally:
+        _sockets.pop(id(pg), None)
         context.close()
         if errors:
             warnings.warn("JavaScript errors in the page: " + " | ".join(errors[:10]), stacklevel=1)
