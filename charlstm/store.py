@@ -83,6 +83,8 @@ class Run:
 
         from .model import check_architecture
 
+        if not self.path.is_dir():
+            raise StoreError(f"run {self.key} is no longer stored (it was deleted)")
         try:
             model = keras.saving.load_model(self.path / "model.keras", compile=True, safe_mode=True)
         except Exception as e:  # any failure to deserialise means we will not use it

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -361,17 +362,33 @@ def test_gates_page_names_missing_characters_and_can_drop_them(at):
 
 
 # ---- generate, with the shipped demo model
+def output_text(at: AppTest) -> str:
+    """The plain text shown in the Generate page's output box (and nothing else on the page).
+
+    Undoes charts.markdown_text: backslash escapes, &nbsp; at line starts, hard breaks ("  \\n"; st.markdown
+    empties whitespace-only lines, so a blank line arrives as a bare newline).
+    """
+    (body,) = [m.value for m in at.get_by_key("generate.output").markdown]
+    return re.sub(r"\\(.)|&nbsp;|  \n", lambda m: m.group(1) or {"&nbsp;": " "}.get(m.group(0), "\n"), body)
+
+
 def test_generate_streams_text_from_the_demo_model(at):
+    from charlstm import sampling
+
     goto(at, "generate")
     at.number_input(key="generate.length").set_value(300)
     at.button(key="generate.go").click().run()
     assert not at.error
     assert any("300 characters in" in c and "characters per second" in c for c in texts(at.caption))
-    out = at.container(key="generate.output") if hasattr(at, "container") else at
-    body = "".join(m.value for m in out.markdown)
-    assert len(body) >= 300  # escaped markdown is never shorter than the text
+    # the page's defaults (prime "ROMEO:\n", temperature 0.8, top-k 0, seed 0) through the library directly
+    demo = demo_run()
+    expected = "".join(sampling.generate(demo.weights, demo.vocab, "ROMEO:\n", 300, 0.8, 0, 0))
+    assert len(expected) == 300
+    assert at.session_state["generate.last"]["text"] == expected
+    assert output_text(at) == "ROMEO:\n" + expected  # the priming text, then the generated text
     at.run()  # the text stays after another rerun
     assert any("300 characters in" in c for c in texts(at.caption))
+    assert output_text(at) == "ROMEO:\n" + expected
 
 
 def test_generate_names_missing_characters_in_the_prime(at):

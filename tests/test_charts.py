@@ -34,7 +34,8 @@ def test_heatmap_encodes_position_unit_and_value_with_a_fixed_scale():
     assert (enc["y"]["field"], enc["y"]["type"]) == ("unit", "ordinal")
     assert enc["color"]["field"] == "value"
     assert enc["color"]["scale"]["domain"] == [0.0, 1.0]
-    assert enc["color"]["scale"]["scheme"] == charts.SEQUENTIAL
+    # literal names, not charts.SEQUENTIAL: white (closed) to dark blue (open), as activation_color draws it
+    assert enc["color"]["scale"]["scheme"] == "blues" and not enc["color"]["scale"].get("reverse")
     assert [t["field"] for t in enc["tooltip"]] == ["char", "pos", "unit", "value"]
     rows = layer_values(d)
     assert len(rows) == 15
@@ -50,6 +51,8 @@ def test_heatmap_of_tanh_values_is_diverging_around_zero():
     scale = d["encoding"]["color"]["scale"]
     assert scale["domain"] == [-1.0, 1.0] and scale["domainMid"] == 0.0
     assert scale["scheme"] == charts.DIVERGING and scale["clamp"] is True
+    # Vega's "redblue" runs red to blue; reversed, it is blue below zero and red above, as activation_color draws it
+    assert (scale["scheme"], scale["reverse"]) == ("redblue", True)
 
 
 def test_a_large_heatmap_renders_through_streamlits_arrow_path():

@@ -4,10 +4,16 @@ import csv
 import io
 import json
 import os
+import selectors
+import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
+
+from charlstm.store import RunStore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -74,6 +80,7 @@ def test_demo_model_generates(tmp_path):
     (["generate", "demo", "--length", "999999"], "length must be"),
     (["import", "BINARY"], "not a zip"),
     (["delete", "abc"], "no stored run"),
+    (["resume", "abc"], "no stored run"),  # a deleted (or never stored) run
 ])
 def test_bad_input_is_one_line_no_traceback(tmp_path, args, message):
     (tmp_path / "bin.dat").write_bytes(b"\x00\x01\x02binary\x00")
@@ -84,3 +91,79 @@ def test_bad_input_is_one_line_no_traceback(tmp_path, args, message):
     assert "Traceback" not in r.stderr
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("error:") and message in last
+
+
+def test_resume_needs_the_corpus_it_was_trained_on(trained_run, tmp_path):
+    """A run imported without its corpus (bundles carry none) cannot be continued, and says why."""
+    home = tmp_path / "home"
+    shutil.copytree(trained_run.path, RunStore(home).path(trained_run.key))
+    r = cli("resume", trained_run.key[:8], home=home)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1] == (
+        "error: the corpus this run was trained on is not stored here; train it again from the file")
+    assert [run.key for run in RunStore(home).list()] == [trained_run.key]
+
+
+def read_until(stream, text: str, seconds: float) -> str:
+    """Read a child's pipe until `text` appears in it (or it closes, or the deadline passes); all read so far."""
+    seen = b""
+    deadline = time.monotonic() + seconds
+    with selectors.DefaultSelector() as sel:
+        sel.register(stream, selectors.EVENT_READ)
+        while text.encode() not in seen and time.monotonic() < deadline:
+            if sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                chunk = os.read(stream.fileno(), 65536)
+                if not chunk:
+                    break
+                seen += chunk
+    return seen.decode(errors="replace")
+
+
+def test_ctrl_c_keeps_the_finished_epochs_and_resume_continues_them(tmp_path, tiny_text):
+    """Ctrl-C in epoch 2 of a training too long to finish first: exit 130, epoch 1 kept whole; then resume it.
+
+    --home is used throughout; CHARLSTM_HOME points elsewhere and must stay untouched.
+    """
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(tiny_text)
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    env = dict(os.environ, CHARLSTM_HOME=str(elsewhere), PYTHONPATH=ROOT)
+    epochs = 10_000  # cannot finish before the test interrupts it
+    train = subprocess.Popen(
+        [sys.executable, "-m", "charlstm", "--home", str(home), "train", str(corpus), "--layers", "1", "--units", "8",
+         "--embedding", "4", "--seq-len", "16", "--batch-size", "16", "--epochs", str(epochs)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT, start_new_session=True)
+    try:
+        # the bar shows epoch 2 only once epoch 1 has been validated
+        progress = read_until(train.stderr, f"epoch 2/{epochs}", 180)
+        assert f"epoch 2/{epochs}" in progress, f"no progress into epoch 2 within 180 s:\n{progress[-3000:]}"
+        os.killpg(train.pid, signal.SIGINT)  # as a terminal's Ctrl-C does: to the whole process group
+        out, err = train.communicate(timeout=120)
+    finally:
+        if train.poll() is None:
+            os.killpg(train.pid, signal.SIGKILL)
+            train.wait()
+    err = progress + err.decode(errors="replace")
+    out = out.decode()
+    assert train.returncode == 130, (train.returncode, out, err[-3000:])
+    assert "Traceback" not in err, err[-3000:]
+    assert "cancelled; kept the" in out, out
+
+    store = RunStore(home)
+    assert [p.name for p in store.runs.iterdir() if p.name.startswith(".")] == []  # no half-written folder
+    (run,) = store.list()
+    assert run.status == "cancelled" and 1 <= run.epochs_done < epochs
+    assert len(run.history["val_loss"]) == len(run.history["train_loss"]) == run.epochs_done
+    assert f"run {run.key}" in out
+    run.keras_model()  # loads safely and passes the architecture check
+    assert run.weights.vocab_size == len(run.vocab)
+    assert not elsewhere.exists()
+
+    r = cli("--home", str(home), "resume", run.key[:8], "--epochs", "1", home=elsewhere)
+    assert r.returncode == 0, r.stderr[-3000:]
+    more = next(x for x in store.list() if x.key != run.key)
+    assert f"run {more.key}" in r.stdout
+    assert (more.status, more.epochs_done, more.meta["resumed_from"]) == ("complete", run.epochs_done + 1, run.key)
+    assert more.history["val_loss"][:run.epochs_done] == run.history["val_loss"]
+    assert more.config == run.config.replace(epochs=run.epochs_done + 1)
+    assert not elsewhere.exists()

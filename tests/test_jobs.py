@@ -179,7 +179,7 @@ def test_death_messages_say_what_happened():
 
 
 def test_the_server_side_never_imports_tensorflow(tmp_path, tiny_text):
-    """What the app's server does (queue a training, watch it, import a bundle) in a fresh interpreter: no TensorFlow."""
+    """What the app's server does (queue a training, watch it, import a bundle), in a fresh interpreter: no TF."""
     import subprocess
     import sys
     import textwrap

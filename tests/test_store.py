@@ -98,11 +98,18 @@ def test_import_rejects_bad_bundles(trained_run, store):
         store.import_bundle(_bundle({k: v for k, v in files.items() if k != "vocab.json"}))
     with pytest.raises(StoreError, match="exactly"):
         store.import_bundle(_bundle(files | {"../evil.py": b"print(1)"}))
-    # a config that does not match the weights: the architecture check refuses it
+    # a config that does not match the weights: the architecture check refuses it. The key is made to match
+    # the new config, so that the key check (which runs later) cannot be what refuses the bundle.
+    from charlstm.config import Config
+    from charlstm.train import run_key
+
     cfg = json.loads(files["config.json"])
     cfg["units"] = 99
-    with pytest.raises(StoreError):
-        store.import_bundle(_bundle(files | {"config.json": json.dumps(cfg).encode()}))
+    meta = json.loads(files["meta.json"])
+    meta["key"] = run_key(meta["corpus_sha256"], Config.from_dict(cfg))
+    with pytest.raises(StoreError, match="layer lstm_0 does not match the run's config"):
+        store.import_bundle(_bundle(files | {"config.json": json.dumps(cfg).encode(),
+                                             "meta.json": json.dumps(meta).encode()}))
     # a damaged model file
     with pytest.raises(StoreError, match="cannot be loaded"):
         store.import_bundle(_bundle(files | {"model.keras": b"garbage"}))
@@ -130,7 +137,8 @@ def test_safe_mode_refuses_a_lambda_layer(trained_run, store, tmp_path):
     path = tmp_path / "evil.keras"
     evil.save(path)
     files = _files(trained_run) | {"model.keras": path.read_bytes()}
-    with pytest.raises(StoreError):
+    # refused by safe_mode while loading, not later by the architecture check (which would also refuse it)
+    with pytest.raises(StoreError, match=r"cannot be loaded safely \(ValueError: .*`Lambda` layer.*arbitrary code"):
         store.import_bundle(_bundle(files))
     assert store.list() == []
 

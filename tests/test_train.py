@@ -1,10 +1,13 @@
 """Real Keras training on tiny corpora: progress, validation, cancellation, resume, reproducibility."""
 
+import shutil
+
 import numpy as np
 import pytest
 
 from charlstm.config import Config
 from charlstm.corpus import CorpusError
+from charlstm.store import RunStore, StoreError, read_run
 from charlstm.train import Cancelled, epoch_batches, run_key, split, steps_per_epoch, train, windows
 
 
@@ -116,6 +119,74 @@ def test_resume_continues_with_optimizer_state(tiny_corpus, tiny_config, store):
         train(tiny_corpus, tiny_config.replace(epochs=3, units=8), resume=first)
     with pytest.raises(ValueError, match="already has"):
         train(tiny_corpus, tiny_config.replace(epochs=1), resume=first)
+
+
+def test_cancel_during_validation_keeps_the_last_finished_epoch(tiny_corpus, tiny_config, store):
+    """Epoch 2 has trained but not been validated when the cancel comes: it does not count."""
+    cfg = tiny_config.replace(val_fraction=0.3)  # several validation batches, so the stop lands inside evaluate
+    one = train(tiny_corpus, cfg.replace(epochs=1))
+    spe = steps_per_epoch(int(len(tiny_corpus.text) * 0.7), cfg)
+    seen, stop = [], []
+
+    def watch(p):
+        seen.append(p)
+        if p.phase == "validating" and p.epoch == 2:
+            stop.append(p)
+
+    t = train(tiny_corpus, cfg.replace(epochs=3), on_progress=watch, should_stop=lambda: bool(stop))
+    assert len(stop) == 1, f"epoch 2 reported its validation {len(stop)} times, not once: {stop}"
+    assert len([p for p in seen if p.phase == "training" and p.epoch == 2]) == spe  # epoch 2 did train in full
+    assert not any(p.epoch == 3 for p in seen) and seen[-1].phase == "cancelled"
+    assert t.status == "cancelled" and t.epochs_done == 1
+    assert len(t.history["val_loss"]) == len(t.history["train_loss"]) == len(t.history["epoch_seconds"]) == 1
+    assert t.history["val_loss"] == pytest.approx(one.history["val_loss"], abs=1e-6)
+    for a, b in zip(t.model.get_weights(), one.model.get_weights(), strict=True):  # rolled back to epoch 1
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert int(t.model.optimizer.iterations) == spe
+    assert all(step <= spe for step, _ in t.history["curve"])
+    run = store.save(t, tiny_corpus)
+    assert (run.status, run.epochs_done, len(run.history["val_loss"])) == ("cancelled", 1, 1)
+
+
+def test_a_cancelled_run_resubmitted_continues_from_its_last_epoch(tiny_corpus, tiny_config, store):
+    """What the job manager does with a resubmitted cancelled run: train() resumes it under its own key."""
+    cfg = tiny_config.replace(epochs=2)
+    spe = steps_per_epoch(int(len(tiny_corpus.text) * 0.9), cfg)
+    steps = []
+
+    def count(p):
+        if p.phase == "training":
+            steps.append(p)
+
+    cancelled = store.save(train(tiny_corpus, cfg, on_progress=count, should_stop=lambda: len(steps) >= spe + 2),
+                           tiny_corpus)
+    assert (cancelled.status, cancelled.epochs_done) == ("cancelled", 1)
+    assert cancelled.key == run_key(tiny_corpus.sha256, cfg)  # the key of the full config: a resubmission finds it
+
+    steps.clear()
+    t = train(tiny_corpus, cfg, on_progress=count, resume=store.get(cancelled.key))
+    assert [p.epoch for p in steps] == [2] * spe  # only the missing epoch trains
+    run = store.save(t, tiny_corpus)
+    assert run.key == cancelled.key and [r.key for r in store.list()] == [run.key]  # finished in place
+    assert (run.status, run.epochs_done, run.meta["resumed_from"]) == ("complete", 2, cancelled.key)
+    assert len(run.history["val_loss"]) == 2 and run.history["val_loss"][0] == cancelled.history["val_loss"][0]
+    assert int(t.model.optimizer.iterations) == 2 * spe
+
+
+def test_resume_on_a_different_corpus_is_refused(trained_run, tiny_corpus):
+    with pytest.raises(ValueError, match="this run was trained on a different corpus"):
+        train(tiny_corpus, trained_run.config.replace(epochs=3), resume=trained_run)
+
+
+def test_resuming_a_deleted_run_says_so(trained_run, tmp_path):
+    store = RunStore(tmp_path / "home")
+    shutil.copytree(trained_run.path, store.path(trained_run.key))
+    run = read_run(store.path(trained_run.key))
+    corpus = RunStore(trained_run.path.parent.parent).load_corpus(run.meta["corpus_sha256"])
+    assert corpus is not None
+    store.delete(run.key)  # after it was read, before it is continued (another tab, the command line)
+    with pytest.raises(StoreError, match=f"run {run.key} is no longer stored"):
+        train(corpus, run.config.replace(epochs=3), resume=run)
 
 
 def test_config_validation():

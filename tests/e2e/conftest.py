@@ -1,7 +1,8 @@
 """Fixtures for the browser tests: a real `streamlit run app.py` server and Debian's chromium via Playwright.
 
 Playwright never downloads a browser here: it launches /usr/bin/chromium. Without it (or without the
-playwright package) the tests are skipped, except on CI (CI=true), where that is a failure.
+playwright package) the tests are skipped, except on CI (any CI other than empty, 0 or false), where that is a
+failure.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import on_ci  # tests/conftest.py
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHARLSTM_CHROMIUM", "/usr/bin/chromium")  # Debian's; never a downloaded one
@@ -30,7 +32,7 @@ MISSING = "the browser tests need Playwright and Debian's chromium: pip install 
 
 
 def _missing_browser(message: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
+    if on_ci():
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
 
@@ -122,17 +124,30 @@ def browser():
             b.close()
 
 
+_sockets: dict[int, list] = {}  # id(page) -> the page's websockets, oldest first
+
+
+def app_socket(page):
+    """The page's open connection to the Streamlit server (a reload opens a new one)."""
+    live = [ws for ws in _sockets.get(id(page), []) if "/_stcore/stream" in ws.url and not ws.is_closed()]
+    assert live, "the page has no open connection to the app server"
+    return live[-1]
+
+
 @pytest.fixture(scope="module")
 def page(browser, server):
     """One tab for a whole journey: Streamlit keeps the session (uploaded corpus, started job) per tab."""
     context = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
     context.set_default_timeout(30_000)
     pg = context.new_page()
+    sockets = _sockets[id(pg)] = []
+    pg.on("websocket", lambda ws: sockets.append(ws))  # before the first goto: app_socket() reads the app's messages
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     try:
         yield pg
     finally:
+        _sockets.pop(id(pg), None)
         context.close()
         if errors:
             warnings.warn("JavaScript errors in the page: " + " | ".join(errors[:10]), stacklevel=1)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import make_text  # tests/conftest.py
 
-from .conftest import ROOT, VIEWPORT
+from .conftest import ROOT, VIEWPORT, app_socket
 
 pytestmark = pytest.mark.e2e
 journey = pytest.mark.journey  # steps of one session, in order: after a failed step the rest are skipped
@@ -50,17 +50,12 @@ PROGRESS_JS = """() => {
   return {text: el.innerText.trim(), value: bar ? Number(bar.getAttribute('aria-valuenow')) : null,
           epoch: m ? n(m[1]) : null, epochs: m ? n(m[2]) : null, step: m ? n(m[3]) : null};
 }"""
-# Lengths of the Generate page's output as the browser shows it, recorded on every DOM change.
-WATCH_OUTPUT_JS = """() => {
-  window.__lengths = [];
-  const watch = () => {
-    const el = document.querySelector('.st-key-generate-output');
-    const n = el ? el.innerText.trim().length : 0;
-    const a = window.__lengths;
-    if (!a.length || a[a.length - 1] !== n) a.push(n);
-  };
-  window.__watcher = new MutationObserver(watch);
-  window.__watcher.observe(document.body, {subtree: true, childList: true, characterData: true});
+# The height of an element found by XPath (and a CSS selector inside it), once it is laid out taller than h.
+HEIGHT_JS = """([xpath, inner, h]) => {
+  let el = document.evaluate(xpath, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+  if (el && inner) el = el.querySelector(inner);
+  const height = el ? el.getBoundingClientRect().height : 0;
+  return height > h ? height : false;
 }"""
 
 
@@ -71,6 +66,60 @@ TEXT = make_text(40_000, seed=11)  # the same short sentences the library tests 
 def settle(page, timeout: int = PAGE_LOAD_MS) -> None:
     """Wait until Streamlit has finished the current script run and every widget is drawn."""
     page.wait_for_function(IDLE_JS, timeout=timeout, polling=100)
+
+
+def forward_msg(payload):
+    """A message from the Streamlit server (one protobuf ForwardMsg per websocket frame), or None."""
+    from google.protobuf.message import DecodeError
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    if not isinstance(payload, bytes):
+        return None
+    try:
+        return ForwardMsg.FromString(payload)
+    except DecodeError:
+        return None
+
+
+def run_finished(payload) -> bool:
+    """Whether this frame is the server saying a whole script run (not a fragment) has finished."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    msg = forward_msg(payload)
+    return (msg is not None and msg.WhichOneof("type") == "script_finished"
+            and msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY)
+
+
+def markdown_sent(payload) -> str | None:
+    """The body of an st.markdown element the server sent in this frame, if it is one."""
+    msg = forward_msg(payload)
+    if msg is None or msg.WhichOneof("type") != "delta" or msg.delta.WhichOneof("type") != "new_element":
+        return None
+    element = msg.delta.new_element
+    return element.markdown.body if element.WhichOneof("type") == "markdown" else None
+
+
+def rerun(page, action) -> None:
+    """Do `action` (a key press, a click) and wait until the script run it causes has finished and is drawn.
+
+    settle() alone can return before the rerun has even started, on the old page. The server's "script
+    finished" message for a run that began after the action is the proof; settle() then waits for the drawing.
+    """
+    settle(page)  # no run in flight whose end could be taken for ours
+    with app_socket(page).expect_event("framereceived", predicate=run_finished, timeout=PAGE_LOAD_MS):
+        action()
+    settle(page)
+
+
+def laid_out_height(page, xpath: str, inner: str | None, at_least: float) -> float:
+    """Wait until an element is laid out taller than `at_least` px; its height (bounding_box() is None before)."""
+    handle = page.wait_for_function(HEIGHT_JS, arg=[xpath, inner, at_least], timeout=PAGE_LOAD_MS, polling=100)
+    return handle.json_value()
+
+
+def plain(markdown: str) -> str:
+    """Undo charts.markdown_text: backslash escapes, &nbsp; at line starts, hard breaks."""
+    return re.sub(r"\\(.)|&nbsp;|  \n", lambda m: m.group(1) or {"&nbsp;": " "}.get(m.group(0), "\n"), markdown)
 
 
 def no_exception(page) -> None:
@@ -91,10 +140,13 @@ def open_page(page, label: str, title: str) -> None:
     no_exception(page)
 
 
-def after_heading(page, subheader: str, testid: str):
+def after_heading_xpath(subheader: str, testid: str) -> str:
     """The first element with this data-testid after an h3 (st.subheader) whose text contains `subheader`."""
-    return page.locator(f"xpath=//h3[contains(normalize-space(.), '{subheader}')]"
-                        f"/following::*[@data-testid='{testid}'][1]")
+    return f"//h3[contains(normalize-space(.), '{subheader}')]/following::*[@data-testid='{testid}'][1]"
+
+
+def after_heading(page, subheader: str, testid: str):
+    return page.locator("xpath=" + after_heading_xpath(subheader, testid))
 
 
 def sidebar_text(page) -> str:
@@ -160,7 +212,7 @@ def test_home_and_corpus_upload(page, server):
     # the mapping table (a canvas grid) and the frequency chart under "Characters become numbers"
     table = after_heading(page, "Characters become numbers", "stDataFrame")
     table.wait_for()
-    assert table.locator("canvas").first.bounding_box()["height"] > 100
+    assert laid_out_height(page, after_heading_xpath("Characters become numbers", "stDataFrame"), "canvas", 100) > 100
     chart = after_heading(page, "Characters become numbers", "stVegaLiteChart")
     chart.locator("canvas, svg").first.wait_for()
     assert page.get_by_test_id("stAlertContentError").count() == 0
@@ -248,7 +300,8 @@ def test_gates(page, server):
     heading(page, "Forget gate, layer 1: every unit at every character", 3).wait_for()
     heatmap = after_heading(page, "every unit at every character", "stVegaLiteChart")
     heatmap.locator("canvas, svg").first.wait_for()
-    assert heatmap.bounding_box()["height"] > 150
+    assert laid_out_height(page, after_heading_xpath("every unit at every character", "stVegaLiteChart"), None,
+                           150) > 150
     page.get_by_text(f"{TRAIN['Units per layer']} units (rows) × {len(EXAMPLE)} characters (columns)").wait_for()
 
     heading(page, "Who forgets at the boundary", 3).wait_for()
@@ -260,36 +313,53 @@ def test_gates(page, server):
     shoot(page, "gates")
 
 
+PRIME = "Divya likes"
+
+
 @journey
 def test_generate(page, server):
     open_page(page, "Generate", "Generate")
     prime = page.get_by_label("Priming text", exact=True)
-    prime.fill("Divya likes")
-    prime.press("Control+Enter")  # commit the text area's value before clicking
-    settle(page)
+    prime.fill(PRIME)
+    rerun(page, lambda: prime.press("Control+Enter"))  # commit the text area's value before clicking
+    assert prime.input_value() == PRIME
     assert page.get_by_text("never saw").count() == 0
     length = page.get_by_label("Length (characters)", exact=True)
 
-    # the longest text the page allows, so that it takes long enough to arrive in several pieces
+    # the longest text the page allows: sampling 10,000 characters takes far longer than the 50 ms the page
+    # waits between chunks, so it must reach the browser in pieces. Read them as the server sent them (the
+    # browser may draw several in one frame): every markdown whose text starts with the priming text.
     length.fill("10000")
-    length.press("Enter")
-    settle(page)
-    page.evaluate(WATCH_OUTPUT_JS)
-    page.get_by_role("button", name="Generate", exact=True).click()
+    rerun(page, lambda: length.press("Enter"))
+    sent: list[str] = []
+
+    def collect(payload) -> None:
+        body = markdown_sent(payload)
+        if body is not None and body.startswith(PRIME):
+            sent.append(body)
+
+    socket = app_socket(page)
+    socket.on("framereceived", collect)
+    try:
+        rerun(page, lambda: page.get_by_role("button", name="Generate", exact=True).click())
+    finally:
+        socket.remove_listener("framereceived", collect)
     page.get_by_text(re.compile(r"^10,000 characters in [\d.]+ s")).wait_for(timeout=PAGE_LOAD_MS)
-    settle(page)
     no_exception(page)
-    lengths = page.evaluate("() => { window.__watcher.disconnect(); return window.__lengths; }")
-    grown = [n for n in lengths if n > 0]
-    assert len(grown) >= 2, f"the text did not stream in: the output's lengths as drawn were {lengths}"
+    assert sent, "the output never arrived"
+    final = sent[-1]
+    assert len(plain(final)) > 10_000, len(plain(final))  # the priming text, then 10,000 characters
+    assert all(final.startswith(body) for body in sent), "a piece was rewritten, not extended"
+    partial = [len(body) for body in sent if len(PRIME) < len(body) < len(final)]
+    assert partial, f"the text did not stream in: the pieces the server sent were {[len(b) for b in sent]} long"
+    shown = page.locator(".st-key-generate-output").inner_text().replace("\xa0", " ")
+    assert shown.split() == plain(final).split()  # what is drawn is the last piece (HTML collapses spaces)
 
     # a shorter one for the picture; the model continues the priming text with characters it knows
     length.fill("1200")
-    length.press("Enter")
-    settle(page)
-    page.get_by_role("button", name="Generate", exact=True).click()
+    rerun(page, lambda: length.press("Enter"))
+    rerun(page, lambda: page.get_by_role("button", name="Generate", exact=True).click())
     page.get_by_text(re.compile(r"^1,200 characters in [\d.]+ s")).wait_for(timeout=PAGE_LOAD_MS)
-    settle(page)
     no_exception(page)
     out = page.locator(".st-key-generate-output").inner_text().replace("\xa0", " ").strip()
     assert len(out) > 100, out
