@@ -4,34 +4,33 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import json
 import sys
 import time
 
 from . import __version__
-from .config import PRESETS, Config
+from .config import PRESETS, Config, settings
 from .corpus import CorpusError, load_path
 from .store import RunStore, StoreError, demo_run
 
 
-def _config_args(p: argparse.ArgumentParser) -> None:
+def add_config_args(p: argparse.ArgumentParser, cls: type = Config) -> None:
+    """--preset, and one flag per setting of the Config class, declared by its field (config.py)."""
     p.add_argument("--preset", choices=sorted(PRESETS), default="default",
                    help="start from a preset config; options below override it (default: %(default)s)")
-    for f in dataclasses.fields(Config):
-        kind = {"int": int, "float": float, "bool": None}[f.type]
-        flag = "--" + f.name.replace("_", "-")
-        if kind is None:
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                           help=f"{f.name} (default: from the preset)")
+    for s in settings(cls):
+        flag = "--" + s.name.replace("_", "-")
+        text = f"{s.help} (default: from the preset)".replace("%", "%%")  # argparse formats help
+        if s.kind is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         else:
-            p.add_argument(flag, type=kind, default=None, help=f"{f.name} (default: from the preset)")
+            p.add_argument(flag, type=s.kind, choices=s.choices or None, default=None, help=text)
 
 
-def _config_from(args) -> Config:
-    base = PRESETS[args.preset]
-    changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name) is not None}
-    return base.replace(**changes)
+def config_from(args, cls: type = Config):
+    """The chosen preset with the flags given on top of it; ValueError names any invalid setting."""
+    changes = {s.name: getattr(args, s.name) for s in settings(cls) if getattr(args, s.name) is not None}
+    return cls(**{**PRESETS[args.preset].to_dict(), **changes})
 
 
 def _run(store: RunStore, ref: str):
@@ -66,7 +65,7 @@ def cmd_train(args, store: RunStore) -> int:
         if args.command == "resume":
             job, how = manager.resume(store.find(args.run).key, args.epochs)
         else:
-            job, how = manager.submit(load_path(args.corpus), _config_from(args))
+            job, how = manager.submit(load_path(args.corpus), config_from(args))
         if how == "cached":
             print(f"loaded from cache: run {job.key} ({job.corpus_name}, same corpus and config)")
             return 0
@@ -191,7 +190,7 @@ def parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model on a text file (or 'shakespeare' for the built-in corpus)")
     t.add_argument("corpus", help="path to a text file, or 'shakespeare'")
-    _config_args(t)
+    add_config_args(t)
     t.set_defaults(fn=cmd_train)
 
     c = sub.add_parser("resume", help="continue a stored run for more epochs, from its optimizer state")
