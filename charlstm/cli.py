@@ -93,13 +93,13 @@ def cmd_train(args, store: RunStore) -> int:
 
 
 def cmd_generate(args, store: RunStore) -> int:
-    from .sampling import generate
+    from .sampling import generate, prepare_prime
 
     run = _run(store, args.run)
+    prime = prepare_prime(args.prime, run.vocab, run.config.lowercase, args.drop_unknown)
     t0, n = time.perf_counter(), 0
-    sys.stdout.write(args.prime)
-    for ch in generate(run.weights, run.vocab, args.prime, args.length, args.temperature, args.top_k, args.seed,
-                       drop_unknown=args.drop_unknown):
+    sys.stdout.write(prime)
+    for ch in generate(run.weights, run.vocab, prime, args.length, args.temperature, args.top_k, args.seed):
         sys.stdout.write(ch)
         n += 1
         if n % 64 == 0:

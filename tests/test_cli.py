@@ -84,3 +84,15 @@ def test_bad_input_is_one_line_no_traceback(tmp_path, args, message):
     assert "Traceback" not in r.stderr
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("error:") and message in last
+
+
+def test_generate_lowercases_the_prime_for_a_lowercase_run(tmp_path, trained_run):
+    import shutil
+
+    folder = tmp_path / "runs" / trained_run.key
+    shutil.copytree(trained_run.path, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "lowercase": True}))
+    g = cli("generate", trained_run.key, "--prime", "DIVYA LIKES", "--length", "5", home=tmp_path)
+    assert g.returncode == 0, g.stderr
+    assert g.stdout.startswith("divya likes")
