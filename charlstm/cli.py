@@ -182,12 +182,7 @@ def cmd_delete(args, store: RunStore) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m charlstm", description="Character-level LSTMs: train, trace, generate.")
-    p.add_argument("--version", action="version", version=f"charlstm {__version__}")
-    p.add_argument("--home", default=None, help="where runs are stored (default: $CHARLSTM_HOME or ~/.cache/charlstm)")
-    sub = p.add_subparsers(dest="command", required=True)
-
+def _training_commands(sub) -> None:
     t = sub.add_parser("train", help="train a model on a text file (or 'shakespeare' for the built-in corpus)")
     t.add_argument("corpus", help="path to a text file, or 'shakespeare'")
     add_config_args(t)
@@ -198,6 +193,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--epochs", type=int, default=1, help="how many more epochs (default: %(default)s)")
     c.set_defaults(fn=cmd_train)
 
+
+def _reading_commands(sub) -> None:
     g = sub.add_parser("generate", help="generate text from a stored run ('demo' for the shipped model)")
     g.add_argument("run", help="run key or unique prefix, or 'demo'")
     g.add_argument("--prime", default="\n", help="priming text (default: a newline)")
@@ -217,6 +214,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--drop-unknown", action="store_true", help="leave out characters the model does not know")
     r.set_defaults(fn=cmd_trace)
 
+
+def _store_commands(sub) -> None:
     sub.add_parser("runs", help="list stored runs").set_defaults(fn=cmd_runs)
     e = sub.add_parser("export", help="write a stored run as one zip bundle")
     e.add_argument("run")
@@ -228,6 +227,16 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("delete", help="delete a stored run")
     d.add_argument("run")
     d.set_defaults(fn=cmd_delete)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m charlstm", description="Character-level LSTMs: train, trace, generate.")
+    p.add_argument("--version", action="version", version=f"charlstm {__version__}")
+    p.add_argument("--home", default=None, help="where runs are stored (default: $CHARLSTM_HOME or ~/.cache/charlstm)")
+    sub = p.add_subparsers(dest="command", required=True)
+    _training_commands(sub)
+    _reading_commands(sub)
+    _store_commands(sub)
     return p
 
 
