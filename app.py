@@ -2,18 +2,16 @@
 
 import streamlit as st
 
-from pages._common import keep_widget_state, sidebar, use_navigation
+from pages.common import navigation
 
-use_navigation(entrypoint=True)
+page = navigation.navigation()  # first, before the imports below: see pages/common/navigation.py
+
+from pages.common import session
+from pages.common.persist import keep_widget_state
+from pages.common.sidebar import sidebar
+
 keep_widget_state()
 st.set_page_config(page_title="charlstm", page_icon="🔤", layout="wide")
-
-page = st.navigation([
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/corpus.py", title="Corpus", icon=":material/description:", url_path="corpus"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-    st.Page("pages/gates.py", title="Gates", icon=":material/grid_on:", url_path="gates"),
-    st.Page("pages/generate.py", title="Generate", icon=":material/edit_note:", url_path="generate"),
-])
+session.follow_own_job()  # before any widget is drawn, on every page
 sidebar()
-page.run()
+navigation.run(page)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .corpus import PLACEHOLDER, char_label
+from .curves import CHART_POINTS, thin
 
 # One glyph per character, so a window of text and its shifted target line up column by column.
 _GLYPHS = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍", PLACEHOLDER: "�"}
@@ -69,25 +70,14 @@ def char_frequency(rows: Sequence[dict], top: int | None = None) -> alt.Chart:
     )
 
 
-MAX_CURVE_POINTS = 300
-
-
-def thin(points: list, n: int = MAX_CURVE_POINTS) -> list:
-    """At most n evenly spaced points, always keeping the first and the last."""
-    if len(points) <= n:
-        return points
-    idx = np.linspace(0, len(points) - 1, n).round().astype(int)
-    return [points[i] for i in idx]
-
-
 def loss_curves(curve: Iterable[Sequence[float]], val_curve: Iterable[Sequence[float]] = (),
                 steps_per_epoch: int | None = None) -> alt.Chart:
     """Training loss (running mean per step) and validation loss (per epoch) against the global step.
 
-    The training curve is thinned to at most MAX_CURVE_POINTS: the chart is redrawn every second
+    The training curve is thinned to at most curves.CHART_POINTS: the chart is redrawn every second
     while a model trains in the same process, and a cheap chart leaves the CPU to the training.
     """
-    rows = [{"step": int(s), "loss": float(v), "series": "training"} for s, v in thin(list(curve))]
+    rows = [{"step": int(s), "loss": float(v), "series": "training"} for s, v in thin(list(curve), CHART_POINTS)]
     rows += [{"step": int(s), "loss": float(v), "series": "validation"} for s, v in val_curve]
     df = pd.DataFrame(rows, columns=["step", "loss", "series"])
     colour = alt.Color("series:N", title=None, scale=alt.Scale(domain=["training", "validation"],

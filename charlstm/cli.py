@@ -4,35 +4,34 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import json
 import sys
 import time
 
 from . import __version__
-from .config import PRESETS, Config
+from .config import PRESETS, Config, settings
 from .corpus import CorpusError, load_path
 from .store import RunStore, StoreError, demo_run
 from .train import run_key
 
 
-def _config_args(p: argparse.ArgumentParser) -> None:
+def add_config_args(p: argparse.ArgumentParser, cls: type = Config) -> None:
+    """--preset, and one flag per setting of the Config class, declared by its field (config.py)."""
     p.add_argument("--preset", choices=sorted(PRESETS), default="default",
                    help="start from a preset config; options below override it (default: %(default)s)")
-    for f in dataclasses.fields(Config):
-        kind = {"int": int, "float": float, "bool": None}[f.type]
-        flag = "--" + f.name.replace("_", "-")
-        if kind is None:
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                           help=f"{f.name} (default: from the preset)")
+    for s in settings(cls):
+        flag = "--" + s.name.replace("_", "-")
+        text = f"{s.help} (default: from the preset)".replace("%", "%%")  # argparse formats help
+        if s.kind is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         else:
-            p.add_argument(flag, type=kind, default=None, help=f"{f.name} (default: from the preset)")
+            p.add_argument(flag, type=s.kind, choices=s.choices or None, default=None, help=text)
 
 
-def _config_from(args) -> Config:
-    base = PRESETS[args.preset]
-    changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name) is not None}
-    return base.replace(**changes)
+def config_from(args, cls: type = Config):
+    """The chosen preset with the flags given on top of it; ValueError names any invalid setting."""
+    changes = {s.name: getattr(args, s.name) for s in settings(cls) if getattr(args, s.name) is not None}
+    return cls(**{**PRESETS[args.preset].to_dict(), **changes})
 
 
 def _run(store: RunStore, ref: str):
@@ -75,7 +74,7 @@ def cmd_train(args, store: RunStore) -> int:
             raise ValueError("ask for at least one more epoch")
         config, resume_from = run.config.replace(epochs=run.epochs_done + args.epochs), run.key
     else:
-        corpus, config, resume_from = load_path(args.corpus), _config_from(args), None
+        corpus, config, resume_from = load_path(args.corpus), config_from(args), None
     what, resume_from = plan(store, corpus, config, resume_from)
     if what == "cached":
         key = run_key(corpus.sha256, config)
@@ -106,13 +105,13 @@ def cmd_train(args, store: RunStore) -> int:
 
 
 def cmd_generate(args, store: RunStore) -> int:
-    from .sampling import generate
+    from .sampling import generate, prepare_prime
 
     run = _run(store, args.run)
+    prime = prepare_prime(args.prime, run.vocab, run.config.lowercase, args.drop_unknown)
     t0, n = time.perf_counter(), 0
-    sys.stdout.write(args.prime)
-    for ch in generate(run.weights, run.vocab, args.prime, args.length, args.temperature, args.top_k, args.seed,
-                       drop_unknown=args.drop_unknown):
+    sys.stdout.write(prime)
+    for ch in generate(run.weights, run.vocab, prime, args.length, args.temperature, args.top_k, args.seed):
         sys.stdout.write(ch)
         n += 1
         if n % 64 == 0:
@@ -195,15 +194,10 @@ def cmd_delete(args, store: RunStore) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m charlstm", description="Character-level LSTMs: train, trace, generate.")
-    p.add_argument("--version", action="version", version=f"charlstm {__version__}")
-    p.add_argument("--home", default=None, help="where runs are stored (default: $CHARLSTM_HOME or ~/.cache/charlstm)")
-    sub = p.add_subparsers(dest="command", required=True)
-
+def _training_commands(sub) -> None:
     t = sub.add_parser("train", help="train a model on a text file (or 'shakespeare' for the built-in corpus)")
     t.add_argument("corpus", help="path to a text file, or 'shakespeare'")
-    _config_args(t)
+    add_config_args(t)
     t.set_defaults(fn=cmd_train)
 
     c = sub.add_parser("resume", help="continue a stored run for more epochs, from its optimizer state")
@@ -211,6 +205,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--epochs", type=int, default=1, help="how many more epochs (default: %(default)s)")
     c.set_defaults(fn=cmd_train)
 
+
+def _reading_commands(sub) -> None:
     g = sub.add_parser("generate", help="generate text from a stored run ('demo' for the shipped model)")
     g.add_argument("run", help="run key or unique prefix, or 'demo'")
     g.add_argument("--prime", default="\n", help="priming text (default: a newline)")
@@ -230,6 +226,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--drop-unknown", action="store_true", help="leave out characters the model does not know")
     r.set_defaults(fn=cmd_trace)
 
+
+def _store_commands(sub) -> None:
     sub.add_parser("runs", help="list stored runs").set_defaults(fn=cmd_runs)
     e = sub.add_parser("export", help="write a stored run as one zip bundle")
     e.add_argument("run")
@@ -241,6 +239,16 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("delete", help="delete a stored run")
     d.add_argument("run")
     d.set_defaults(fn=cmd_delete)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m charlstm", description="Character-level LSTMs: train, trace, generate.")
+    p.add_argument("--version", action="version", version=f"charlstm {__version__}")
+    p.add_argument("--home", default=None, help="where runs are stored (default: $CHARLSTM_HOME or ~/.cache/charlstm)")
+    sub = p.add_subparsers(dest="command", required=True)
+    _training_commands(sub)
+    _reading_commands(sub)
+    _store_commands(sub)
     return p
 
 

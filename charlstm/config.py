@@ -1,31 +1,60 @@
-"""Training configuration: one frozen dataclass, saved as JSON beside the weights."""
+"""Training configuration: one frozen dataclass, saved as JSON beside the weights.
+
+Each field declares itself once, in its metadata: its label and help text, its valid bounds and
+how the Train form draws it. The command line's flags, the Train form, the form's persisted
+widget keys and `validate` are all generated from that, so a new setting is one line here.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import typing
 from dataclasses import dataclass
+
+
+def setting(default, label: str, help: str, **spec) -> dataclasses.Field:
+    """A Config field with its declaration: keyword names are those of Setting below."""
+    return dataclasses.field(default=default, metadata={"label": label, "help": help, **spec})
 
 
 @dataclass(frozen=True)
 class Config:
     # model
-    layers: int = 2  # stacked LSTM layers
-    units: int = 128  # hidden units per LSTM layer; 256 learns less per CPU-minute here (README.md, Benchmarks)
-    embedding: int = 32  # size of the learned character embedding
-    dropout: float = 0.2  # after each LSTM layer, as in the classic tutorial
-    lowercase: bool = False  # fold the corpus to lower case before training
+    layers: int = setting(2, "Layers", "Stacked LSTM layers; each reads the hidden states of the one below.",
+                          min=1, step=1, column=0)
+    # 256 units learn less per CPU-minute here (README.md, Benchmarks)
+    units: int = setting(128, "Units per layer", "Hidden units (memory cells) in each LSTM layer.",
+                         min=1, step=16, column=0)
+    embedding: int = setting(32, "Embedding size", "Each character id becomes a learned vector of this size.",
+                             min=1, step=8, column=0)
+    # after each LSTM layer, as in the classic tutorial
+    dropout: float = setting(0.2, "Dropout", "Share of each layer's outputs zeroed at random while training, "
+                             "against overfitting.", min=0.0, below=1.0, step=0.05, widget="slider",
+                             form_range=(0.0, 0.9), column=0)
+    lowercase: bool = setting(False, "Lowercase the text", "Fold the corpus to lower case: a smaller vocabulary, "
+                              "easier to learn.", column=2)
     # optimisation, measured on 2-core CPUs (README.md, Benchmarks): Keras's LSTM loop costs about
     # the same per time step whatever the batch, so short sequences in wide batches learn most
     # per minute; 128 x 32 beat 32 x 64, 64 x 32 and 256 x 32
-    seq_len: int = 32  # characters per training sequence; every position is a target
-    batch_size: int = 128  # sequences per optimizer step
-    learning_rate: float = 1e-2  # Adam; clipping keeps this large step stable
-    clipnorm: float = 5.0  # gradient clipping by global norm, as in char-rnn
-    val_fraction: float = 0.1  # the last part of the text is held out for validation
-    epochs: int = 8  # passes over the training part; 8 on tiny Shakespeare take about 5 minutes here
-    seed: int = 0  # seeds Keras, TensorFlow and our numpy generators
+    # every position of a sequence is a target
+    seq_len: int = setting(32, "Sequence length", "Characters per training sequence: how far back the gradient "
+                           "reaches.", min=2, step=16, column=1)
+    batch_size: int = setting(128, "Batch size", "Sequences per optimizer step.", min=1, step=16, column=1)
+    # Adam; clipping keeps this large step stable
+    learning_rate: float = setting(1e-2, "Learning rate", "Adam's step size.", above=0.0, step=5e-4,
+                                   format="%.4f", form_range=(1e-5, 1.0), column=2)
+    # as in char-rnn; not on the Train form: the preset decides
+    clipnorm: float = setting(5.0, "Gradient clipping", "Clip gradients to this global norm.", min=0.0,
+                              note="0 turns clipping off")
+    # not on the Train form: the preset decides
+    val_fraction: float = setting(0.1, "Validation share", "The last part of the text, held out for validation.",
+                                  above=0.0, below=0.5)
+    # 8 on tiny Shakespeare take about 5 minutes here
+    epochs: int = setting(8, "Epochs", "Passes over the training part of the text.", min=1, step=1, column=1)
+    seed: int = setting(0, "Random seed", "Seeds the initial weights, dropout and batch order: same seed, same "
+                        "model.", min=0, step=1, column=2)
 
     def __post_init__(self) -> None:
         problems = validate(self)
@@ -54,23 +83,83 @@ class Config:
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Setting:
+    """One Config field as the command line, the Train form and validation see it."""
+
+    name: str
+    kind: type  # int, float, bool or str
+    default: object
+    label: str
+    help: str
+    min: float | None = None  # valid values are >= min ...
+    max: float | None = None  # ... and <= max
+    above: float | None = None  # ... and > above
+    below: float | None = None  # ... and < below
+    choices: tuple = ()  # a str setting: the values allowed
+    note: str = ""  # said with a problem, e.g. what 0 means
+    step: float | None = None  # the form widget's step
+    format: str | None = None  # the form widget's number format
+    widget: str | None = None  # "slider"; otherwise by kind: a number box, checkbox, text box or select box
+    form_range: tuple[float, float] | None = None  # the form widget's range, when narrower than the valid one
+    column: int | None = None  # the Train form's column (0-2); None: not on the form, the preset decides
+
+    def parse(self, value):
+        """A form or command-line value as this setting's type (number boxes hand back floats or ints)."""
+        return self.kind(value)
+
+    def problem(self, value) -> str | None:
+        """What is wrong with value, in words ('units must be an integer >= 1, got 0'), or None."""
+        if self.choices:
+            ok, need = value in self.choices, "one of " + ", ".join(map(str, self.choices))
+        else:
+            ok, need = _is_a(value, self.kind) and self._in_bounds(value), self._requirement()
+        return None if ok else f"{self.name} must be {need}, got {value!r}"
+
+    def _in_bounds(self, v) -> bool:
+        return ((self.min is None or v >= self.min) and (self.max is None or v <= self.max)
+                and (self.above is None or v > self.above) and (self.below is None or v < self.below))
+
+    def _requirement(self) -> str:
+        """'an integer >= 1', 'in [0, 1)', '> 0', '>= 0 (0 turns clipping off)', 'true or false'."""
+        lo = ("[", ">=", self.min) if self.min is not None else None
+        lo = lo or (("(", ">", self.above) if self.above is not None else None)
+        hi = ("]", "<=", self.max) if self.max is not None else None
+        hi = hi or ((")", "<", self.below) if self.below is not None else None)
+        bounds = (f"in {lo[0]}{lo[2]:g}, {hi[2]:g}{hi[0]}" if lo and hi else
+                  f"{lo[1]} {lo[2]:g}" if lo else f"{hi[1]} {hi[2]:g}" if hi else "")
+        kind = _A[self.kind] if self.kind is not float or not bounds else ""
+        return " ".join(p for p in (kind, bounds, f"({self.note})" if self.note else "") if p)
+
+
+_A = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
+
+
+def _is_a(value, kind: type) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):  # True is an int to Python, never a number here
+        return False
+    return isinstance(value, (int, float)) if kind is float else isinstance(value, kind)
+
+
+def settings(cls: type = Config) -> tuple[Setting, ...]:
+    """Every field of a Config class (or a subclass) with its declaration, in field order."""
+    kinds = typing.get_type_hints(cls)
+    return tuple(Setting(name=f.name, kind=kinds[f.name], default=f.default, **f.metadata)
+                 for f in dataclasses.fields(cls))
+
+
+def form_settings(cls: type = Config) -> tuple[Setting, ...]:
+    """The settings on the Train form, column by column; checkboxes go under the number boxes."""
+    on_form = [s for s in settings(cls) if s.column is not None]
+    return tuple(sorted(on_form, key=lambda s: (s.column, s.kind is bool)))
+
+
 def validate(c: Config) -> list[str]:
     """Plain-language problems with a config, empty when it is usable."""
-    out = []
-    for name, lo in (("layers", 1), ("units", 1), ("embedding", 1), ("seq_len", 2),
-                     ("batch_size", 1), ("epochs", 1)):
-        v = getattr(c, name)
-        if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-            out.append(f"{name} must be an integer >= {lo}, got {v!r}")
-    if not 0.0 <= c.dropout < 1.0:
-        out.append(f"dropout must be in [0, 1), got {c.dropout!r}")
-    if not 0.0 < c.val_fraction < 0.5:
-        out.append(f"val_fraction must be in (0, 0.5), got {c.val_fraction!r}")
-    if not c.learning_rate > 0:
-        out.append(f"learning_rate must be > 0, got {c.learning_rate!r}")
-    if not c.clipnorm >= 0:
-        out.append(f"clipnorm must be >= 0 (0 turns clipping off), got {c.clipnorm!r}")
-    return out
+    found = (s.problem(getattr(c, s.name)) for s in settings(type(c)))
+    return [p for p in found if p]
 
 
 # Presets offered by the Train page and the command line.

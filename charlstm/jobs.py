@@ -27,13 +27,13 @@ from pathlib import Path
 
 from .config import Config
 from .corpus import Corpus
-from .store import RunStore, StoreError
-from .train import Progress, run_key
+from .curves import LIVE_POINTS, thin
+from .store import RunStore, StoreError, run_key
+from .train import Progress
 from .worker import plan
 
 ACTIVE = ("queued", "running")
 _live: weakref.WeakSet[JobManager] = weakref.WeakSet()  # every manager not yet garbage, for live_managers()
-CURVE_POINTS = 2000  # the live curve keeps every other point once it grows past this
 log = logging.getLogger(__name__)
 
 
@@ -118,8 +118,8 @@ class Job:
             curve, val_curve = v.curve, v.val_curve
             if p.phase == "training" and p.train_loss is not None and (not curve or curve[-1][0] != step):
                 curve = (*curve, (step, p.train_loss))
-                if len(curve) > CURVE_POINTS:
-                    curve = curve[::2]
+                if len(curve) > LIVE_POINTS:
+                    curve = tuple(thin(list(curve), LIVE_POINTS // 2))
             if p.val_loss is not None and (not val_curve or val_curve[-1][1] != p.val_loss):
                 val_curve = (*val_curve, (step, p.val_loss))
             self._view = replace(v, progress=p, curve=curve, val_curve=val_curve,

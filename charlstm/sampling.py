@@ -6,10 +6,23 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .corpus import CorpusError, Vocab
+from .corpus import CorpusError, Vocab, char_label, prepare
 from .lstm_np import Stepper, Weights
 
 MAX_LENGTH = 20_000
+
+
+def prepare_prime(text: str, vocab: Vocab, lowercase: bool, drop_unknown: bool = False) -> str:
+    """A priming text as a run reads it: lowercased when the run was trained lowercased, then
+    its characters the model never saw left out (drop_unknown) or refused, CorpusError naming them."""
+    text = prepare(text, lowercase)
+    missing = vocab.missing(text)
+    if missing and not drop_unknown:
+        raise CorpusError("characters not in the model's vocabulary: " + ", ".join(map(char_label, missing)))
+    kept = "".join(c for c in text if c not in missing)
+    if text and not kept:
+        raise CorpusError("the priming text has no characters the model knows")
+    return kept
 
 
 def sample_index(logits: np.ndarray, temperature: float, rng: np.random.Generator, top_k: int = 0) -> int:

@@ -8,6 +8,7 @@ is renamed into place, so a crash never leaves a half run that later loads.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -32,6 +33,11 @@ MAX_MEMBER_BYTES = 200_000_000
 
 class StoreError(ValueError):
     """A run that cannot be found, read or accepted; the message is for the user."""
+
+
+def run_key(corpus_sha: str, config: Config) -> str:
+    """The cache key: the same corpus text and settings always give the same key."""
+    return hashlib.sha256((corpus_sha + config.to_json()).encode()).hexdigest()[:16]
 
 
 def default_home() -> Path:
@@ -179,8 +185,6 @@ class RunStore:
         return sorted(out, key=lambda r: r.meta.get("created", ""), reverse=True)
 
     def save(self, trained, corpus: Corpus) -> Run:
-        from .train import run_key
-
         key = run_key(corpus.sha256, trained.config)
         weights = Weights.from_keras(trained.model)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=self.runs))
@@ -270,8 +274,6 @@ class RunStore:
                 run = read_run(tmp)
                 model = run.keras_model()  # safe_mode load + architecture check
                 (tmp / "weights.npz").write_bytes(Weights.from_keras(model).to_bytes())  # trust Keras's copy
-                from .train import run_key
-
                 key = run.key
                 if run_key(run.meta.get("corpus_sha256", ""), run.config) != key:
                     raise StoreError("not a charlstm bundle: its key does not match its config and corpus")

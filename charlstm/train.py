@@ -6,7 +6,6 @@ batch and asks should_stop() after every batch; a small Keras Callback adapts th
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,9 @@ import numpy as np
 from . import corpus as corpus_mod
 from .config import Config
 from .corpus import Corpus, Vocab
+from .curves import EPOCH_POINTS, thin
+from .store import Run
+from .store import run_key as run_key  # its home is the store; kept here for older imports
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,155 @@ def steps_per_epoch(n_train: int, config: Config) -> int:
     return max(1, ((n_train - 1) // config.seq_len) // config.batch_size)
 
 
-def run_key(corpus_sha: str, config: Config) -> str:
-    """The cache key: the same corpus text and settings always give the same key."""
-    return hashlib.sha256((corpus_sha + config.to_json()).encode()).hexdigest()[:16]
+class Trainer:
+    """One training session: its data, model and progress as plain attributes, one method per step.
+
+    run() goes: build the model, then for each epoch fit_epoch(), validate() and keep_epoch();
+    a stop request during either step ends the loop and roll_back() restores the last kept epoch.
+    """
+
+    def __init__(self, corpus: Corpus, config: Config, on_progress: Callable[[Progress], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None, resume: Run | None = None):
+        self.config = config
+        self.on_progress = on_progress or (lambda p: None)
+        self.should_stop = should_stop or (lambda: False)
+        self.resume = resume
+        self.start_epoch, self.resumed_from = 0, None
+        self.history = {"train_loss": [], "val_loss": [], "epoch_seconds": [], "curve": []}
+        if resume is not None:
+            check_resume(resume, corpus, config)
+            self.start_epoch, self.resumed_from = resume.epochs_done, resume.key
+            self.history = {k: list(v) for k, v in resume.history.items()}
+        self.data = split(corpus.text, config, vocab=resume.vocab if resume is not None else None)
+        self.vx, self.vy = windows(self.data.val, config.seq_len)  # the validation sequences
+        self.spe = steps_per_epoch(len(self.data.train), config)
+        self.chars_per_step = config.batch_size * config.seq_len
+        self.model = None  # keras.Model, made by build()
+        self.hooks = None  # the Keras callback that calls after_batch and after_val_batch
+        # progress
+        self.phase = "starting"  # see Progress.phase
+        self.epoch, self.step, self.steps_done = self.start_epoch + 1, 0, 0
+        self.train_loss: float | None = None
+        self.batch_loss: float | None = None
+        self.val_loss: float | None = self.history["val_loss"][-1] if self.history["val_loss"] else None
+        self.epoch_curve: list[list] = []  # (global step, running loss) after every batch of this epoch
+        self.epochs_done = self.start_epoch
+        self.saved = None  # (weights, optimizer variables) at the end of the last kept epoch
+        self.t0 = 0.0
+
+    def build(self) -> None:
+        """The model, fresh or resumed, with Keras seeded for its initial weights and dropout masks."""
+        import keras
+
+        from .model import build_model  # sets TensorFlow's threads before any op runs
+
+        keras.utils.set_random_seed(self.config.seed + self.start_epoch)
+        if self.resume is not None:
+            self.model = self.resume.keras_model()
+        else:
+            self.model = build_model(self.config, len(self.data.vocab))
+        self.hooks = keras.callbacks.LambdaCallback(on_train_batch_end=self.after_batch,
+                                                    on_test_batch_end=self.after_val_batch)
+
+    def snapshot(self, phase: str | None = None) -> Progress:
+        el = time.perf_counter() - self.t0
+        rate = self.steps_done / el if el > 0 and self.steps_done else 0.0
+        left = (self.config.epochs - self.epoch) * self.spe + (self.spe - self.step)
+        return Progress(phase=phase or self.phase, epoch=self.epoch, epochs=self.config.epochs, step=self.step,
+                        steps_per_epoch=self.spe, train_loss=self.train_loss, batch_loss=self.batch_loss,
+                        val_loss=self.val_loss, chars_per_sec=rate * self.chars_per_step, elapsed=el,
+                        eta=left / rate if rate else None)
+
+    def after_batch(self, batch: int, logs: dict | None = None) -> None:
+        """Keras hook: record one training batch, report it, and stop when asked."""
+        mean = float(logs["loss"])
+        n = batch + 1  # Keras reports the epoch's running mean; recover this batch's own loss
+        self.batch_loss = mean * n - self.train_loss * (n - 1) if n > 1 else mean
+        self.step, self.train_loss, self.phase = n, mean, "training"
+        self.steps_done += 1
+        self.epoch_curve.append([(self.epoch - 1) * self.spe + n, round(mean, 4)])
+        self.on_progress(self.snapshot())
+        if self.should_stop():
+            self.model.stop_training = True
+
+    def after_val_batch(self, batch: int, logs: dict | None = None) -> None:
+        if self.should_stop():
+            self.model.stop_evaluating = True
+
+    def fit_epoch(self, epoch: int) -> bool:
+        """Train one epoch (0-based); False when a stop request cut it short."""
+        self.epoch, self.step, self.train_loss, self.epoch_curve = epoch + 1, 0, None, []
+        x, y = epoch_batches(self.data.train, self.config, epoch)
+        self.model.fit(x, y, batch_size=self.config.batch_size, epochs=1, shuffle=False, verbose=0,
+                       callbacks=[self.hooks])
+        return not self.should_stop()
+
+    def validate(self) -> float | None:
+        """The validation loss after this epoch; None when a stop request cut it short."""
+        self.phase = "validating"
+        self.on_progress(self.snapshot())
+        val = self.model.evaluate(self.vx, self.vy, batch_size=max(self.config.batch_size, 64), verbose=0,
+                                  callbacks=[self.hooks])
+        if self.should_stop() or val is None or isinstance(val, list | dict):  # an epoch counts once its val is known
+            return None
+        return float(val)
+
+    def keep_epoch(self, val_loss: float, seconds: float) -> None:
+        """Add a finished epoch to the history and remember its state to roll back to."""
+        h = self.history
+        h["train_loss"].append(self.train_loss)
+        h["val_loss"].append(val_loss)
+        h["epoch_seconds"].append(seconds)
+        h["curve"].extend(thin(self.epoch_curve, EPOCH_POINTS))  # a bounded curve, whatever the epoch length
+        self.val_loss, self.epochs_done = val_loss, self.epoch
+        self.saved = None
+        if self.epoch < self.config.epochs:
+            self.saved = ([w.copy() for w in self.model.get_weights()],
+                          [np.array(v) for v in self.model.optimizer.variables])
+        self.on_progress(self.snapshot())
+
+    def roll_back(self) -> None:
+        """Restore the weights and optimizer state of the last kept epoch (the unfinished one is dropped)."""
+        if self.saved is None:
+            return
+        weights, variables = self.saved
+        self.model.set_weights(weights)
+        for v, a in zip(self.model.optimizer.variables, variables, strict=True):
+            v.assign(a)
+
+    def run(self) -> Trained:
+        self.build()
+        self.t0 = time.perf_counter()
+        self.on_progress(self.snapshot())
+        status = "complete"
+        for epoch in range(self.start_epoch, self.config.epochs):
+            te = time.perf_counter()
+            val = self.validate() if self.fit_epoch(epoch) else None
+            if val is None:
+                status = "cancelled"
+                break
+            self.keep_epoch(val, time.perf_counter() - te)
+        seconds = time.perf_counter() - self.t0
+        if status == "cancelled":
+            if self.epochs_done == self.start_epoch:
+                self.on_progress(self.snapshot("cancelled"))
+                raise Cancelled("cancelled before the first epoch finished; nothing was kept")
+            self.roll_back()
+        self.on_progress(self.snapshot("done" if status == "complete" else "cancelled"))
+        return Trained(config=self.config, vocab=self.data.vocab, model=self.model, history=self.history,
+                       epochs_done=self.epochs_done, status=status, train_seconds=seconds,
+                       chars_per_sec=self.steps_done * self.chars_per_step / seconds if seconds else 0.0,
+                       resumed_from=self.resumed_from)
+
+
+def check_resume(run: Run, corpus: Corpus, config: Config) -> None:
+    """A stored run can be continued only on its own corpus, with only more epochs."""
+    if run.meta["corpus_sha256"] != corpus.sha256:
+        raise ValueError("this run was trained on a different corpus")
+    if run.config.replace(epochs=config.epochs) != config:
+        raise ValueError("to continue a run, only the number of epochs may change")
+    if config.epochs <= run.epochs_done:
+        raise ValueError(f"the run already has {run.epochs_done} epochs; ask for more to continue it")
 
 
 def train(
@@ -106,106 +254,11 @@ def train(
     config: Config,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    resume: object | None = None,
+    resume: Run | None = None,
 ) -> Trained:
     """Train a model on corpus, or continue `resume` (a stored Run) up to config.epochs.
 
     Cancelling keeps the last finished epoch (weights and optimizer state); with no finished
     epoch it raises Cancelled. Never calls on_progress from any thread but its own.
     """
-    import keras
-
-    from .model import build_model  # sets TensorFlow's threads before any op runs
-
-    on_progress = on_progress or (lambda p: None)
-    should_stop = should_stop or (lambda: False)
-    start_epoch, history, resumed_from = 0, {"train_loss": [], "val_loss": [], "epoch_seconds": [], "curve": []}, None
-    if resume is not None:
-        if resume.meta["corpus_sha256"] != corpus.sha256:
-            raise ValueError("this run was trained on a different corpus")
-        if resume.config.replace(epochs=config.epochs) != config:
-            raise ValueError("to continue a run, only the number of epochs may change")
-        start_epoch = resume.epochs_done
-        if config.epochs <= start_epoch:
-            raise ValueError(f"the run already has {start_epoch} epochs; ask for more to continue it")
-        history = {k: list(v) for k, v in resume.history.items()}
-        resumed_from = resume.key
-    data = split(corpus.text, config, vocab=resume.vocab if resume is not None else None)
-    vx, vy = windows(data.val, config.seq_len)
-    spe = steps_per_epoch(len(data.train), config)
-    keras.utils.set_random_seed(config.seed + start_epoch)  # dropout masks and initial weights
-    model = resume.keras_model() if resume is not None else build_model(config, len(data.vocab))
-
-    t0 = time.perf_counter()
-    state = {"epoch": start_epoch + 1, "step": 0, "steps_done": 0, "train_loss": None, "batch_loss": None,
-             "val_loss": history["val_loss"][-1] if history["val_loss"] else None, "phase": "starting"}
-    chars_per_step = config.batch_size * config.seq_len
-
-    def snapshot(phase: str | None = None) -> Progress:
-        el = time.perf_counter() - t0
-        rate = state["steps_done"] / el if el > 0 and state["steps_done"] else 0.0
-        left = (config.epochs - state["epoch"]) * spe + (spe - state["step"])
-        return Progress(phase=phase or state["phase"], epoch=state["epoch"], epochs=config.epochs, step=state["step"],
-                        steps_per_epoch=spe, train_loss=state["train_loss"], batch_loss=state["batch_loss"],
-                        val_loss=state["val_loss"], chars_per_sec=rate * chars_per_step, elapsed=el,
-                        eta=left / rate if rate else None)
-
-    class Hooks(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            mean = float(logs["loss"])
-            n = batch + 1  # Keras reports the epoch's running mean; recover this batch's own loss
-            state["batch_loss"] = mean * n - state["train_loss"] * (n - 1) if n > 1 else mean
-            state.update(step=n, train_loss=mean, phase="training")
-            state["steps_done"] += 1
-            if n % max(1, spe // 200) == 0 or n == spe:  # a bounded curve, whatever the epoch length
-                history["curve"].append([(state["epoch"] - 1) * spe + n, round(mean, 4)])
-            on_progress(snapshot())
-            if should_stop():
-                self.model.stop_training = True
-
-        def on_test_batch_end(self, batch, logs=None):
-            if should_stop():
-                self.model.stop_evaluating = True
-
-    hooks = Hooks()
-    on_progress(snapshot())
-    epochs_done, status = start_epoch, "complete"
-    saved = None  # (weights, optimizer variables) at the end of the last finished epoch
-    for epoch in range(start_epoch, config.epochs):
-        state.update(epoch=epoch + 1, step=0, train_loss=None)
-        te = time.perf_counter()
-        x, y = epoch_batches(data.train, config, epoch)
-        model.fit(x, y, batch_size=config.batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[hooks])
-        if should_stop():
-            status = "cancelled"
-            break
-        state["phase"] = "validating"
-        on_progress(snapshot())
-        val = model.evaluate(vx, vy, batch_size=max(config.batch_size, 64), verbose=0, callbacks=[hooks])
-        if should_stop() or val is None or isinstance(val, list | dict):  # an epoch counts once its val loss is known
-            status = "cancelled"
-            break
-        history["train_loss"].append(state["train_loss"])
-        history["val_loss"].append(float(val))
-        history["epoch_seconds"].append(time.perf_counter() - te)
-        state["val_loss"] = float(val)
-        epochs_done = epoch + 1
-        saved = None
-        if epoch + 1 < config.epochs:
-            saved = ([w.copy() for w in model.get_weights()], [np.array(v) for v in model.optimizer.variables])
-        on_progress(snapshot())
-    seconds = time.perf_counter() - t0
-    if status == "cancelled":
-        if epochs_done == start_epoch:
-            on_progress(snapshot("cancelled"))
-            raise Cancelled("cancelled before the first epoch finished; nothing was kept")
-        if saved is not None:  # roll back the unfinished epoch
-            model.set_weights(saved[0])
-            for v, a in zip(model.optimizer.variables, saved[1], strict=True):
-                v.assign(a)
-        history["curve"] = [p for p in history["curve"] if p[0] <= epochs_done * spe]
-    on_progress(snapshot("done" if status == "complete" else "cancelled"))
-    return Trained(config=config, vocab=data.vocab, model=model, history=history, epochs_done=epochs_done,
-                   status=status, train_seconds=seconds,
-                   chars_per_sec=state["steps_done"] * chars_per_step / seconds if seconds else 0.0,
-                   resumed_from=resumed_from)
+    return Trainer(corpus, config, on_progress, should_stop, resume).run()

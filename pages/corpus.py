@@ -1,6 +1,8 @@
 """Corpus: choose the text to train on and see how a character model reads it."""
 
-from __future__ import annotations
+from pages.common.navigation import through_app
+
+through_app()  # first, before the heavy imports: see pages/common/navigation.py
 
 import math
 
@@ -11,9 +13,12 @@ from charlstm import charts
 from charlstm import corpus as corpus_mod
 from charlstm.config import Config
 from charlstm.corpus import Corpus, CorpusError, Vocab
-from pages._common import PAGES, active_corpus, builtin_corpus, limits, set_active_corpus, use_navigation
-
-use_navigation()  # first: see pages/_common.py
+from pages.common import session
+from pages.common.navigation import link
+from pages.common.persist import form_key
+from pages.common.resources import builtin_corpus
+from pages.common.server_limits import limits
+from pages.common.widgets import intro
 
 UPLOAD_TYPES = ["txt", "text", "md"]
 
@@ -33,11 +38,11 @@ def vocab_of(sha: str, lowercase: bool, _text: str) -> Vocab:
 def form_config() -> Config:
     """The Train form's sequence length and validation share, to judge whether a text is long enough."""
     base = Config()
-    seq_len = st.session_state.get("train.seq_len", base.seq_len)
+    seq_len = st.session_state.get(form_key("seq_len"), base.seq_len)
     return base.replace(seq_len=int(seq_len)) if isinstance(seq_len, int) and seq_len >= 2 else base
 
 
-def handle_upload(max_bytes: int) -> None:
+def take_upload(max_bytes: int) -> None:
     """Read a newly uploaded file once; a bad one leaves an error to show and the active corpus alone."""
     up = st.session_state.get("corpus.upload")
     if up is None:
@@ -58,15 +63,15 @@ def handle_upload(max_bytes: int) -> None:
         st.session_state["corpus.error"] = (up.name, f"the file could not be read ({e.strerror or e})")
         return
     st.session_state.pop("corpus.error", None)
-    set_active_corpus(corpus)
+    session.set_active_corpus(corpus)
 
 
 def use_builtin() -> None:
-    set_active_corpus(builtin_corpus())
+    session.set_active_corpus(builtin_corpus())
     st.session_state.pop("corpus.error", None)
 
 
-def show_source(max_mb: float) -> None:
+def source_ui(max_mb: float) -> None:
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     with left:
         st.file_uploader(
@@ -80,11 +85,11 @@ def show_source(max_mb: float) -> None:
     failed = st.session_state.get("corpus.error")
     if failed:
         name, message = failed
-        st.error(f"**{name}** was not used: {message}. The corpus stays **{active_corpus().name}**.",
+        st.error(f"**{name}** was not used: {message}. The corpus stays **{session.active_corpus().name}**.",
                  icon=":material/error:")
 
 
-def show_summary(corpus: Corpus, vocab: Vocab, lower: Vocab) -> None:
+def summary_ui(corpus: Corpus, vocab: Vocab, lower: Vocab) -> None:
     st.subheader(f"Active corpus: {corpus.name}")
     a, b, c, d = st.columns(4)
     a.metric("Characters", f"{len(corpus):,}")
@@ -106,7 +111,7 @@ def show_summary(corpus: Corpus, vocab: Vocab, lower: Vocab) -> None:
         st.code(corpus.text[:1000], language=None, wrap_lines=True)
 
 
-def show_mapping(vocab: Vocab) -> None:
+def mapping_ui(vocab: Vocab) -> None:
     st.subheader("Characters become numbers")
     st.markdown("The model sees integers, not letters: each distinct character gets an id, in sorted order. "
                 "Invisible characters are named (␣ space, ↵ newline, ⇥ tab).")
@@ -124,7 +129,7 @@ def show_mapping(vocab: Vocab) -> None:
         st.altair_chart(charts.char_frequency(rows), width="stretch")
 
 
-def show_pairs(text: str) -> None:
+def pairs_ui(text: str) -> None:
     st.subheader("What the model learns from")
     st.markdown("Every position is a question: *given these characters, which comes next?* "
                 "A few windows from the start of the text, each with the character that follows:")
@@ -139,14 +144,13 @@ def show_pairs(text: str) -> None:
 
 
 lim = limits()
-handle_upload(lim.max_corpus_bytes)
-st.title("Corpus")
-st.markdown("Choose the text a model will learn from: the built-in tiny Shakespeare (1.1 million characters of "
-            "plays) or a plain-text file of your own.")
-show_source(lim.max_corpus_mb)
-corpus = active_corpus()
+take_upload(lim.max_corpus_bytes)
+intro("Corpus", "Choose the text a model will learn from: the built-in tiny Shakespeare (1.1 million characters of "
+                "plays) or a plain-text file of your own.")
+source_ui(lim.max_corpus_mb)
+corpus = session.active_corpus()
 vocab = vocab_of(corpus.sha256, False, corpus.text)
-show_summary(corpus, vocab, vocab_of(corpus.sha256, True, corpus.text))
-show_mapping(vocab)
-show_pairs(corpus.text)
-st.page_link(PAGES["train"], label="Next: train a model on this corpus", icon=":material/arrow_forward:")
+summary_ui(corpus, vocab, vocab_of(corpus.sha256, True, corpus.text))
+mapping_ui(vocab)
+pairs_ui(corpus.text)
+link("train", label="Next: train a model on this corpus", icon=":material/arrow_forward:")

@@ -1,6 +1,8 @@
 """Gates: every gate, cell and hidden state of the active model, character by character."""
 
-from __future__ import annotations
+from pages.common.navigation import through_app
+
+through_app()  # first, before the heavy imports: see pages/common/navigation.py
 
 import pandas as pd
 import streamlit as st
@@ -8,9 +10,10 @@ import streamlit as st
 from charlstm import charts, gates
 from charlstm import corpus as corpus_mod
 from charlstm.store import Run
-from pages._common import active_run, builtin_corpus, is_demo, store, use_navigation
-
-use_navigation()  # first: see pages/_common.py
+from pages.common import session
+from pages.common.resources import builtin_corpus, is_demo, store
+from pages.common.text import model_words
+from pages.common.widgets import intro, missing_chars_ui
 
 SHOW = {"input": "Input gate", "forget": "Forget gate", "candidate": "Candidate", "output": "Output gate",
         "cell": "Cell state", "hidden": "Hidden state"}
@@ -67,35 +70,54 @@ def saturation(path: str, stamp: str, layer: int, _run: Run, _sample: str) -> di
     return {g: (low.tolist(), high.tolist()) for g, (low, high) in gates.saturation(tr, layer).items()}
 
 
-def controls(run: Run) -> tuple[str, int, str, bool]:
+def text_ui() -> str:
     if "gates.text" not in st.session_state:
         st.session_state["gates.text"] = gates.EXAMPLE
+    return st.text_area("Text to trace", key="gates.text", max_chars=MAX_TEXT, height=90,
+                        help="The model reads it character by character from an empty memory.")
+
+
+def layer_ui(run: Run) -> int:
+    layers = range(run.config.layers)
+    clamp_state("gates.layer", layers, run.config.layers - 1)
+    return st.selectbox("Layer", layers, format_func=lambda i: f"Layer {i + 1} of {run.config.layers}",
+                        key="gates.layer")
+
+
+def show_ui() -> str:
+    if "gates.show" not in st.session_state:
+        st.session_state["gates.show"] = "forget"
+    return st.radio("Show", list(SHOW), format_func=SHOW.get, key="gates.show", horizontal=True)
+
+
+def controls_ui(run: Run) -> tuple[str, int, str, bool]:
+    """The text, the layer, what to show, and whether to drop the characters the model never saw."""
     left, right = st.columns([3, 1])
     with right:
         st.selectbox("Example", list(gates.PRESETS), key="gates.example", on_change=apply_example,
                      help="Load an example text into the box.")
-        layers = range(run.config.layers)
-        clamp_state("gates.layer", layers, run.config.layers - 1)
-        layer = st.selectbox("Layer", layers, format_func=lambda i: f"Layer {i + 1} of {run.config.layers}",
-                             key="gates.layer")
+        layer = layer_ui(run)
     with left:
-        text = st.text_area("Text to trace", key="gates.text", max_chars=MAX_TEXT, height=90,
-                            help="The model reads it character by character from an empty memory.")
-    if "gates.show" not in st.session_state:
-        st.session_state["gates.show"] = "forget"
-    show = st.radio("Show", list(SHOW), format_func=SHOW.get, key="gates.show", horizontal=True)
-    missing = run.vocab.missing(corpus_mod.prepare(text, run.config.lowercase))
-    drop = False
-    if missing:
-        names = ", ".join(f"“{corpus_mod.char_label(c)}”" for c in missing)
-        st.warning(f"The model never saw {'this character' if len(missing) == 1 else 'these characters'} "
-                   f"in training: {names}. It cannot read {'it' if len(missing) == 1 else 'them'}.",
-                   icon=":material/warning:")
-        drop = st.checkbox("Drop the missing characters", key="gates.drop")
-    return text, layer, show, drop
+        text = text_ui()
+    show = show_ui()
+    return text, layer, show, missing_chars_ui(run, text, key="gates.drop")
 
 
-def show_heatmap(tr: gates.GateTrace, layer: int, show: str) -> None:
+def trace_ui(run: Run, text: str, drop: bool) -> gates.GateTrace:
+    """The trace of the text; without one the page stops, saying what to change."""
+    try:
+        tr = gates.trace(run, text, drop_unknown=drop) if text else None
+    except corpus_mod.CorpusError as e:
+        st.error(f"Nothing traced: {e}. Tick “Drop the missing characters” or change the text.",
+                 icon=":material/error:")
+        st.stop()
+    if tr is None or len(tr.text) < 2:
+        st.info("Type at least two characters the model knows.", icon=":material/keyboard:")
+        st.stop()
+    return tr
+
+
+def heatmap_ui(tr: gates.GateTrace, layer: int, show: str) -> None:
     values = tr.layers[layer][show]  # (T, units)
     st.subheader(f"{SHOW[show]}, layer {layer + 1}: every unit at every character")
     st.info(EXPLAIN[show], icon=":material/lightbulb:")
@@ -104,7 +126,7 @@ def show_heatmap(tr: gates.GateTrace, layer: int, show: str) -> None:
                "character, position, unit and value.")
 
 
-def show_means(tr: gates.GateTrace, layer: int, boundaries: list[int]) -> None:
+def means_ui(tr: gates.GateTrace, layer: int, boundaries: list[int]) -> None:
     st.subheader("The gates on average")
     st.markdown("Each gate's mean over all units at every character. The dashed line marks the sentence "
                 "boundary: watch the forget gate there.")
@@ -112,7 +134,7 @@ def show_means(tr: gates.GateTrace, layer: int, boundaries: list[int]) -> None:
                     key="gates.means")
 
 
-def show_forgetters(tr: gates.GateTrace, layer: int, boundaries: list[int]) -> list[gates.Forgetter]:
+def forgetters_ui(tr: gates.GateTrace, layer: int, boundaries: list[int]) -> list[gates.Forgetter]:
     st.subheader("Who forgets at the boundary")
     if not boundaries:
         st.info("There is no sentence boundary in this text. Write two sentences, like the first example, to see "
@@ -140,7 +162,7 @@ def show_forgetters(tr: gates.GateTrace, layer: int, boundaries: list[int]) -> l
     return found
 
 
-def show_unit(tr: gates.GateTrace, layer: int, show: str, found: list[gates.Forgetter]) -> None:
+def unit_ui(tr: gates.GateTrace, layer: int, show: str, found: list[gates.Forgetter]) -> None:
     st.subheader("One unit, character by character")
     units = range(tr.layers[layer][show].shape[1])
     top = found[0].unit if found else 0
@@ -168,7 +190,7 @@ def stretched(values, value_range: tuple[float, float]) -> tuple[float, float]:
     return (lo, hi) if hi - lo > 1e-6 else value_range
 
 
-def show_next(tr: gates.GateTrace, boundaries: list[int]) -> None:
+def next_char_ui(tr: gates.GateTrace, boundaries: list[int]) -> None:
     st.subheader("What the model expects next")
     positions = range(len(tr.text))
     default_for("gates.position", tr.text, boundaries[0] if boundaries else len(tr.text) - 1)
@@ -187,7 +209,7 @@ def show_next(tr: gates.GateTrace, boundaries: list[int]) -> None:
         st.altair_chart(charts.next_char_chart(tr.top_next(pos, 10), actual), width="stretch", key="gates.next")
 
 
-def show_saturation(run: Run, layer: int) -> None:
+def saturation_ui(run: Run, layer: int) -> None:
     st.subheader("Saturation over a sample of the corpus")
     found = corpus_sample(run)
     if found is None:
@@ -202,24 +224,15 @@ def show_saturation(run: Run, layer: int) -> None:
     st.altair_chart(charts.saturation_chart(sat), key="gates.saturation")
 
 
-run = active_run()
-st.title("Gates")
-st.markdown(f"Inside the active model ({run.meta.get('corpus_name', '?')}, {run.config.layers} × "
-            f"{run.config.units}{', the shipped demo' if is_demo(run) else ''}): what each LSTM unit does as it "
-            "reads a text.")
-text, layer, show, drop = controls(run)
-try:
-    tr = gates.trace(run, text, drop_unknown=drop) if text else None
-except corpus_mod.CorpusError as e:
-    st.error(f"Nothing traced: {e}. Tick “Drop the missing characters” or change the text.", icon=":material/error:")
-    st.stop()
-if tr is None or len(tr.text) < 2:
-    st.info("Type at least two characters the model knows.", icon=":material/keyboard:")
-    st.stop()
+run = session.active_run()
+intro("Gates", f"Inside the active model ({model_words(run, is_demo(run))}): what each LSTM unit does as it reads "
+               "a text.")
+text, layer, show, drop = controls_ui(run)
+tr = trace_ui(run, text, drop)
 boundaries = gates.sentence_boundaries(tr.text)
-show_heatmap(tr, layer, show)
-show_means(tr, layer, boundaries)
-found = show_forgetters(tr, layer, boundaries)
-show_unit(tr, layer, show, found)
-show_next(tr, boundaries)
-show_saturation(run, layer)
+heatmap_ui(tr, layer, show)
+means_ui(tr, layer, boundaries)
+found = forgetters_ui(tr, layer, boundaries)
+unit_ui(tr, layer, show, found)
+next_char_ui(tr, boundaries)
+saturation_ui(run, layer)

@@ -1,6 +1,8 @@
 """Generate: let the active model continue a text, streamed as it is sampled."""
 
-from __future__ import annotations
+from pages.common.navigation import through_app
+
+through_app()  # first, before the heavy imports: see pages/common/navigation.py
 
 import time
 from collections.abc import Iterator
@@ -8,11 +10,12 @@ from collections.abc import Iterator
 import streamlit as st
 
 from charlstm import charts, sampling
-from charlstm import corpus as corpus_mod
 from charlstm.corpus import CorpusError
-from pages._common import active_run, is_demo, use_navigation
-
-use_navigation()  # first: see pages/_common.py
+from charlstm.store import Run
+from pages.common import session
+from pages.common.resources import is_demo
+from pages.common.text import model_words
+from pages.common.widgets import intro, missing_chars_ui
 
 MAX_LENGTH = 10_000
 FLUSH_SECONDS = 0.05  # send the text at most 20 times a second, however fast it is sampled
@@ -57,54 +60,58 @@ def rate_caption(stats: dict) -> str:
     return f"{n:,} characters in {s:.2f} s: {n / s:,.0f} characters per second." if s > 0 else f"{n:,} characters."
 
 
-run = active_run()
-st.title("Generate")
-st.markdown(f"The active model ({run.meta.get('corpus_name', '?')}, {run.config.layers} × {run.config.units}"
-            f"{', the shipped demo' if is_demo(run) else ''}) reads the priming text, then writes one character at a "
-            "time, each drawn from its predicted probabilities.")
-if "generate.prime" not in st.session_state:
-    st.session_state["generate.prime"] = default_prime(run.vocab.chars)
-prime = st.text_area("Priming text", key="generate.prime", max_chars=2000, height=90,
-                     help="The model reads this first. Empty: it starts from a newline.")
-a, b, c, d = st.columns(4)
-length = a.number_input("Length (characters)", min_value=1, max_value=MAX_LENGTH, value=500, step=100,
-                        key="generate.length")
-temperature = b.slider("Temperature", 0.0, 2.0, 0.8, step=0.05, key="generate.temperature",
-                       help="0 always takes the likeliest character (greedy); low is safe and repetitive, "
-                            "high is adventurous and misspelt.")
-if st.session_state.get("generate.top_k", 0) > len(run.vocab):  # kept from a model with a larger vocabulary
-    st.session_state["generate.top_k"] = 0
-top_k = c.number_input("Top-k", min_value=0, max_value=len(run.vocab), value=0, step=1, key="generate.top_k",
-                       help="Sample only among the k likeliest characters; 0 means no limit.")
-seed = d.number_input("Random seed", min_value=0, value=0, step=1, key="generate.seed",
-                      help="The same seed, settings and model give the same text.")
+def settings_ui(run: Run) -> tuple[str, int, float, int, int]:
+    """The priming text, length, temperature, top-k and seed."""
+    if "generate.prime" not in st.session_state:
+        st.session_state["generate.prime"] = default_prime(run.vocab.chars)
+    prime = st.text_area("Priming text", key="generate.prime", max_chars=2000, height=90,
+                         help="The model reads this first. Empty: it starts from a newline.")
+    a, b, c, d = st.columns(4)
+    length = a.number_input("Length (characters)", min_value=1, max_value=MAX_LENGTH, value=500, step=100,
+                            key="generate.length")
+    temperature = b.slider("Temperature", 0.0, 2.0, 0.8, step=0.05, key="generate.temperature",
+                           help="0 always takes the likeliest character (greedy); low is safe and repetitive, "
+                                "high is adventurous and misspelt.")
+    if st.session_state.get("generate.top_k", 0) > len(run.vocab):  # kept from a model with a larger vocabulary
+        st.session_state["generate.top_k"] = 0
+    top_k = c.number_input("Top-k", min_value=0, max_value=len(run.vocab), value=0, step=1, key="generate.top_k",
+                           help="Sample only among the k likeliest characters; 0 means no limit.")
+    seed = d.number_input("Random seed", min_value=0, value=0, step=1, key="generate.seed",
+                          help="The same seed, settings and model give the same text.")
+    return prime, int(length), float(temperature), int(top_k), int(seed)
 
-prepared = corpus_mod.prepare(prime, run.config.lowercase)
-missing = run.vocab.missing(prepared)
-drop = False
-if missing:
-    names = ", ".join(f"“{corpus_mod.char_label(ch)}”" for ch in missing)
-    st.warning(f"The model never saw {'this character' if len(missing) == 1 else 'these characters'} in training: "
-               f"{names}.", icon=":material/warning:")
-    drop = st.checkbox("Drop the missing characters", key="generate.drop")
 
-if st.button("Generate", type="primary", key="generate.go", icon=":material/auto_awesome:"):
-    stats: dict = {}
-    try:
-        chars = sampling.generate(run.weights, run.vocab, prepared, int(length), float(temperature), int(top_k),
-                                  int(seed), drop_unknown=drop)
+def output_ui(run: Run, prime: str, drop: bool, length: int, temperature: float, top_k: int, seed: int) -> None:
+    """The Generate button, and the text streaming in; after another rerun, the last text again."""
+    if st.button("Generate", type="primary", key="generate.go", icon=":material/auto_awesome:"):
+        stats: dict = {}
+        try:
+            text = sampling.prepare_prime(prime, run.vocab, run.config.lowercase, drop_unknown=drop)
+            chars = sampling.generate(run.weights, run.vocab, text, length, temperature, top_k, seed)
+            with st.container(border=True, key="generate.output"):
+                st.write_stream(chunks(chars, stats, prefix=text))
+        except (CorpusError, ValueError) as e:
+            st.error(f"Nothing generated: {e}.", icon=":material/error:")
+        else:
+            st.session_state["generate.last"] = stats
+            st.caption(rate_caption(stats))
+    elif last := st.session_state.get("generate.last"):
         with st.container(border=True, key="generate.output"):
-            st.write_stream(chunks(chars, stats, prefix=prepared))
-    except (CorpusError, ValueError) as e:
-        st.error(f"Nothing generated: {e}.", icon=":material/error:")
-    else:
-        st.session_state["generate.last"] = stats
-        st.caption(rate_caption(stats))
-elif last := st.session_state.get("generate.last"):
-    with st.container(border=True, key="generate.output"):
-        st.markdown(charts.markdown_text(last.get("prefix", "") + last["text"])[0])
-    st.caption(rate_caption(last))
+            st.markdown(charts.markdown_text(last.get("prefix", "") + last["text"])[0])
+        st.caption(rate_caption(last))
 
-if last := st.session_state.get("generate.last"):
-    st.download_button("Download the text", data=last.get("prefix", "") + last["text"], file_name="generated.txt",
-                       mime="text/plain", on_click="ignore", key="generate.download", icon=":material/download:")
+
+def download_ui() -> None:
+    if last := st.session_state.get("generate.last"):
+        st.download_button("Download the text", data=last.get("prefix", "") + last["text"],
+                           file_name="generated.txt", mime="text/plain", on_click="ignore", key="generate.download",
+                           icon=":material/download:")
+
+
+run = session.active_run()
+intro("Generate", f"The active model ({model_words(run, is_demo(run))}) reads the priming text, then writes one "
+                  "character at a time, each drawn from its predicted probabilities.")
+prime, length, temperature, top_k, seed = settings_ui(run)
+drop = missing_chars_ui(run, prime, key="generate.drop")
+output_ui(run, prime, drop, length, temperature, top_k, seed)
+download_ui()

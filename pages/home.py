@@ -1,45 +1,57 @@
 """Home: what charlstm is and where to start."""
 
+from pages.common.navigation import through_app
+
+through_app()  # first, before the heavy imports: see pages/common/navigation.py
+
 import streamlit as st
 
-from pages._common import PAGES, active_run, is_demo, use_navigation
+from pages.common import session
+from pages.common.navigation import link
+from pages.common.resources import is_demo
+from pages.common.widgets import intro
 
-use_navigation()  # first: see pages/_common.py
 
-st.title("charlstm")
-st.markdown(
+def pages_ui() -> None:
+    """Where to go: one link a page, with what it shows."""
+    left, right = st.columns(2)
+    with left:
+        link("corpus", label="**Corpus**: choose or upload a text")
+        st.caption("Size, characters, the mapping to numbers, and the training pairs the model learns from.")
+        link("train", label="**Train**: train a model in the background")
+        st.caption("Presets, live loss curves, a queue, stored runs you can continue, download or share.")
+    with right:
+        link("gates", label="**Gates**: look inside the LSTM")
+        st.caption("Input, forget and output gates, cell and hidden states, character by character.")
+        link("generate", label="**Generate**: let the model write")
+        st.caption("Priming text, temperature, top-k and a seed; the text streams in as it is sampled.")
+
+
+def how_an_lstm_reads_ui() -> None:
+    with st.expander("How an LSTM cell reads one character"):
+        st.markdown(
+            "For each character the cell computes four vectors from the character's embedding $x_t$ and the "
+            "previous hidden state $h_{t-1}$:\n\n"
+            "- input gate $i_t = \\sigma(W_i x_t + U_i h_{t-1} + b_i)$: how much new content to write\n"
+            "- forget gate $f_t = \\sigma(W_f x_t + U_f h_{t-1} + b_f)$: how much old memory to keep\n"
+            "- candidate $g_t = \\tanh(W_g x_t + U_g h_{t-1} + b_g)$: the new content itself\n"
+            "- output gate $o_t = \\sigma(W_o x_t + U_o h_{t-1} + b_o)$: how much memory to reveal\n\n"
+            "then updates its memory (the cell state) and its output (the hidden state):\n\n"
+            "$$c_t = f_t \\odot c_{t-1} + i_t \\odot g_t, \\qquad h_t = o_t \\odot \\tanh(c_t)$$\n\n"
+            "A stacked LSTM feeds each layer's hidden states to the next layer; the last one predicts the "
+            "next character through a softmax over the vocabulary."
+        )
+
+
+intro(
+    "charlstm",
     "A lab for **character-level LSTMs**: a network that reads text one character at a time and learns to "
     "predict the next one. Pick a text, train a small stacked LSTM in the background, then look inside it: "
     "which gates open and close on every character, which units forget at the end of a sentence, and what "
     "it writes when you let it continue a text."
 )
-
-left, right = st.columns(2)
-with left:
-    st.page_link(PAGES["corpus"], label="**Corpus**: choose or upload a text", icon=":material/description:")
-    st.caption("Size, characters, the mapping to numbers, and the training pairs the model learns from.")
-    st.page_link(PAGES["train"], label="**Train**: train a model in the background", icon=":material/model_training:")
-    st.caption("Presets, live loss curves, a queue, stored runs you can continue, download or share.")
-with right:
-    st.page_link(PAGES["gates"], label="**Gates**: look inside the LSTM", icon=":material/grid_on:")
-    st.caption("Input, forget and output gates, cell and hidden states, character by character.")
-    st.page_link(PAGES["generate"], label="**Generate**: let the model write", icon=":material/edit_note:")
-    st.caption("Priming text, temperature, top-k and a seed; the text streams in as it is sampled.")
-
-if is_demo(active_run()):
+pages_ui()
+if is_demo(session.active_run()):
     st.info("Gates and Generate already work with a small demo model trained on tiny Shakespeare. "
             "Train your own on the Train page and it becomes the active model.")
-
-with st.expander("How an LSTM cell reads one character"):
-    st.markdown(
-        "For each character the cell computes four vectors from the character's embedding $x_t$ and the "
-        "previous hidden state $h_{t-1}$:\n\n"
-        "- input gate $i_t = \\sigma(W_i x_t + U_i h_{t-1} + b_i)$: how much new content to write\n"
-        "- forget gate $f_t = \\sigma(W_f x_t + U_f h_{t-1} + b_f)$: how much old memory to keep\n"
-        "- candidate $g_t = \\tanh(W_g x_t + U_g h_{t-1} + b_g)$: the new content itself\n"
-        "- output gate $o_t = \\sigma(W_o x_t + U_o h_{t-1} + b_o)$: how much memory to reveal\n\n"
-        "then updates its memory (the cell state) and its output (the hidden state):\n\n"
-        "$$c_t = f_t \\odot c_{t-1} + i_t \\odot g_t, \\qquad h_t = o_t \\odot \\tanh(c_t)$$\n\n"
-        "A stacked LSTM feeds each layer's hidden states to the next layer; the last one predicts the "
-        "next character through a softmax over the vocabulary."
-    )
+how_an_lstm_reads_ui()

@@ -1,6 +1,8 @@
 """Train: configure a model, train it in the background, watch it learn, manage stored runs."""
 
-from __future__ import annotations
+from pages.common.navigation import through_app
+
+through_app()  # first, before the heavy imports: see pages/common/navigation.py
 
 from functools import partial
 
@@ -9,149 +11,106 @@ import streamlit as st
 
 from charlstm import charts
 from charlstm import corpus as corpus_mod
-from charlstm.config import PRESETS, Config
-from charlstm.corpus import CorpusError
+from charlstm.config import PRESETS, Config, form_settings
+from charlstm.corpus import Corpus, CorpusError
 from charlstm.jobs import JobView
 from charlstm.limits import Limits
-from charlstm.store import StoreError
+from charlstm.store import Run, StoreError
 from charlstm.worker import import_bundle
-from pages._common import (
-    ACTIVE_RUN,
-    PAGES,
-    active_corpus,
-    fmt_loss,
-    fmt_seconds,
-    limits,
-    load_run,
-    manager,
-    set_active_run,
-    store,
-    use_navigation,
-)
+from pages.common import navigation, session
+from pages.common.persist import form_key
+from pages.common.resources import load_run, manager, store
+from pages.common.server_limits import limits
+from pages.common.session import ACTIVE_RUN
+from pages.common.text import fmt_loss, fmt_seconds
+from pages.common.widgets import intro, note, settings_ui, show_note
 
-use_navigation()  # first: see pages/_common.py
-
-# form field -> (label, help); the widget key is "train.<field>"
-FIELDS = {
-    "layers": ("Layers", "Stacked LSTM layers; each reads the hidden states of the one below."),
-    "units": ("Units per layer", "Hidden units (memory cells) in each LSTM layer."),
-    "embedding": ("Embedding size", "Each character id becomes a learned vector of this size."),
-    "dropout": ("Dropout", "Share of each layer's outputs zeroed at random while training, against overfitting."),
-    "seq_len": ("Sequence length", "Characters per training sequence: how far back the gradient reaches."),
-    "batch_size": ("Batch size", "Sequences per optimizer step."),
-    "epochs": ("Epochs", "Passes over the training part of the text."),
-    "learning_rate": ("Learning rate", "Adam's step size."),
-    "lowercase": ("Lowercase the text", "Fold the corpus to lower case: a smaller vocabulary, easier to learn."),
-    "seed": ("Random seed", "Seeds the initial weights, dropout and batch order: same seed, same model."),
-}
 DEFAULT_PRESET = "quick demo"
+FLASH, RUNS_NOTE, BUNDLE_NOTE = "train.flash", "train.runs_msg", "train.bundle_result"  # notes left for the next run
 
 
+# ---- the form: one widget per setting that config.py puts on it
 def apply_preset() -> None:
     """Copy the chosen preset into the form's widgets (runs as a callback, before they are drawn)."""
     cfg = PRESETS[st.session_state["train.preset"]]
-    for field in FIELDS:
-        st.session_state[f"train.{field}"] = getattr(cfg, field)
+    for s in form_settings():
+        st.session_state[form_key(s.name)] = getattr(cfg, s.name)
 
 
-def config_form(lim: Limits) -> None:
-    """The training form with its presets; submitting it starts a job."""
+def preset_ui() -> None:
     if "train.preset" not in st.session_state:
         st.session_state["train.preset"] = DEFAULT_PRESET
-    if any(f"train.{f}" not in st.session_state for f in FIELDS):
+    if any(form_key(s.name) not in st.session_state for s in form_settings()):
         apply_preset()
     st.selectbox("Preset", list(PRESETS), key="train.preset", on_change=apply_preset,
                  help="Fills the form below. " + " · ".join(
                      f"**{name}**: {c.layers} × {c.units}, dropout {c.dropout:g}, sequences of {c.seq_len} in "
                      f"batches of {c.batch_size}{', lowercased' if c.lowercase else ''}"
                      for name, c in PRESETS.items()))
+
+
+def config_form_ui(lim: Limits) -> None:
+    """The training form with its presets; submitting it starts a job."""
+    preset_ui()
     with st.form("train.form", border=True):
-        a, b, c = st.columns(3)
-        with a:
-            st.number_input(FIELDS["layers"][0], min_value=1, step=1, key="train.layers", help=FIELDS["layers"][1])
-            st.number_input(FIELDS["units"][0], min_value=1, step=16, key="train.units", help=FIELDS["units"][1])
-            st.number_input(FIELDS["embedding"][0], min_value=1, step=8, key="train.embedding",
-                            help=FIELDS["embedding"][1])
-            st.slider(FIELDS["dropout"][0], 0.0, 0.9, step=0.05, key="train.dropout", help=FIELDS["dropout"][1])
-        with b:
-            st.number_input(FIELDS["seq_len"][0], min_value=2, step=16, key="train.seq_len",
-                            help=FIELDS["seq_len"][1])
-            st.number_input(FIELDS["batch_size"][0], min_value=1, step=16, key="train.batch_size",
-                            help=FIELDS["batch_size"][1])
-            st.number_input(FIELDS["epochs"][0], min_value=1, step=1, key="train.epochs", help=FIELDS["epochs"][1])
-        with c:
-            st.number_input(FIELDS["learning_rate"][0], min_value=1e-5, max_value=1.0, step=5e-4, format="%.4f",
-                            key="train.learning_rate", help=FIELDS["learning_rate"][1])
-            st.number_input(FIELDS["seed"][0], min_value=0, step=1, key="train.seed", help=FIELDS["seed"][1])
-            st.checkbox(FIELDS["lowercase"][0], key="train.lowercase", help=FIELDS["lowercase"][1])
+        settings_ui(form_settings(), form_key)
         st.caption(f"This server allows {lim.describe()}.")
         st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:", on_click=submit,
                               args=(lim,))
-    flash = st.session_state.pop("train.flash", None)
-    if flash:
-        kind, text, icon = flash
-        getattr(st, kind)(text, icon=icon)
+    show_note(FLASH)
 
 
 def form_config() -> Config:
-    """The form's values over the chosen preset (which supplies clipnorm and the validation share)."""
+    """The form's values over the chosen preset (which supplies the settings the form leaves out)."""
     base = PRESETS[st.session_state["train.preset"]]
-    values = {f: st.session_state[f"train.{f}"] for f in FIELDS}
-    return base.replace(**{f: (v if f in ("dropout", "learning_rate", "lowercase") else int(v))
-                           for f, v in values.items()})
+    return base.replace(**{s.name: s.parse(st.session_state[form_key(s.name)]) for s in form_settings()})
 
 
-def submit(lim: Limits) -> None:
-    """Start training (a callback, so the job exists before the sidebar and the panel are drawn)."""
-
-    def flash(kind: str, text: str, icon: str) -> None:
-        st.session_state["train.flash"] = (kind, text, icon)
-
-    try:
-        config = form_config()
-    except ValueError as e:
-        return flash("error", f"These settings cannot be trained: {e}", ":material/error:")
-    corpus = active_corpus()
+def refusal(lim: Limits, corpus: Corpus, config: Config) -> str | None:
+    """Why this server will not train config on corpus, in words; None when it will."""
     problems = lim.problems(config, corpus_bytes=len(corpus.text.encode("utf-8")))
     if problems:
-        return flash("error", "Not started: " + "; ".join(problems) + ".", ":material/block:")
+        return "Not started: " + "; ".join(problems) + "."
     try:
         corpus_mod.check_length(corpus_mod.prepare(corpus.text, config.lowercase), config.seq_len,
                                 config.val_fraction)
     except CorpusError as e:
-        return flash("error", f"Not started: {e}. Choose a longer text on the Corpus page or a shorter sequence "
-                              "length.", ":material/block:")
-    view, how = manager().submit(corpus, config)
-    own_job(view.id)
+        return f"Not started: {e}. Choose a longer text on the Corpus page or a shorter sequence length."
+    return None
+
+
+def submitted(view: JobView, how: str) -> tuple[str, str, str]:
+    """What the visitor is told after submitting: (kind, text, icon)."""
     if how == "cached":
-        set_active_run(view.key)
-        flash("success", f"Loaded from cache: this corpus and config were trained before (run `{view.key[:8]}`). "
-                         "It is now the active model.", ":material/cached:")
-    elif how == "joined":
-        flash("info", f"Joined: the same corpus and config are already training (job #{view.id}).",
-              ":material/group:")
-    elif how == "queued":
-        flash("info", f"Queued: job #{view.id} waits for the current training; place "
-                      f"{manager().position(view.id) or 1} in the queue.", ":material/schedule:")
-    else:
-        flash("success", f"Started job #{view.id}. It runs in the background: switch pages, open another tab or "
-                         "reload, it keeps going.", ":material/rocket_launch:")
+        return ("success", f"Loaded from cache: this corpus and config were trained before (run `{view.key[:8]}`). "
+                           "It is now the active model.", ":material/cached:")
+    if how == "joined":
+        return "info", f"Joined: the same corpus and config are already training (job #{view.id}).", ":material/group:"
+    if how == "queued":
+        return ("info", f"Queued: job #{view.id} waits for the current training; place "
+                        f"{manager().position(view.id) or 1} in the queue.", ":material/schedule:")
+    return ("success", f"Started job #{view.id}. It runs in the background: switch pages, open another tab or "
+                       "reload, it keeps going.", ":material/rocket_launch:")
 
 
-def own_job(job_id: int) -> None:
-    """Remember the job this browser started, in the session and in the URL, so a reload keeps it."""
-    st.session_state["train.job_id"] = job_id
-    st.query_params["job"] = str(job_id)
+def submit(lim: Limits) -> None:
+    """Start training (a callback, so the job exists before the sidebar and the panel are drawn)."""
+    try:
+        config = form_config()
+    except ValueError as e:
+        return note(FLASH, "error", f"These settings cannot be trained: {e}", ":material/error:")
+    corpus = session.active_corpus()
+    problem = refusal(lim, corpus, config)
+    if problem:
+        return note(FLASH, "error", problem, ":material/block:")
+    view, how = manager().submit(corpus, config)
+    session.own_job(view.id)
+    if how == "cached":
+        session.set_active_run(view.key)
+    note(FLASH, *submitted(view, how))
 
 
-def adopt_job_from_url() -> None:
-    """After a reload the session is new; the URL still names the job this browser started."""
-    if st.session_state.get("train.job_id") is None and st.query_params.get("job", "").isdigit():
-        job_id = int(st.query_params["job"])
-        if manager().get(job_id) is not None:
-            st.session_state["train.job_id"] = job_id
-
-
+# ---- the jobs: what the trainer is doing, redrawn every second while it works
 def cancel(job_id: int) -> None:
     manager().cancel(job_id)
 
@@ -218,19 +177,25 @@ def show_finished(v: JobView) -> None:
         st.info(f"Job #{v.id}: {v.message}.", icon=":material/cached:")
 
 
-def jobs_panel(had_active: bool) -> None:
-    """What the trainer is doing, read from the process-wide job manager (so every tab sees it)."""
+def ended_ids(views: list[JobView]) -> frozenset[int]:
+    return frozenset(v.id for v in views if not v.active)
+
+
+def jobs_panel(had_active: bool, ended: frozenset[int]) -> None:
+    """What the trainer is doing, read from the process-wide job manager (so every tab sees it).
+
+    Redrawn every second while a job is active; it draws only what changes that often. When a job
+    starts or ends it reruns the whole page (runs list, recent jobs, sidebar, refresh rate).
+    """
     views = manager().jobs()
     running = [v for v in views if v.status == "running"]
     queued = [v for v in views if v.status == "queued"]
     mine = st.session_state.get("train.job_id")
     mine_view = next((v for v in views if v.id == mine), None)
-    if mine_view is not None and mine_view.status == "done" and st.session_state.get("train.activated") != mine:
-        st.session_state["train.activated"] = mine  # the job this session started: make its run active
-        set_active_run(mine_view.key)
+    if session.own_job_finished(mine_view):
+        st.rerun()  # app.py makes its run active (pages/common/session.py) before anything is drawn
+    if bool(running or queued) != had_active or ended_ids(views) != ended:
         st.rerun()
-    if bool(running or queued) != had_active:
-        st.rerun()  # a job started or ended: redraw the whole page (runs list, sidebar, refresh rate)
     if not running and not queued:
         st.caption("No training is running.")
     for v in running:
@@ -239,6 +204,10 @@ def jobs_panel(had_active: bool) -> None:
         show_queued(v)
     if mine_view is not None and not mine_view.active:
         show_finished(mine_view)
+
+
+def recent_jobs_ui(views: list[JobView]) -> None:
+    mine = st.session_state.get("train.job_id")
     recent = sorted((v for v in views if not v.active and v.id != mine), key=lambda v: -(v.finished or 0))[:5]
     if recent:
         with st.expander(f"Recent jobs ({len(recent)})"):
@@ -248,120 +217,129 @@ def jobs_panel(had_active: bool) -> None:
                 hide_index=True)
 
 
+def jobs_ui() -> None:
+    st.subheader("Training")
+    views = manager().jobs()
+    active_now = any(v.active for v in views)
+    st.fragment(jobs_panel, run_every=1.0 if active_now else 5.0)(active_now, ended_ids(views))
+    if active_now:
+        st.fragment(curves_panel, run_every=CURVE_EVERY_S)()
+    recent_jobs_ui(views)
+
+
+# ---- the stored runs
 def activate(key: str | None) -> None:
-    set_active_run(key)
+    session.set_active_run(key)
 
 
 def delete(key: str) -> None:
     try:
         store().delete(key)
     except StoreError as e:
-        st.session_state["train.runs_msg"] = ("error", str(e))
-        return
-    if st.session_state.get(ACTIVE_RUN) == key:
-        set_active_run(None)
-    st.session_state["train.runs_msg"] = ("success", f"Deleted run {key[:8]}.")
+        return note(RUNS_NOTE, "error", str(e))
+    if session.active_key() == key:
+        session.set_active_run(None)
+    note(RUNS_NOTE, "success", f"Deleted run {key[:8]}.")
 
 
 def resume(key: str, lim: Limits) -> None:
     run = load_run(key)
     more = int(st.session_state.get("train.more", 1))
     if run is None:
-        st.session_state["train.runs_msg"] = ("error", "that run is no longer stored")
-        return
+        return note(RUNS_NOTE, "error", "that run is no longer stored")
     if run.epochs_done + more > lim.max_epochs:
-        st.session_state["train.runs_msg"] = (
-            "error", f"Not continued: {run.epochs_done} + {more} epochs is more than this server allows "
-                     f"({lim.max_epochs}).")
-        return
+        return note(RUNS_NOTE, "error", f"Not continued: {run.epochs_done} + {more} epochs is more than this server "
+                                        f"allows ({lim.max_epochs}).")
     try:
         view, how = manager().resume(key, more)
     except (StoreError, ValueError) as e:
-        st.session_state["train.runs_msg"] = ("error", f"Not continued: {e}")
-        return
-    own_job(view.id)
+        return note(RUNS_NOTE, "error", f"Not continued: {e}")
+    session.own_job(view.id)
     word = {"started": "Continuing", "queued": "Queued to continue", "joined": "Already continuing",
             "cached": "Loaded from cache:"}[how]
-    st.session_state["train.runs_msg"] = ("info", f"{word} run {key[:8]} for {more} more epoch(s) (job #{view.id}).")
+    note(RUNS_NOTE, "info", f"{word} run {key[:8]} for {more} more epoch(s) (job #{view.id}).")
 
 
-def runs_section(lim: Limits) -> None:
-    st.subheader("Stored runs")
-    msg = st.session_state.pop("train.runs_msg", None)
-    if msg:
-        getattr(st, msg[0])(msg[1])
-    runs = store().list()
-    active_key = st.session_state.get(ACTIVE_RUN)
-    if not runs:
-        st.caption("No trained runs yet. Train one above, or upload a bundle below.")
-    else:
-        st.dataframe(pd.DataFrame([{
-            "active": r.key == active_key,
-            "corpus": r.meta.get("corpus_name", "?"),
-            "model": f"{r.config.layers} × {r.config.units}",
-            "epochs": f"{r.epochs_done}/{r.config.epochs}",
-            "val loss": r.val_loss,
-            "status": r.status,
-            "created": r.meta.get("created", ""),
-            "key": r.key,
-        } for r in runs]), hide_index=True, key="train.runs_table",
-            column_config={"val loss": st.column_config.NumberColumn(format="%.3f")})
-        keys = [r.key for r in runs]
-        labels = {r.key: r.label for r in runs}
-        if st.session_state.get("train.run") not in keys:
-            st.session_state["train.run"] = active_key if active_key in keys else keys[0]
-        key = st.selectbox("Run", keys, format_func=labels.get, key="train.run")
-        a, b, c, d = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
-        a.button("Make active", key="train.activate", on_click=activate, args=(key,), icon=":material/check:",
-                 disabled=key == active_key)
-        b.download_button("Download bundle", data=partial(store().export_bundle, key), file_name=f"charlstm-{key}.zip",
-                          mime="application/zip", on_click="ignore", key="train.download",
-                          icon=":material/download:")
-        with c:
-            left, right = st.columns([1, 2], vertical_alignment="bottom")
-            left.number_input("More epochs", min_value=1, max_value=lim.max_epochs, value=1, key="train.more")
-            right.button("Continue training", key="train.resume", on_click=resume, args=(key, lim),
-                         icon=":material/fast_forward:")
-        with d.popover("Delete…", icon=":material/delete:"):
-            st.markdown(f"Delete run `{key[:8]}` for good?")
-            st.button("Delete for good", key="train.delete", on_click=delete, args=(key,), type="primary")
-    if active_key:
-        st.button("Use the demo model instead", key="train.use_demo", on_click=activate, args=(None,))
-    upload_bundle()
+def runs_table_ui(runs: list[Run], active_key: str | None) -> None:
+    st.dataframe(pd.DataFrame([{
+        "active": r.key == active_key,
+        "corpus": r.meta.get("corpus_name", "?"),
+        "model": f"{r.config.layers} × {r.config.units}",
+        "epochs": f"{r.epochs_done}/{r.config.epochs}",
+        "val loss": r.val_loss,
+        "status": r.status,
+        "created": r.meta.get("created", ""),
+        "key": r.key,
+    } for r in runs]), hide_index=True, key="train.runs_table",
+        column_config={"val loss": st.column_config.NumberColumn(format="%.3f")})
 
 
-def upload_bundle() -> None:
+def run_selector_ui(runs: list[Run], active_key: str | None) -> str:
+    """The run the buttons below act on: the active one unless the visitor picks another."""
+    keys = [r.key for r in runs]
+    labels = {r.key: r.label for r in runs}
+    if st.session_state.get(session.SELECTED_RUN) not in keys:
+        st.session_state[session.SELECTED_RUN] = active_key if active_key in keys else keys[0]
+    return st.selectbox("Run", keys, format_func=labels.get, key=session.SELECTED_RUN)
+
+
+def run_actions_ui(key: str, active_key: str | None, lim: Limits) -> None:
+    a, b, c, d = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
+    a.button("Make active", key="train.activate", on_click=activate, args=(key,), icon=":material/check:",
+             disabled=key == active_key)
+    b.download_button("Download bundle", data=partial(store().export_bundle, key), file_name=f"charlstm-{key}.zip",
+                      mime="application/zip", on_click="ignore", key="train.download", icon=":material/download:")
+    with c:
+        left, right = st.columns([1, 2], vertical_alignment="bottom")
+        left.number_input("More epochs", min_value=1, max_value=lim.max_epochs, value=1, key="train.more")
+        right.button("Continue training", key="train.resume", on_click=resume, args=(key, lim),
+                     icon=":material/fast_forward:")
+    with d.popover("Delete…", icon=":material/delete:"):
+        st.markdown(f"Delete run `{key[:8]}` for good?")
+        st.button("Delete for good", key="train.delete", on_click=delete, args=(key,), type="primary")
+
+
+def upload_bundle_ui() -> None:
     up = st.file_uploader("Upload a run bundle (.zip)", type=["zip"], key="train.bundle",
                           help="A bundle made by Download bundle, here or on another charlstm server.")
     if up is None:
-        st.session_state.pop("train.bundle_result", None)
+        st.session_state.pop(BUNDLE_NOTE, None)
         return
     if st.session_state.get("train.bundle_seen") != up.file_id:
         st.session_state["train.bundle_seen"] = up.file_id
         try:
-            with st.spinner("Checking the bundle (the first time loads TensorFlow)…"):
+            with st.spinner("Checking the bundle in a separate process (it loads TensorFlow: a few seconds)…"):
                 run = import_bundle(store(), up.getvalue())  # in its own process: no TensorFlow here
         except StoreError as e:
-            st.session_state["train.bundle_result"] = ("error", f"{up.name} was not imported: {e}")
+            note(BUNDLE_NOTE, "error", f"{up.name} was not imported: {e}")
         else:
-            st.session_state["train.bundle_result"] = ("success", f"Imported run {run.key[:8]}: {run.label}.")
+            note(BUNDLE_NOTE, "success", f"Imported run {run.key[:8]}: {run.label}.")
         st.rerun()  # redraw the runs list with the new run in it
-    result = st.session_state.get("train.bundle_result")
-    if result:
-        getattr(st, result[0])(result[1])
+    show_note(BUNDLE_NOTE, keep=True)
+
+
+def runs_ui(lim: Limits) -> None:
+    st.subheader("Stored runs")
+    show_note(RUNS_NOTE)
+    runs = store().list()
+    active_key = session.active_key()
+    if not runs:
+        st.caption("No trained runs yet. Train one above, or upload a bundle below.")
+    else:
+        runs_table_ui(runs, active_key)
+        key = run_selector_ui(runs, active_key)
+        run_actions_ui(key, active_key, lim)
+    if active_key:
+        st.button("Use the demo model instead", key="train.use_demo", on_click=activate, args=(None,))
+    upload_bundle_ui()
 
 
 lim = limits()
-adopt_job_from_url()
-st.title("Train")
-corpus = active_corpus()
-st.markdown(f"Corpus: **{corpus.name}**, {len(corpus):,} characters. Training runs in the background, one job "
-            "at a time; the same corpus and settings are never trained twice.")
-st.page_link(PAGES["corpus"], label="Change the corpus", icon=":material/description:")
-config_form(lim)
-st.subheader("Training")
-active_now = any(v.active for v in manager().jobs())
-st.fragment(jobs_panel, run_every=1.0 if active_now else 5.0)(active_now)
-if active_now:
-    st.fragment(curves_panel, run_every=CURVE_EVERY_S)()
-runs_section(lim)
+session.adopt_job_from_url()
+corpus = session.active_corpus()
+intro("Train", f"Corpus: **{corpus.name}**, {len(corpus):,} characters. Training runs in the background, one job "
+               "at a time; the same corpus and settings are never trained twice.")
+navigation.link("corpus", label="Change the corpus")
+config_form_ui(lim)
+jobs_ui()
+runs_ui(lim)

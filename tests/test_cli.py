@@ -167,3 +167,15 @@ def test_ctrl_c_keeps_the_finished_epochs_and_resume_continues_them(tmp_path, ti
     assert more.history["val_loss"][:run.epochs_done] == run.history["val_loss"]
     assert more.config == run.config.replace(epochs=run.epochs_done + 1)
     assert not elsewhere.exists()
+
+
+def test_generate_lowercases_the_prime_for_a_lowercase_run(tmp_path, trained_run):
+    import shutil
+
+    folder = tmp_path / "runs" / trained_run.key
+    shutil.copytree(trained_run.path, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "lowercase": True}))
+    g = cli("generate", trained_run.key, "--prime", "DIVYA LIKES", "--length", "5", home=tmp_path)
+    assert g.returncode == 0, g.stderr
+    assert g.stdout.startswith("divya likes")

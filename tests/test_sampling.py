@@ -73,3 +73,17 @@ def test_unknown_priming_characters(trained_run):
     with pytest.raises(CorpusError, match="no characters"):
         list(generate(w, v, "ZZZ", 5, drop_unknown=True))
     assert len("".join(generate(w, v, "", 5))) == 5  # empty prime starts from a default character
+
+
+def test_a_priming_text_is_read_as_the_run_was_trained():
+    from charlstm.corpus import Vocab
+    from charlstm.sampling import prepare_prime
+
+    vocab = Vocab.build("romeo: but soft\n")
+    assert prepare_prime("ROMEO:", vocab, lowercase=True) == "romeo:"
+    with pytest.raises(CorpusError, match="E, M, O, R"):
+        prepare_prime("ROMEO:", vocab, lowercase=False)
+    assert prepare_prime("Romeo!", vocab, lowercase=False, drop_unknown=True) == "omeo"
+    with pytest.raises(CorpusError, match="no characters"):
+        prepare_prime("ZZ", vocab, lowercase=False, drop_unknown=True)
+    assert prepare_prime("", vocab, lowercase=True) == ""

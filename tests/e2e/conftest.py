@@ -76,10 +76,9 @@ class Server:
             return ""
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Server:
-    """`streamlit run app.py` on a free port, with an empty run store (CHARLSTM_HOME), killed at teardown."""
-    base = tmp_path_factory.mktemp("e2e-server")
+@contextlib.contextmanager
+def running_server(base: Path):
+    """`streamlit run app.py` on a free port, with an empty run store (CHARLSTM_HOME) under base, killed after."""
     home, log = base / "home", base / "streamlit.log"
     home.mkdir()
     port = _free_port()
@@ -106,6 +105,13 @@ def server(tmp_path_factory) -> Server:
         yield srv
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Server:
+    """One server for the whole session (the journey's steps share it)."""
+    with running_server(tmp_path_factory.mktemp("e2e-server")) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="session")

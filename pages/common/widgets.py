@@ -1,0 +1,66 @@
+"""Widgets more than one page draws: the page intro, the missing-characters warning, a setting's input, notes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import streamlit as st
+
+from charlstm import corpus as corpus_mod
+from charlstm.config import Setting
+from charlstm.store import Run
+
+
+def intro(title: str, text: str) -> None:
+    """A page's title and the line under it that says what the page is for."""
+    st.title(title)
+    st.markdown(text)
+
+
+def missing_chars_ui(run: Run, text: str, key: str) -> bool:
+    """Warn about characters of text the run never saw; returns whether the visitor chose to drop them."""
+    missing = run.vocab.missing(corpus_mod.prepare(text, run.config.lowercase))
+    if not missing:
+        return False
+    one = len(missing) == 1
+    names = ", ".join(f"“{corpus_mod.char_label(c)}”" for c in missing)
+    st.warning(f"The model never saw {'this character' if one else 'these characters'} in training: {names}. "
+               f"It cannot read {'it' if one else 'them'}.", icon=":material/warning:")
+    return st.checkbox("Drop the missing characters", key=key)
+
+
+def setting_input(s: Setting, key: str) -> None:
+    """The form widget a Config setting declares (charlstm/config.py); its value lands in session_state[key]."""
+    if s.kind is bool:
+        st.checkbox(s.label, key=key, help=s.help)
+    elif s.choices:
+        st.selectbox(s.label, s.choices, key=key, help=s.help)
+    elif s.kind is str:
+        st.text_input(s.label, key=key, help=s.help)
+    elif s.widget == "slider":
+        lo, hi = s.form_range or (s.min, s.max)
+        st.slider(s.label, lo, hi, step=s.step, key=key, help=s.help)
+    else:
+        lo, hi = s.form_range or (s.min, s.max)
+        st.number_input(s.label, min_value=lo, max_value=hi, step=s.step, format=s.format, key=key, help=s.help)
+
+
+def settings_ui(settings: Iterable[Setting], key: Callable[[str], str]) -> None:
+    """One widget per setting, each in the column (of three) that it declares."""
+    columns = st.columns(3)
+    for s in settings:
+        with columns[s.column]:
+            setting_input(s, key(s.name))
+
+
+def note(key: str, kind: str, text: str, icon: str | None = None) -> None:
+    """Leave a message (kind: success, info, warning, error) for show_note, e.g. from a callback."""
+    st.session_state[key] = (kind, text, icon)
+
+
+def show_note(key: str, keep: bool = False) -> None:
+    """Show the message left under key, once unless keep."""
+    found = st.session_state.get(key) if keep else st.session_state.pop(key, None)
+    if found:
+        kind, text, icon = found
+        getattr(st, kind)(text, icon=icon)
