@@ -78,7 +78,7 @@ class App:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.home = tempfile.mkdtemp(prefix="charlstm-bench-app-")
-        env = dict(os.environ, CHARLSTM_HOME=self.home, CHARLSTM_TF_THREADS=str(threads))
+        env = dict(os.environ, CHARLSTM_HOME=self.home, CHARLSTM_TF_THREADS=str(threads), CHARLSTM_MAX_EPOCHS="10000")
         self.proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                                       "--server.port", str(self.port), "--server.address", "127.0.0.1"],
                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -126,6 +126,31 @@ class App:
                 "server_rss_mb_peak": round(peak), "server_rss_mb_after": round(rss_after),
                 "server_cpu_ms_per_s_watching": round(1000 * server_cpu / watched)}
 
+    def panel_cost(self, browser, seconds: float = 15) -> dict:
+        """Server CPU per second while a training runs, with the browser on the Train page and then on Home."""
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(self.url + "/train")
+        page.get_by_label("Epochs", exact=True).fill("1000")  # quick demo, long enough for both windows
+        page.get_by_role("button", name="Start training").click()
+        page.get_by_text("Training:").first.wait_for(timeout=120_000)
+        page.get_by_text("loss so far").first.wait_for(timeout=120_000)
+        out = {}
+        for where in ("train", "home"):
+            if where == "home":
+                page.goto(self.url + "/")
+                page.get_by_text("Training now").first.wait_for(timeout=60_000)
+            cpu0, t0 = cpu_seconds(self.proc.pid), time.perf_counter()
+            page.wait_for_timeout(seconds * 1000)
+            out[f"server_cpu_ms_per_s_{where}"] = round(1000 * (cpu_seconds(self.proc.pid) - cpu0)
+                                                        / (time.perf_counter() - t0))
+        page.goto(self.url + "/train")
+        page.get_by_role("button", name="Cancel").click()
+        page.get_by_text("No training is running.").wait_for(timeout=120_000)
+        page.close()
+        # one refresh a second of the panel, and one every 5 s of the chart
+        out["panel_refresh_ms"] = round((out["server_cpu_ms_per_s_train"] - out["server_cpu_ms_per_s_home"]) / 1.2)
+        return out
+
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
@@ -137,13 +162,23 @@ def main() -> None:
     p.add_argument("--default-epochs", type=int, default=1, help="epochs of the default config (8 take ~5 min)")
     p.add_argument("--threads", default="1,2", help="TensorFlow intra-op threads to try for the default config")
     p.add_argument("--out", default=str(Path(__file__).with_name("worker_results.json")))
+    p.add_argument("--panel-cost", action="store_true", help="also measure the live panel's server CPU per refresh")
+    p.add_argument("--panel-only", action="store_true", help="only that")
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
-    cases = [("quick demo", None, 1)] + [("default", args.default_epochs, int(t)) for t in args.threads.split(",")]
-    rows = []
+    cases = [] if args.panel_only else [("quick demo", None, 1)] + [
+        ("default", args.default_epochs, int(t)) for t in args.threads.split(",")]
+    rows, panel = [], None
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        if args.panel_cost or args.panel_only:
+            app = App(1)
+            try:
+                panel = app.panel_cost(browser)
+            finally:
+                app.close()
+            print(json.dumps(panel), flush=True)
         for preset, epochs, threads in cases:
             cli = cli_train(preset, epochs, threads)
             app = App(threads)
@@ -157,7 +192,7 @@ def main() -> None:
             rows.append(row)
         browser.close()
     entry = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{os.cpu_count()} cores",
-             "load_avg_at_end": os.getloadavg(), "rows": rows}
+             "load_avg_at_end": os.getloadavg(), "rows": rows, "panel": panel}
     out = Path(args.out)
     history = json.loads(out.read_text()) if out.exists() else []
     out.write_text(json.dumps([*history, entry], indent=1) + "\n")
