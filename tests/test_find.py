@@ -1,4 +1,4 @@
-"""Finding what units do: labels, the cell finder, span search and match, surprise; planted units.
+"""Finding what units do: labels, the cell finder, span search and match, surprise; planted units; the CLI verbs.
 
 The planted model is a tiny LSTM whose weights are set by hand so that we know what two of
 its units do: unit 1 of layer 1 is on inside double quotes, unit 4 of layer 1 forgets at
@@ -7,7 +7,10 @@ every full stop. Everything else is random. The finders must rank each of them f
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -30,6 +33,7 @@ from charlstm.labels import LABELS, label_values
 from charlstm.lstm_np import LayerWeights, Weights, softmax
 from charlstm.surprise import surprise
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUOTES = 'He said "stop". She said "go on".'
 PARTS = ['He said "stop".', 'She said "go on".', "The cat sat on the mat.", "A dog ran home.",
          '"Why?" she asked.', "It is late.", 'We said "no" and then "yes".', "Reena is not fat."]
@@ -303,6 +307,72 @@ def test_the_shipped_model_has_a_line_position_cell():
     long = trace_long(run.weights, run.vocab, run_sample(run, None).text)
     _, _, ranked = cell_finder(long, "line-position", k=1)
     assert abs(ranked[0].score) > 0.9, ranked
+
+
+# ---- the command line
+def cli(*args, home):
+    env = dict(os.environ, CHARLSTM_HOME=str(home), PYTHONPATH=ROOT)
+    return subprocess.run([sys.executable, "-m", "charlstm", *args], capture_output=True, text=True, env=env,
+                          timeout=180, cwd=ROOT)
+
+
+def test_cli_units_ranks_the_demo_models_line_position_cell(tmp_path):
+    r = cli("units", "demo", "--label", "line-position", "--top", "3", home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "20,000 characters from the held-out end of tiny Shakespeare" in r.stdout
+    rows = [line.split() for line in r.stdout.splitlines() if line.strip()[:1].isdigit()]
+    assert len(rows) == 3 and rows[0][0] == "1" and abs(float(rows[0][4])) > 0.9
+
+
+def test_cli_units_with_a_regex_over_another_corpus(tmp_path):
+    (tmp_path / "q.txt").write_text(planted_text(5000))
+    r = cli("units", "demo", "--regex", "[A-Z]", "--corpus", str(tmp_path / "q.txt"), "--chars", "4000",
+            "--state", "hidden", home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "4,000 characters from the end of q.txt" in r.stdout and "AUC" in r.stdout and " cell " not in r.stdout
+
+
+def test_cli_match_finds_sentence_ends_in_the_corpus(tmp_path):
+    r = cli("match", "demo", "--text", EXAMPLE, "--span", "19:20", "--top", "5", home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "span 19:20 ' '" in r.stdout and "layer 2, hidden >= 0.5" in r.stdout
+    hits = [line for line in r.stdout.splitlines() if "score" in line]
+    assert len(hits) == 5
+    for line in hits:  # each match is a space right after the end of a sentence: ...sir![ ]Pray...
+        assert any(f"{p}[ ]" in line for p in ".!?"), line
+
+
+@pytest.mark.parametrize("args,message", [
+    (["match", "demo", "--text", "Hello there", "--span", "5:3"], "is not inside the text"),
+    (["match", "demo", "--text", "Hello there", "--span", "x"], "a span is START:END"),
+    (["match", "demo", "--text", "Hello there", "--span", "0:3", "--layer", "3"], "--layer must be 1 to 2"),
+    (["match", "demo", "--text", "Hello €", "--span", "0:3"], "not in the model's vocabulary"),
+    (["match", "nosuchrun", "--text", "Hello", "--span", "0:3"], "no stored run"),
+    (["match", "demo", "--text", "Hello there", "--span", "0:2", "--threshold", "-1", "--chars", "5"], "--chars"),
+    (["units", "demo", "--label", "quotes"], "no character of the sample is labelled"),
+    (["units", "demo", "--regex", "("], "not a regular expression"),
+    (["units", "demo", "--label", "vowel", "--corpus", "/no/such/file.txt"], "cannot read"),
+])
+def test_cli_bad_input_is_one_line_no_traceback(tmp_path, args, message):
+    r = cli(*args, home=tmp_path)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], r.stderr
+
+
+def test_cli_says_when_a_runs_corpus_is_not_stored(tmp_path, trained_run):
+    import shutil
+
+    home = tmp_path / "home"  # a copy of the shared run, without the corpus it was trained on
+    shutil.copytree(trained_run.path, home / "runs" / trained_run.key)
+    for args in (["match", trained_run.key, "--text", "It is late.", "--span", "3:5"],
+                 ["units", trained_run.key, "--label", "vowel"]):
+        r = cli(*args, home=home)
+        assert r.returncode == 2 and r.stderr.startswith("error: the corpus run") and "--corpus FILE" in r.stderr
+    r = cli("units", trained_run.key, "--label", "vowel", "--corpus", str(trained_run.path / "config.json"),
+            "--chars", "1000", home=home)  # any text file will do; unknown characters are left out
+    assert r.returncode == 0, r.stderr
 
 
 def test_corpus_error_is_raised_for_unknown_characters():
