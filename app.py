@@ -13,6 +13,7 @@ page = st.navigation([
     st.Page("pages/corpus.py", title="Corpus", icon=":material/description:", url_path="corpus"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page("pages/gates.py", title="Gates", icon=":material/grid_on:", url_path="gates"),
+    st.Page("pages/units.py", title="Units", icon=":material/neurology:", url_path="units"),
     st.Page("pages/generate.py", title="Generate", icon=":material/edit_note:", url_path="generate"),
 ])
 sidebar()
