@@ -19,10 +19,11 @@ from .labels import Label, label_values
 from .lstm_np import GATES, Weights
 
 SAMPLE_CHARS = 20_000  # characters of the corpus the finders read: enough for rare labels, fast to trace
-SLICE = 768  # the sample is read as slices of this many characters side by side, one matrix product a step
+SLICE = 512  # the sample is read as slices of this many characters side by side, one matrix product a step
 WARMUP = 128  # ... each slice starting this many characters early, so its memory is warm when it counts
+BLOCK = 64  # steps whose input part is computed in one matrix product
 BINS = 1024  # histogram bins per unit for the first, approximate AUC of every unit
-EXACT = 64  # units whose AUC is then computed exactly, from a sort
+EXACT = 32  # units whose AUC is then computed exactly, from a sort
 
 
 # ---- the corpus sample
@@ -108,7 +109,8 @@ def trace_long(weights: Weights, vocab: Vocab, text: str, states: tuple[str, ...
     steps = warmup + slice_len
     pos = np.arange(steps)[:, None] - warmup + np.arange(n)[None, :] * slice_len  # (steps, n): position read
     live = (pos >= 0).astype(np.float32)[:, :, None]  # before the text starts, a slice waits with an empty memory
-    x = weights.embedding[ids[np.clip(pos, 0, max(T - 1, 0))]]  # (steps, n, emb); past the end: read, then dropped
+    read = ids[np.clip(pos, 0, max(T - 1, 0))]  # (steps, n); past the text's end: read, then dropped
+    x = None  # the layer below's hidden states, (steps, n, units)
     out_layers = []
     for lw in weights.layers[:layers]:
         u = lw.units
@@ -116,30 +118,34 @@ def trace_long(weights: Weights, vocab: Vocab, text: str, states: tuple[str, ...
         half = np.full(4 * u, 0.5, np.float32)
         half[2 * u:3 * u] = 1.0
         shift = 1.0 - half  # 0.5 for the sigmoid gates, 0 for the candidate
-        xz = x @ (lw.kernel * half) + lw.bias * half  # (steps, n, 4u): the input part of every step at once
-        recurrent = lw.recurrent * half
+        kernel, bias, recurrent = lw.kernel * half, lw.bias * half, lw.recurrent * half
+        table = weights.embedding @ kernel + bias if x is None else None  # (vocab, 4u): the first layer looks up
         c = np.zeros((n, u), np.float32)
         h = np.zeros((n, u), np.float32)
         out = np.empty((steps, n, u), np.float32)  # the hidden state, which the next layer reads
         rec = {s: np.empty((steps, n, u), np.float32) for s in states if s != "hidden"}
         a = np.empty((n, 4 * u), np.float32)
-        for j in range(steps):
-            np.matmul(h, recurrent, out=a)
-            a += xz[j]
-            np.tanh(a, out=a)
-            a *= half
-            a += shift  # a is now i, f, g, o side by side
-            i, f, g, o = a[:, :u], a[:, u:2 * u], a[:, 2 * u:3 * u], a[:, 3 * u:]
-            c *= f
-            c += i * g
-            h = out[j]
-            np.tanh(c, out=h)
-            h *= o
-            if j < warmup:
-                c *= live[j]
-                h *= live[j]
-            for name, v in rec.items():
-                v[j] = {"input": i, "forget": f, "candidate": g, "output": o, "cell": c}[name]
+        for j0 in range(0, steps, BLOCK):  # the input part of BLOCK steps in one product, small enough for the cache
+            j1 = min(steps, j0 + BLOCK)
+            xz = table[read[j0:j1]] if x is None else (
+                (x[j0:j1].reshape(-1, x.shape[-1]) @ kernel + bias).reshape(j1 - j0, n, 4 * u))
+            for j in range(j0, j1):
+                np.matmul(h, recurrent, out=a)
+                a += xz[j - j0]
+                np.tanh(a, out=a)
+                a *= half
+                a += shift  # a is now i, f, g, o side by side
+                i, f, g, o = a[:, :u], a[:, u:2 * u], a[:, 2 * u:3 * u], a[:, 3 * u:]
+                c *= f
+                c += i * g
+                h = out[j]
+                np.tanh(c, out=h)
+                h *= o
+                if j < warmup:
+                    c *= live[j]
+                    h *= live[j]
+                for name, v in rec.items():
+                    v[j] = {"input": i, "forget": f, "candidate": g, "output": o, "cell": c}[name]
         rec["hidden"] = out
         out_layers.append({s: _flat(rec[s][warmup:], T) for s in states})
         x = out
