@@ -192,13 +192,14 @@ def cmd_match(args, store: RunStore) -> int:
     long = trace_long(run.weights, run.vocab, sample.text, states=(args.state,), layers=layer + 1)
     matches = match(long.layers[layer][args.state], [f.unit for f in found], args.threshold, end - start,
                     below=args.below, k=args.top)
-    print(f"\nwhere {'they turn' if len(found) > 1 else 'it turns'} on together in {sample.source}:")
+    verb = ("they switch" if len(found) > 1 else "it switches") + (" off" if args.below else " on")
+    print(f"\nwhere {verb} together in {sample.source}:")
     for rank, m in enumerate(matches, 1):
         before, hit, after = (sample.text[max(0, m.start - 30):m.start], sample.text[m.start:m.end],
                               sample.text[m.end:m.end + 30])
         print(f"{rank:>3}  score {m.score:.2f}  at {m.start:>6,}  {_oneline(before)}[{_oneline(hit)}]{_oneline(after)}")
     if not matches:
-        print("  nowhere: these units never turn on together there")
+        print("  nowhere: these units never switch together there")
     return 0
 
 

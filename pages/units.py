@@ -283,7 +283,7 @@ def span_view(run: Run) -> None:
                    "dashed, the span in yellow. Left: each unit's weakest value inside the span, its strongest just "
                    "around it, and the margin between the two.")
 
-    st.subheader("Where else they turn on together")
+    st.subheader(f"Where else they switch {'off' if below else 'on'} together")
     sample = the_sample(str(run.path), stamp(run), run)
     if sample is None:
         no_sample_note()
@@ -297,7 +297,7 @@ def span_view(run: Run) -> None:
                 f"{'off' if below else 'on'} at once, best first. A score of 1 means all of them, for exactly as "
                 "many characters as your span; the shade of each matched character shows how many.")
     if not matches:
-        st.info("Nowhere: these units never turn on together in the sample.", icon=":material/search_off:")
+        st.info("Nowhere: these units never switch together in the sample.", icon=":material/search_off:")
         return
     st.html(unit_charts.matches_html(long.text, matches, share))
 

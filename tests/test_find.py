@@ -378,3 +378,10 @@ def test_cli_says_when_a_runs_corpus_is_not_stored(tmp_path, trained_run):
 def test_corpus_error_is_raised_for_unknown_characters():
     with pytest.raises(CorpusError):
         trace_long(planted_weights(), VOCAB, "€uro")
+
+
+def test_the_finders_import_neither_tensorflow_nor_streamlit():
+    code = ("import sys, charlstm.find, charlstm.labels, charlstm.surprise, charlstm.unit_charts; "
+            "print(sorted(m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", (r.stdout, r.stderr)

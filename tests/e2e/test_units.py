@@ -77,7 +77,7 @@ def test_span_search_and_match(page, server):
     assert mark.inner_text() == " "  # the space after "eat.", where a new sentence begins
     found = heading(page, "6 units mark “␣”", 3)
     found.wait_for(timeout=PAGE_LOAD_MS)
-    heading(page, "Where else they turn on together", 3).wait_for(timeout=PAGE_LOAD_MS)
+    heading(page, "Where else they switch on together", 3).wait_for(timeout=PAGE_LOAD_MS)
     rows = page.locator(".charlstm-matches > div")
     rows.first.wait_for(timeout=PAGE_LOAD_MS)
     assert rows.count() >= 8
