@@ -56,7 +56,8 @@ def the_sample(path: str, stamp: str, _run: Run) -> find.Sample | None:
     return find.run_sample(_run, store())
 
 
-@st.cache_resource(show_spinner="Reading the corpus sample through the model…", max_entries=8)
+# Read-only arrays shared by every session; 20,000 x 128 units x 2 layers x 2 states is 41 MB, so only a few.
+@st.cache_resource(show_spinner="Reading the corpus sample through the model…", max_entries=4, ttl=3600)
 def sample_trace(path: str, stamp: str, states: tuple[str, ...], layers: int | None, _run: Run,
                  _text: str) -> find.LongTrace:
     return find.trace_long(_run.weights, _run.vocab, _text, states=states, layers=layers)  # read-only arrays
@@ -288,7 +289,10 @@ def span_view(run: Run) -> None:
     if sample is None:
         no_sample_note()
         return
-    long = sample_trace(str(run.path), stamp(run), (state,), layer + 1, run, sample.text)
+    if state in ("cell", "hidden"):  # the cell finder's trace has both, for every layer: one trace serves the two
+        long = sample_trace(str(run.path), stamp(run), ("cell", "hidden"), None, run, sample.text)
+    else:
+        long = sample_trace(str(run.path), stamp(run), (state,), layer + 1, run, sample.text)
     units = [f.unit for f in found]
     matches = find.match(long.layers[layer][state], units, threshold, end - start, below=below, k=12)
     col = long.layers[layer][state][:, units]
