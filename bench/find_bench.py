@@ -133,12 +133,13 @@ def main() -> None:
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
 
     print(f"{len(text):,} characters, fastest of {args.repeat}, load average {entry['machine']['load_avg_1min']}\n")
-    print("| model | cell finder, line position | cell finder, word start | span match | of which tracing |")
+    print("| model | cell finder, line position | cell finder, word start | span match | the trace alone |")
     print("| --- | --- | --- | --- | --- |")
     for name in (big, "2x128 demo"):
         t = entry[name]
         print(f"| {name} | {t['cell_finder_line-position_s']:.2f} s | {t['cell_finder_word-start_s']:.2f} s | "
               f"{t['span_match_s']:.2f} s | {t['trace_s']:.2f} s |")
+    print("\n(each column timed on its own; CPU seconds in bench/results.json)")
     print("\nthe shipped model's top units:")
     for label, rows in entry["demo_top_units"].items():
         print(f"  {label}: " + ", ".join(f"layer {r['layer']} {r['state']} unit {r['unit']} ({r['score']:+.3f})"
