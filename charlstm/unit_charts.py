@@ -92,17 +92,15 @@ def separation_chart(values: np.ndarray, y: np.ndarray, binary: bool, what: str,
 
 
 def excerpt(y: np.ndarray, text: str, width: int = 700) -> tuple[int, int]:
-    """A window of about `width` characters that starts a line and holds many labelled characters."""
-    y = np.asarray(y, dtype=np.float64)
+    """A window of about `width` characters, from the start of a line, where the label y (T,) sums highest:
+    the most labelled characters, or for position in the line the longest lines."""
     if len(text) <= width:
         return 0, len(text)
-    if y.dtype == bool or set(np.unique(y)) <= {0.0, 1.0}:
-        sums = np.convolve(y, np.ones(width), mode="valid")  # labelled characters in each window
-        start = int(np.argmax(sums))
-    else:
-        start = 0
+    sums = np.convolve(np.asarray(y, dtype=np.float64), np.ones(width), mode="valid")  # (T - width + 1,)
+    start = int(np.argmax(sums))
     line = text.rfind("\n", 0, start)
-    start = line + 1 if line >= 0 and start - line < 200 else start
+    if start - line < 200:  # back to the start of the line, unless lines are very long
+        start = line + 1
     end = min(len(text), start + width)
     end = text.rfind("\n", start, end) + 1 or end  # end on a whole line where there is one
     return start, end

@@ -156,7 +156,7 @@ def cell_finder_view(run: Run) -> None:
                                               f"{ranked[i].score:.3f})")
     best = ranked[pick]
     values = long.layers[best.layer][best.state][:, best.unit]  # (T,)
-    a, b = unit_charts.excerpt(y if binary else np.zeros(len(y)), long.text)
+    a, b = unit_charts.excerpt(y, long.text)
     value_range = (-1.0, 1.0)
     if best.state == "cell":  # unbounded: the unit's own range over the excerpt
         m = float(np.abs(values[a:b]).max()) or 1.0

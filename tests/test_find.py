@@ -385,3 +385,27 @@ def test_the_finders_import_neither_tensorflow_nor_streamlit():
             "print(sorted(m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "[]", (r.stdout, r.stderr)
+
+
+# ---- the Units page's HTML and charts (pure functions)
+def test_the_html_escapes_user_text_and_marks_what_it_says():
+    from charlstm import unit_charts
+
+    text = 'a<b>"c&\n'
+    html = unit_charts.labelled_text_html(text, np.linspace(-1, 1, len(text)), (-1.0, 1.0),
+                                          [False, True, False, False, False, False, False, False])
+    assert "<b>" not in html and ">&lt;</span>" in html and "&amp;" in html and html.count("box-shadow") == 1
+    strip = unit_charts.surprise_strip_html(text, [np.nan, *[1.0] * 7], [(), *[(("<", 0.9), ("b", 0.1))] * 7])
+    assert strip.count('class="col"') == len(text) and "<b>" not in strip and ">&lt;</div>" in strip
+    assert strip.count("outline:2px") == 2  # "<" and "b" were among the guesses for their places
+    with pytest.raises(ValueError):
+        unit_charts.labelled_text_html("ab", [0.0], (-1.0, 1.0))
+
+
+def test_the_excerpt_starts_a_line_where_the_label_is_densest():
+    from charlstm import unit_charts
+
+    text = ("x" * 30 + "\n") * 40 + ("ab " * 10 + "\n") * 40
+    y = np.array([c == "a" for c in text])
+    a, b = unit_charts.excerpt(y, text, width=200)
+    assert text[a - 1] == "\n" and a >= 40 * 31 - 31 and text[b - 1] == "\n" and b - a <= 200
