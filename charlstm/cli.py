@@ -1,4 +1,4 @@
-"""Command line: python -m charlstm {train,resume,generate,trace,runs,export,import,delete}."""
+"""Command line: python -m charlstm {train,resume,generate,trace,match,units,runs,export,import,delete}."""
 
 from __future__ import annotations
 
@@ -156,6 +156,84 @@ def cmd_trace(args, store: RunStore) -> int:
     return 0
 
 
+def _oneline(text: str) -> str:
+    return text.replace("\n", "↵").replace("\t", "⇥")
+
+
+def _layer(run, layer: int | None) -> int:
+    """A 1-based --layer (None: the last) as a 0-based index."""
+    n = run.config.layers
+    if layer is None:
+        return n - 1
+    if not 1 <= layer <= n:
+        raise ValueError(f"--layer must be 1 to {n} for this {n}-layer model, not {layer}")
+    return layer - 1
+
+
+def _find_sample(args, store: RunStore, run):
+    from .find import run_sample
+
+    if not 1_000 <= args.chars <= 1_000_000:
+        raise ValueError(f"--chars must be 1,000 to 1,000,000, not {args.chars:,}")
+    sample = run_sample(run, store, args.chars, load_path(args.corpus) if args.corpus else None)
+    if sample is None:
+        raise StoreError(f"the corpus run {run.key} was trained on is not stored here; pass --corpus FILE")
+    return sample
+
+
+def cmd_match(args, store: RunStore) -> int:
+    from .find import match, parse_span, span_search, trace_long
+    from .gates import trace
+
+    run = _run(store, args.run)
+    layer = _layer(run, args.layer)
+    sample = _find_sample(args, store, run)
+    tr = trace(run, args.text, drop_unknown=args.drop_unknown)
+    start, end = parse_span(args.span, len(tr.text))
+    found = span_search(tr.layers[layer][args.state], start, end, args.threshold, below=args.below)
+    side, other = ("<", ">=") if args.below else (">=", "<")
+    print(f"span {start}:{end} {_oneline(tr.text[start:end])!r} of {_oneline(tr.text)!r}")
+    print(f"layer {layer + 1}, {args.state} {side} {args.threshold:g} through the span and {other} {args.threshold:g} "
+          f"just before and after it: {len(found)} unit{'s' * (len(found) != 1)}")
+    for f in found[:args.top]:
+        print(f"  unit {f.unit:<4} inside {f.inside:+.3f}  around {f.around:+.3f}  margin {f.margin:.3f}")
+    if not found:
+        print("no unit switches at this span's edges: try another threshold, state or layer")
+        return 0
+    long = trace_long(run.weights, run.vocab, sample.text, states=(args.state,), layers=layer + 1)
+    matches = match(long.layers[layer][args.state], [f.unit for f in found], args.threshold, end - start,
+                    below=args.below, k=args.top)
+    verb = ("they switch" if len(found) > 1 else "it switches") + (" off" if args.below else " on")
+    print(f"\nwhere {verb} together in {sample.source}:")
+    for rank, m in enumerate(matches, 1):
+        before, hit, after = (sample.text[max(0, m.start - 30):m.start], sample.text[m.start:m.end],
+                              sample.text[m.end:m.end + 30])
+        print(f"{rank:>3}  score {m.score:.2f}  at {m.start:>6,}  {_oneline(before)}[{_oneline(hit)}]{_oneline(after)}")
+    if not matches:
+        print("  nowhere: these units never switch together there")
+    return 0
+
+
+def cmd_units(args, store: RunStore) -> int:
+    from .find import label_for, rank_units, trace_long
+
+    run = _run(store, args.run)
+    states = ("cell", "hidden") if args.state == "both" else (args.state,)
+    sample = _find_sample(args, store, run)
+    label, y = label_for(sample.text, None if args.regex else args.label, args.regex)  # a bad label fails fast
+    long = trace_long(run.weights, run.vocab, sample.text, states=states)
+    ranked = rank_units(long, y, label.binary, states, k=args.top)
+    what = f"{int(y.sum()):,} of {len(y):,} characters labelled" if label.binary else "one number per character"
+    print(f"{label.title}: {label.help[0].lower()}{label.help[1:]}\nOver {sample.source} ({what}).")
+    print("Scored by the area under the ROC curve (1: higher on labelled characters, 0: lower, 0.5: chance)"
+          if label.binary else "Scored by the correlation r with the label (-1 to 1)")
+    print(f"\n{'rank':>4}  {'layer':>5}  {'unit':>4}  {'state':<6}  {'AUC' if label.binary else 'r':>6}")
+    for rank, u in enumerate(ranked, 1):
+        print(f"{rank:>4}  {u.layer + 1:>5}  {u.unit:>4}  {u.state:<6}  {u.score:>6.3f}" if label.binary else
+              f"{rank:>4}  {u.layer + 1:>5}  {u.unit:>4}  {u.state:<6}  {u.score:>+6.3f}")
+    return 0
+
+
 def cmd_runs(args, store: RunStore) -> int:
     runs = store.list()
     if not runs:
@@ -225,6 +303,38 @@ def _reading_commands(sub) -> None:
     r.add_argument("--output", default=None, help="write csv/json here instead of stdout")
     r.add_argument("--drop-unknown", action="store_true", help="leave out characters the model does not know")
     r.set_defaults(fn=cmd_trace)
+
+    m = sub.add_parser("match", help="span search and match (LSTMVis): the units on through a span, and where "
+                                     "they turn on together in the corpus")
+    m.add_argument("run", help="run key or unique prefix, or 'demo'")
+    m.add_argument("--text", required=True, help="the text to trace")
+    m.add_argument("--span", required=True, help="START:END, the characters text[START:END] (END excluded)")
+    m.add_argument("--layer", type=int, default=None, help="1 = the first LSTM layer (default: the last)")
+    m.add_argument("--state", choices=("hidden", "cell", "input", "forget", "candidate", "output"), default="hidden",
+                   help="which state or gate to look at (default: %(default)s)")
+    m.add_argument("--threshold", type=float, default=0.5, help="on means at or above this (default: %(default)s)")
+    m.add_argument("--below", action="store_true", help="look for units below the threshold through the span "
+                                                        "and above it around it (a forget gate letting go)")
+    m.add_argument("--top", type=int, default=10, help="how many units and matches to list (default: %(default)s)")
+    m.add_argument("--chars", type=int, default=20_000, help="characters of the corpus to search "
+                                                             "(default: %(default)s, from its held-out end)")
+    m.add_argument("--corpus", default=None, help="search this text file instead of the run's own corpus")
+    m.add_argument("--drop-unknown", action="store_true", help="leave out characters the model does not know")
+    m.set_defaults(fn=cmd_match)
+
+    u = sub.add_parser("units", help="the cell finder: rank every unit by how well it follows a character label")
+    u.add_argument("run", help="run key or unique prefix, or 'demo'")
+    which = u.add_mutually_exclusive_group(required=True)
+    which.add_argument("--label", choices=("quotes", "brackets", "line-position", "word-start", "sentence-boundary",
+                                           "next-upper", "vowel"), help="a built-in character label")
+    which.add_argument("--regex", help="label the characters inside matches of this regular expression")
+    u.add_argument("--state", choices=("both", "cell", "hidden"), default="both",
+                   help="score the cell state, the hidden state or both (default: %(default)s)")
+    u.add_argument("--top", type=int, default=10, help="how many units to list (default: %(default)s)")
+    u.add_argument("--chars", type=int, default=20_000, help="characters of the corpus to score over "
+                                                             "(default: %(default)s, from its held-out end)")
+    u.add_argument("--corpus", default=None, help="score over this text file instead of the run's own corpus")
+    u.set_defaults(fn=cmd_units)
 
 
 def _store_commands(sub) -> None:

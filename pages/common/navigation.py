@@ -40,6 +40,7 @@ PAGES = {
     "corpus": PageSpec("pages/corpus.py", "Corpus", ":material/description:"),
     "train": PageSpec("pages/train.py", "Train", ":material/model_training:"),
     "gates": PageSpec("pages/gates.py", "Gates", ":material/grid_on:"),
+    "units": PageSpec("pages/units.py", "Units", ":material/neurology:"),
     "generate": PageSpec("pages/generate.py", "Generate", ":material/edit_note:"),
 }
 HOME = "home"
