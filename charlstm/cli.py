@@ -20,13 +20,14 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), default="default",
                    help="start from a preset config; options below override it (default: %(default)s)")
     for f in dataclasses.fields(Config):
-        kind = {"int": int, "float": float, "bool": None}[f.type]
+        kind = {"int": int, "float": float, "bool": None, "str": str}[f.type]
         flag = "--" + f.name.replace("_", "-")
         if kind is None:
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
                            help=f"{f.name} (default: from the preset)")
         else:
-            p.add_argument(flag, type=kind, default=None, help=f"{f.name} (default: from the preset)")
+            p.add_argument(flag, type=kind, default=None, choices=f.metadata.get("choices"),
+                           help=f"{f.name} (default: from the preset)")
 
 
 def _config_from(args) -> Config:

@@ -7,6 +7,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+# How text becomes training examples. "sequence": char-rnn's, every position of a sequence is a
+# target. "window": the classic Keras tutorial's, each window of seq_len characters predicts the one
+# character after it, read from an empty state, its input the scaled integer i / V (charlstm/window.py).
+FORMULATIONS = ("sequence", "window")
+# Fields added after runs were first stored, with the value every older run had. At that value they
+# are left out of to_json(), and so of the run key: older runs keep their keys and their bundles import.
+LATER_FIELDS = {"formulation": "sequence"}
+
 
 @dataclass(frozen=True)
 class Config:
@@ -26,6 +34,8 @@ class Config:
     val_fraction: float = 0.1  # the last part of the text is held out for validation
     epochs: int = 8  # passes over the training part; 8 on tiny Shakespeare take about 5 minutes here
     seed: int = 0  # seeds Keras, TensorFlow and our numpy generators
+    # added later (LATER_FIELDS): how text becomes examples, one of FORMULATIONS; "window" needs embedding 1
+    formulation: str = dataclasses.field(default="sequence", metadata={"choices": FORMULATIONS})
 
     def __post_init__(self) -> None:
         problems = validate(self)
@@ -36,7 +46,8 @@ class Config:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
+        d = {k: v for k, v in self.to_dict().items() if k not in LATER_FIELDS or v != LATER_FIELDS[k]}
+        return json.dumps(d, sort_keys=True)
 
     @classmethod
     def from_dict(cls, d: dict) -> Config:
@@ -70,6 +81,11 @@ def validate(c: Config) -> list[str]:
         out.append(f"learning_rate must be > 0, got {c.learning_rate!r}")
     if not c.clipnorm >= 0:
         out.append(f"clipnorm must be >= 0 (0 turns clipping off), got {c.clipnorm!r}")
+    if c.formulation not in FORMULATIONS:
+        out.append(f"formulation must be one of {', '.join(FORMULATIONS)}, got {c.formulation!r}")
+    elif c.formulation == "window" and c.embedding != 1:
+        out.append(f"the window formulation reads one number per character (i / V): embedding must be 1, "
+                   f"got {c.embedding!r}")
     return out
 
 
