@@ -1,5 +1,8 @@
 """Training: char-rnn style batches, plain-callable hooks, cancellation, resume.
 
+A config with formulation "window" trains the classic tutorial's way instead (charlstm/window.py):
+every window predicts one character, so its rates count targets, not characters read.
+
 The trainer knows nothing of any UI. It reports through on_progress(Progress) after every
 batch and asks should_stop() after every batch; a small Keras Callback adapts the two.
 """
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import corpus as corpus_mod
+from . import window as window_mod
 from .config import Config
 from .corpus import Corpus, Vocab
 
@@ -28,7 +32,7 @@ class Progress:
     train_loss: float | None  # Keras's running mean over the epoch so far, nats/char
     batch_loss: float | None  # this batch alone
     val_loss: float | None  # after the last finished epoch
-    chars_per_sec: float
+    chars_per_sec: float  # training targets a second: every character for "sequence", one per window for "window"
     elapsed: float  # seconds of this training session
     eta: float | None  # seconds left, estimated from the step rate so far
 
@@ -93,12 +97,34 @@ def epoch_batches(ids: np.ndarray, config: Config, epoch: int) -> tuple[np.ndarr
 
 
 def steps_per_epoch(n_train: int, config: Config) -> int:
+    if config.formulation == "window":
+        return window_mod.steps_per_epoch(n_train, config)
     return max(1, ((n_train - 1) // config.seq_len) // config.batch_size)
 
 
 def run_key(corpus_sha: str, config: Config) -> str:
     """The cache key: the same corpus text and settings always give the same key."""
     return hashlib.sha256((corpus_sha + config.to_json()).encode()).hexdigest()[:16]
+
+
+def validation_data(val: np.ndarray, config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """The held-out (input, target) pairs: shifted sequences, or for "window" one target per window."""
+    if config.formulation == "window":
+        return window_mod.validation(val, config.seq_len)
+    return windows(val, config.seq_len)
+
+
+def targets_per_step(config: Config) -> int:
+    return config.batch_size * (1 if config.formulation == "window" else config.seq_len)
+
+
+def fit_epoch(model, ids: np.ndarray, config: Config, epoch: int, callbacks: list) -> None:
+    """One epoch of model.fit on this epoch's batches (windows are gathered batch by batch)."""
+    if config.formulation == "window":
+        model.fit(window_mod.dataset(ids, config, epoch), epochs=1, verbose=0, callbacks=callbacks)
+        return
+    x, y = epoch_batches(ids, config, epoch)
+    model.fit(x, y, batch_size=config.batch_size, epochs=1, shuffle=False, verbose=0, callbacks=callbacks)
 
 
 def train(
@@ -131,7 +157,7 @@ def train(
         history = {k: list(v) for k, v in resume.history.items()}
         resumed_from = resume.key
     data = split(corpus.text, config, vocab=resume.vocab if resume is not None else None)
-    vx, vy = windows(data.val, config.seq_len)
+    vx, vy = validation_data(data.val, config)
     spe = steps_per_epoch(len(data.train), config)
     keras.utils.set_random_seed(config.seed + start_epoch)  # dropout masks and initial weights
     model = resume.keras_model() if resume is not None else build_model(config, len(data.vocab))
@@ -139,7 +165,7 @@ def train(
     t0 = time.perf_counter()
     state = {"epoch": start_epoch + 1, "step": 0, "steps_done": 0, "train_loss": None, "batch_loss": None,
              "val_loss": history["val_loss"][-1] if history["val_loss"] else None, "phase": "starting"}
-    chars_per_step = config.batch_size * config.seq_len
+    chars_per_step = targets_per_step(config)
 
     def snapshot(phase: str | None = None) -> Progress:
         el = time.perf_counter() - t0
@@ -174,8 +200,7 @@ def train(
     for epoch in range(start_epoch, config.epochs):
         state.update(epoch=epoch + 1, step=0, train_loss=None)
         te = time.perf_counter()
-        x, y = epoch_batches(data.train, config, epoch)
-        model.fit(x, y, batch_size=config.batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[hooks])
+        fit_epoch(model, data.train, config, epoch, [hooks])
         if should_stop():
             status = "cancelled"
             break
