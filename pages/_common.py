@@ -52,7 +52,7 @@ PERSISTENT = ("train.preset", "train.layers", "train.units", "train.embedding", 
               "train.batch_size", "train.epochs", "train.learning_rate", "train.lowercase", "train.seed",
               "corpus.window", "gates.example", "gates.text", "gates.layer", "gates.show", "gates.drop",
               "gates.unit", "gates.stretch", "gates.position", "generate.prime", "generate.length",
-              "generate.temperature", "generate.top_k", "generate.seed", "generate.drop")
+              "generate.temperature", "generate.top_k", "generate.seed", "generate.drop", "generate.mode")
 
 
 def keep_widget_state() -> None:

@@ -67,6 +67,17 @@ def saturation(path: str, stamp: str, layer: int, _run: Run, _sample: str) -> di
     return {g: (low.tolist(), high.tolist()) for g, (low, high) in gates.saturation(tr, layer).items()}
 
 
+def window_note(run: Run) -> None:
+    """Say how a run of the tutorial's windows is traced: window by window, each from an empty state."""
+    n = gates.trace_window(run.config)
+    if n:
+        st.info(f"This run was trained the classic tutorial's way: each window of {n} characters is read from an "
+                f"empty state and predicts only the character after it. The trace reads the same way: it starts "
+                f"from an empty state at the start of every window (characters 1, {n + 1}, {2 * n + 1}, …), so the "
+                f"memory never carries across a window, and only the prediction after a window's last character "
+                f"is one the model was trained to make.", icon=":material/crop_free:")
+
+
 def controls(run: Run) -> tuple[str, int, str, bool]:
     if "gates.text" not in st.session_state:
         st.session_state["gates.text"] = gates.EXAMPLE
@@ -207,6 +218,7 @@ st.title("Gates")
 st.markdown(f"Inside the active model ({run.meta.get('corpus_name', '?')}, {run.config.layers} × "
             f"{run.config.units}{', the shipped demo' if is_demo(run) else ''}): what each LSTM unit does as it "
             "reads a text.")
+window_note(run)
 text, layer, show, drop = controls(run)
 try:
     tr = gates.trace(run, text, drop_unknown=drop) if text else None

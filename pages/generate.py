@@ -52,6 +52,34 @@ def default_prime(chars: tuple[str, ...]) -> str:
     return "ROMEO:\n" if all(c in chars for c in "ROMEO:\n") else ""
 
 
+REREAD, STATEFUL = "reread", "stateful"
+
+
+def tutorial_mode(run) -> int:
+    """For a run of the tutorial's windows: how to continue, and greedy by default. Returns the window (0: stateful).
+
+    Sets the widgets' defaults the first time this run is seen, so it must run before they are drawn.
+    """
+    if run.config.formulation != "window":
+        if st.session_state.pop("generate.tutorial_run", None) is not None:
+            st.session_state["generate.temperature"] = 0.8  # leaving a tutorial run: the usual default again
+        return 0
+    n = run.config.seq_len
+    if st.session_state.get("generate.tutorial_run") != run.key:
+        st.session_state["generate.tutorial_run"] = run.key
+        st.session_state["generate.temperature"] = 0.0  # the tutorial's generation is greedy
+        st.session_state["generate.mode"] = REREAD
+    mode = st.radio("How the model continues", (REREAD, STATEFUL), key="generate.mode", horizontal=True,
+                    format_func={REREAD: f"Re-read the last {n} characters (the tutorial)",
+                                 STATEFUL: "Carry its memory along (stateful)"}.get)
+    st.caption(f"This run was trained the tutorial's way, on windows of {n} characters read from an empty state. "
+               f"Re-reading, as the tutorial does, starts from an empty memory for every new character and reads "
+               f"the last {n} again, so it never sees further back and does {n} steps of work per character; "
+               "the stateful stepper reads each character once and carries its memory on, past any window, "
+               "which this model was never trained to do.")
+    return n if mode == REREAD else 0
+
+
 def rate_caption(stats: dict) -> str:
     n, s = len(stats["text"]), stats["seconds"]  # generated characters only, not the priming text
     return f"{n:,} characters in {s:.2f} s: {n / s:,.0f} characters per second." if s > 0 else f"{n:,} characters."
@@ -62,6 +90,7 @@ st.title("Generate")
 st.markdown(f"The active model ({run.meta.get('corpus_name', '?')}, {run.config.layers} × {run.config.units}"
             f"{', the shipped demo' if is_demo(run) else ''}) reads the priming text, then writes one character at a "
             "time, each drawn from its predicted probabilities.")
+window = tutorial_mode(run)
 if "generate.prime" not in st.session_state:
     st.session_state["generate.prime"] = default_prime(run.vocab.chars)
 prime = st.text_area("Priming text", key="generate.prime", max_chars=2000, height=90,
@@ -92,7 +121,7 @@ if st.button("Generate", type="primary", key="generate.go", icon=":material/auto
     stats: dict = {}
     try:
         chars = sampling.generate(run.weights, run.vocab, prepared, int(length), float(temperature), int(top_k),
-                                  int(seed), drop_unknown=drop)
+                                  int(seed), drop_unknown=drop, window=window)
         with st.container(border=True, key="generate.output"):
             st.write_stream(chunks(chars, stats, prefix=prepared))
     except (CorpusError, ValueError) as e:

@@ -65,6 +65,7 @@ def config_form(lim: Limits) -> None:
                      f"**{name}**: {c.layers} × {c.units}, dropout {c.dropout:g}, sequences of {c.seq_len} in "
                      f"batches of {c.batch_size}{', lowercased' if c.lowercase else ''}"
                      for name, c in PRESETS.items()))
+    formulation_note(PRESETS[st.session_state["train.preset"]])
     with st.form("train.form", border=True):
         a, b, c = st.columns(3)
         with a:
@@ -91,6 +92,15 @@ def config_form(lim: Limits) -> None:
     if flash:
         kind, text, icon = flash
         getattr(st, kind)(text, icon=icon)
+
+
+def formulation_note(preset: Config) -> None:
+    """Say what a preset of the tutorial's own formulation trains, and where the comparison is."""
+    if preset.formulation == "window":
+        st.caption(f"The classic tutorial's own model: every window of {preset.seq_len} characters predicts only the "
+                   "character after it, the input is each character's number divided by the vocabulary size "
+                   "(embedding 1, fixed), and it writes greedily, re-reading its window for every character. "
+                   "It learns far more slowly than charlstm's way: the Home page shows them measured side by side.")
 
 
 def form_config() -> Config:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from charlstm.sampling import generate, window_logits
 keras = pytest.importorskip("keras")
 
 TUTORIAL = PRESETS["the tutorial, exactly"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def the_tutorials_model(n_vocab: int):
@@ -243,3 +245,74 @@ def test_numpy_weights_of_a_window_model_hold_the_fixed_inputs():
     v = Vocab.build("abc abc")
     w = Weights.from_keras(build_model(TUTORIAL.replace(units=4, seq_len=5), len(v)))
     np.testing.assert_array_equal(w.embedding, window.scaled_inputs(len(v)))  # (V, 1)
+
+
+# ---- the pages, through AppTest, on a stored tutorial run
+@pytest.fixture
+def at_tutorial(tmp_path, monkeypatch, tutorial_run):
+    """The app with the tutorial run stored in its home and active in the session."""
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    from charlstm import limits as limits_mod
+    from charlstm.jobs import live_managers
+
+    home = tmp_path / "home"
+    shutil.copytree(tutorial_run.path, home / "runs" / tutorial_run.key)
+    monkeypatch.setenv("CHARLSTM_HOME", str(home))
+    for name in limits_mod.FIELDS:
+        monkeypatch.delenv(limits_mod.env_name(name), raising=False)
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.session_state["active_run_key"] = tutorial_run.key
+    app.run()
+    assert not app.exception
+    yield app
+    for m in live_managers():
+        if tmp_path in m.store.root.parents:
+            m.close()
+
+
+def goto(at, page: str):
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_generate_page_rereads_the_window_greedily_by_default(at_tutorial, tutorial_run):
+    at = goto(at_tutorial, "generate")
+    mode = at.radio(key="generate.mode")
+    assert mode.value == "reread" and at.slider(key="generate.temperature").value == 0.0
+    assert any("Re-reading, as the tutorial does" in c.value for c in at.caption)
+    prime = make_text(60, seed=3).lower()
+    at.text_area(key="generate.prime").set_value(prime).run()
+    at.number_input(key="generate.length").set_value(25).run()
+    at.button(key="generate.go").click().run()
+    assert not at.exception and not at.error
+    stats = at.session_state["generate.last"]
+    n = tutorial_run.config.seq_len
+    assert stats["text"] == "".join(generate(tutorial_run.weights, tutorial_run.vocab, prime, 25, 0.0, window=n))
+    mode.set_value("stateful").run()
+    at.button(key="generate.go").click().run()
+    stateful = at.session_state["generate.last"]["text"]
+    assert stateful == "".join(generate(tutorial_run.weights, tutorial_run.vocab, prime, 25, 0.0))
+    at.session_state["active_run_key"] = None  # back to the demo: no choice to make, the usual temperature
+    goto(at, "generate")
+    assert len(at.radio) == 0 and at.slider(key="generate.temperature").value == pytest.approx(0.8)
+
+
+def test_gates_page_says_it_traces_window_by_window(at_tutorial):
+    at = goto(at_tutorial, "gates")
+    notes = [i.value for i in at.info if "classic tutorial's way" in i.value]
+    assert len(notes) == 1 and "characters 1, 51, 101" in notes[0]
+    at.text_area(key="gates.text").set_value(make_text(120, seed=5)).run()
+    assert not at.exception and not at.error
+
+
+def test_train_page_describes_the_tutorial_preset(at_tutorial):
+    at = goto(at_tutorial, "train")
+    at.selectbox(key="train.preset").set_value("the tutorial, exactly").run()
+    assert at.number_input(key="train.embedding").value == 1 and at.number_input(key="train.seq_len").value == 50
+    assert any("The classic tutorial's own model" in c.value for c in at.caption)
+    at.selectbox(key="train.preset").set_value("default").run()
+    assert not any("The classic tutorial's own model" in c.value for c in at.caption)
