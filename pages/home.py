@@ -1,10 +1,33 @@
 """Home: what charlstm is and where to start."""
 
+import pandas as pd
 import streamlit as st
 
+from charlstm import charts, comparison
 from pages._common import PAGES, active_run, is_demo, use_navigation
 
 use_navigation()  # first: see pages/_common.py
+
+
+def tutorial_comparison() -> None:
+    """The measured comparison of the classic tutorial's formulation with charlstm's (bench/tutorial_bench.py)."""
+    results = comparison.load()
+    if results is None:
+        return
+    with st.expander("Why the classic tutorial learns slowly: its model against charlstm's, measured"):
+        m = results["machine"]
+        st.markdown(f"Both trained for {results['minutes']:g} minutes on {results['corpus']}, on "
+                    f"{m['cpus']} CPU cores ({results['date']}; {results.get('note') or 'nothing else noted'}). "
+                    f"Both are scored on the same {results['val_windows']:,} held-out windows: the loss on the "
+                    f"character after each {results['window']}-character window. Train the tutorial's own model "
+                    "with the preset **the tutorial, exactly** on the Train page.")
+        st.dataframe(pd.DataFrame(comparison.table_rows(results)), hide_index=True, key="home.comparison_table")
+        st.altair_chart(charts.comparison_curves(comparison.curve_points(results)), width="stretch",
+                        key="home.comparison_chart")
+        st.markdown(" ".join(comparison.WHY))
+        for r in results["runs"]:
+            st.markdown(f"**{r['name']}**, greedy, after “{charts.visible(results['prime'])}”:")
+            st.code(r["sample"], language=None, wrap_lines=True)
 
 st.title("charlstm")
 st.markdown(
@@ -43,3 +66,5 @@ with st.expander("How an LSTM cell reads one character"):
         "A stacked LSTM feeds each layer's hidden states to the next layer; the last one predicts the "
         "next character through a softmax over the vocabulary."
     )
+
+tutorial_comparison()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import make_text
 
-from charlstm import window
+from charlstm import comparison, window
 from charlstm.config import LATER_FIELDS, PRESETS, Config
 from charlstm.corpus import Vocab
 from charlstm.gates import trace, trace_weights
@@ -239,6 +239,23 @@ def test_cli_trains_and_generates_the_tutorial_way(tmp_path, capsys):
     assert "invalid choice: 'sideways'" in err and "window" in err
 
 
+# ---- the committed comparison
+def test_the_committed_comparison_reads_and_tabulates():
+    results = comparison.load()
+    assert results is not None, f"{comparison.RESULTS} is missing: run python bench/tutorial_bench.py"
+    names = [r["name"] for r in results["runs"]]
+    assert names == ["the tutorial, exactly", "charlstm's default, lowercased"]
+    tutorial, default = results["runs"]
+    assert tutorial["formulation"] == "window" and default["formulation"] == "sequence"
+    assert tutorial["config"]["seq_len"] == 50 and len(comparison.WHY) == 3
+    table = comparison.markdown_table(results)
+    assert table.count("\n") == 3 and "targets/s" in table and "2 × 300, window of 50 → 1" in table
+    points = comparison.curve_points(results)
+    assert {p["formulation"] for p in points} == set(names)
+    assert comparison.CHART.is_file()
+    assert comparison.load(comparison.RESULTS.with_name("no-such-file.json")) is None
+
+
 def test_numpy_weights_of_a_window_model_hold_the_fixed_inputs():
     from charlstm.model import build_model
 
@@ -316,3 +333,14 @@ def test_train_page_describes_the_tutorial_preset(at_tutorial):
     assert any("The classic tutorial's own model" in c.value for c in at.caption)
     at.selectbox(key="train.preset").set_value("default").run()
     assert not any("The classic tutorial's own model" in c.value for c in at.caption)
+
+
+def test_home_page_shows_the_committed_comparison(at_tutorial):
+    at = goto(at_tutorial, "home")
+    assert any(e.label.startswith("Why the classic tutorial learns slowly") for e in at.expander)
+    table = next(d.value for d in at.dataframe if "targets/s" in d.value.columns)
+    assert list(table["formulation"]) == ["the tutorial, exactly", "charlstm's default, lowercased"]
+    assert any("Targets per window" in m.value for m in at.markdown)
+    spec = next(json.loads(c.proto.spec) for c in at.get("vega_lite_chart")
+                if "training time" in json.loads(c.proto.spec)["encoding"]["x"].get("title", ""))
+    assert spec["encoding"]["color"]["field"] == "formulation"  # both curves, one chart
