@@ -338,8 +338,9 @@ def test_train_page_describes_the_tutorial_preset(at_tutorial):
 def test_home_page_shows_the_committed_comparison(at_tutorial):
     at = goto(at_tutorial, "home")
     assert any(e.label.startswith("Why the classic tutorial learns slowly") for e in at.expander)
-    table = next(d.value for d in at.dataframe if "targets/s" in d.value.columns)
-    assert list(table["formulation"]) == ["the tutorial, exactly", "charlstm's default, lowercased"]
+    table = next(m.value for m in at.markdown if m.value.startswith("| formulation |"))
+    assert "| the tutorial, exactly | 2 × 300, window of 50 → 1" in table
+    assert "| charlstm's default, lowercased | 2 × 128" in table
     assert any("Targets per window" in m.value for m in at.markdown)
     spec = next(json.loads(c.proto.spec) for c in at.get("vega_lite_chart")
                 if "training time" in json.loads(c.proto.spec)["encoding"]["x"].get("title", ""))
