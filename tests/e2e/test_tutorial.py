@@ -61,8 +61,6 @@ def test_train_the_tutorial_preset(page, server):
     expect()(side).to_contain_text(f"Corpus: {CORPUS_NAME}", timeout=PAGE_LOAD_MS)
     expect()(side).to_contain_text(f"Model: 2 × {UNITS} LSTM")
     settle(page)
-    run_picker = page.get_by_test_id("stSelectbox").filter(has_text="Run").locator("input")
-    expect()(run_picker).to_have_value(re.compile(r"the tutorial's windows"))  # the stored run says how it trained
     no_exception(page)
 
 
