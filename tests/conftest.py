@@ -90,6 +90,7 @@ def trained_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tutorial_run(tmp_path_factory):
     """A tiny model of the classic tutorial's formulation (windows of 50, input i / V), really trained and stored."""
+    require("keras")
     from charlstm.config import PRESETS
     from charlstm.corpus import from_text
     from charlstm.store import RunStore
