@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import pytest
 
+from pages.common.navigation import PAGES
+
 from .conftest import VIEWPORT, running_server
 from .test_browser import PAGE_LOAD_MS, heading, no_exception, settle
 
 pytestmark = pytest.mark.e2e
 
-APP_PAGES = ["Home", "Corpus", "Train", "Gates", "Generate"]
+APP_PAGES = [spec.title for spec in PAGES.values()]  # every page app.py lists, in its order
 # Streamlit sends its legacy list before any of our code runs, so it cannot be kept from the browser;
 # app.py's list follows within milliseconds, and a busy machine may draw the first for a frame or a few
 # (it stayed 0.8 s on an idle machine, 2 s on a busy one, while the page's imports came first).
