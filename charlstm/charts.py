@@ -94,6 +94,19 @@ def loss_curves(curve: Iterable[Sequence[float]], val_curve: Iterable[Sequence[f
     return alt.layer(lines, points).properties(height=260)
 
 
+def comparison_curves(points: Sequence[dict]) -> alt.Chart:
+    """Validation loss against training time, one line per formulation; points as comparison.curve_points makes."""
+    df = pd.DataFrame(list(points), columns=["formulation", "seconds", "val_loss"])
+    df["minutes"] = df["seconds"] / 60
+    return alt.Chart(df).mark_line(point=True).encode(
+        x=alt.X("minutes:Q", title="training time (minutes)"),
+        y=alt.Y("val_loss:Q", title="validation loss (nats per character)", scale=alt.Scale(zero=False)),
+        color=alt.Color("formulation:N", title=None, legend=alt.Legend(orient="top", labelLimit=400)),
+        tooltip=[alt.Tooltip("formulation:N"), alt.Tooltip("minutes:Q", format=".1f"),
+                 alt.Tooltip("val_loss:Q", format=".3f")],
+    ).properties(height=280)
+
+
 def heatmap(values: np.ndarray, text: str, name: str, value_range: tuple[float, float],
             height: int | None = None) -> alt.Chart:
     """One rectangle per (character, unit): x = position labelled by its character, y = unit.

@@ -108,10 +108,13 @@ def cmd_generate(args, store: RunStore) -> int:
     from .sampling import generate, prepare_prime
 
     run = _run(store, args.run)
+    window = run.config.seq_len if run.config.formulation == "window" and not args.stateful else 0
+    temperature = args.temperature if args.temperature is not None else (0.0 if window else 0.8)
     prime = prepare_prime(args.prime, run.vocab, run.config.lowercase, args.drop_unknown)
     t0, n = time.perf_counter(), 0
     sys.stdout.write(prime)
-    for ch in generate(run.weights, run.vocab, prime, args.length, args.temperature, args.top_k, args.seed):
+    for ch in generate(run.weights, run.vocab, prime, args.length, temperature, args.top_k, args.seed,
+                       window=window):
         sys.stdout.write(ch)
         n += 1
         if n % 64 == 0:
@@ -313,10 +316,14 @@ def _reading_commands(sub) -> None:
     g.add_argument("run", help="run key or unique prefix, or 'demo'")
     g.add_argument("--prime", default="\n", help="priming text (default: a newline)")
     g.add_argument("--length", type=int, default=500, help="characters to generate (default: %(default)s)")
-    g.add_argument("--temperature", type=float, default=0.8, help="0 means greedy argmax (default: %(default)s)")
+    g.add_argument("--temperature", type=float, default=None,
+                   help="0 means greedy argmax (default: 0.8; 0 for a run of the tutorial's windows)")
     g.add_argument("--top-k", type=int, default=0, help="sample only among the k likeliest (0: all)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     g.add_argument("--drop-unknown", action="store_true", help="leave out priming characters the model does not know")
+    g.add_argument("--stateful", action="store_true",
+                   help="for a run of the tutorial's windows: carry the state from character to character "
+                        "instead of re-reading the last window from an empty state for each one")
     g.set_defaults(fn=cmd_generate)
 
     r = sub.add_parser("trace", help="gate activations of every layer for a text")

@@ -13,6 +13,14 @@ import json
 import typing
 from dataclasses import dataclass
 
+# How text becomes training examples. "sequence": char-rnn's, every position of a sequence is a
+# target. "window": the classic Keras tutorial's, each window of seq_len characters predicts the one
+# character after it, read from an empty state, its input the scaled integer i / V (charlstm/window.py).
+FORMULATIONS = ("sequence", "window")
+# Fields added after runs were first stored, with the value every older run had. At that value they
+# are left out of to_json(), and so of the run key: older runs keep their keys and their bundles import.
+LATER_FIELDS = {"formulation": "sequence"}
+
 
 def setting(default, label: str, help: str, **spec) -> dataclasses.Field:
     """A Config field with its declaration: keyword names are those of Setting below."""
@@ -55,6 +63,10 @@ class Config:
     epochs: int = setting(8, "Epochs", "Passes over the training part of the text.", min=1, step=1, column=1)
     seed: int = setting(0, "Random seed", "Seeds the initial weights, dropout and batch order: same seed, same "
                         "model.", min=0, step=1, column=2)
+    # added later (LATER_FIELDS): how text becomes examples; "window" needs embedding 1; the preset decides
+    formulation: str = setting("sequence", "Formulation", "How text becomes training examples: 'sequence' (every "
+                               "position is a target) or 'window' (the classic tutorial: each window predicts "
+                               "the one character after it).", choices=FORMULATIONS)
 
     def __post_init__(self) -> None:
         problems = validate(self)
@@ -65,7 +77,8 @@ class Config:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
+        d = {k: v for k, v in self.to_dict().items() if k not in LATER_FIELDS or v != LATER_FIELDS[k]}
+        return json.dumps(d, sort_keys=True)
 
     @classmethod
     def from_dict(cls, d: dict) -> Config:
@@ -159,7 +172,11 @@ def form_settings(cls: type = Config) -> tuple[Setting, ...]:
 def validate(c: Config) -> list[str]:
     """Plain-language problems with a config, empty when it is usable."""
     found = (s.problem(getattr(c, s.name)) for s in settings(type(c)))
-    return [p for p in found if p]
+    out = [p for p in found if p]
+    if c.formulation == "window" and c.embedding != 1:
+        out.append(f"the window formulation reads one number per character (i / V): embedding must be 1, "
+                   f"got {c.embedding!r}")
+    return out
 
 
 # Presets offered by the Train page and the command line.
@@ -168,7 +185,14 @@ PRESETS: dict[str, Config] = {
     "quick demo": Config(layers=1, units=64, embedding=16, seq_len=32, batch_size=128, epochs=3),
     # the default: best validation loss per CPU-minute we measured (README.md, Benchmarks)
     "default": Config(),
-    # the classic Keras tutorial: a stacked 2 x 300 LSTM with dropout 0.2
+    # the classic Keras tutorial's sizes (2 x 300, dropout 0.2), trained the char-rnn way
     "classic tutorial": Config(layers=2, units=300, dropout=0.2, seq_len=100, batch_size=128,
                                learning_rate=2e-3, lowercase=True),
+    # the classic tutorial's own model and training (charlstm/window.py): every window of 50 lowercased
+    # characters predicts the one after it; input i / V; 2 x LSTM(300) + Dropout(0.2); softmax; Adam at
+    # Keras's default step, no clipping. One epoch: about 1 h 40 min on the built-in corpus here (README,
+    # "The classic tutorial, exactly")
+    "the tutorial, exactly": Config(layers=2, units=300, embedding=1, dropout=0.2, seq_len=50, batch_size=128,
+                                    learning_rate=1e-3, clipnorm=0.0, lowercase=True, epochs=1,
+                                    formulation="window"),
 }

@@ -42,21 +42,40 @@ class GateTrace:
 
 
 def trace(run, text: str, drop_unknown: bool = False) -> GateTrace:
-    """Trace text through a run (anything with .weights, .vocab and .config)."""
-    return trace_weights(run.weights, run.vocab, prepare(text, run.config.lowercase), drop_unknown)
+    """Trace text through a run (anything with .weights, .vocab and .config).
+
+    A window run (the classic tutorial's) is traced as it reads: window by window, each from an empty state.
+    """
+    return trace_weights(run.weights, run.vocab, prepare(text, run.config.lowercase), drop_unknown,
+                         window=trace_window(run.config))
 
 
-def trace_weights(weights: Weights, vocab: Vocab, text: str, drop_unknown: bool = False) -> GateTrace:
+def trace_window(config) -> int:
+    """Characters per window the trace restarts after: the run's window for "window" runs, else 0 (never)."""
+    return config.seq_len if config.formulation == "window" else 0
+
+
+def trace_weights(weights: Weights, vocab: Vocab, text: str, drop_unknown: bool = False,
+                  window: int = 0) -> GateTrace:
+    """Every gate at every character; window > 0 starts from an empty state at positions 0, window, 2 * window..."""
     ids = vocab.encode(text, drop_unknown=drop_unknown)  # raises CorpusError naming unknown characters
     seen = vocab.decode(ids)
+    step = window if window > 0 else max(1, len(ids))
+    parts = [_trace_ids(weights, ids[s:s + step]) for s in range(0, max(1, len(ids)), step)]
+    layers = tuple({g: np.concatenate([p[0][k][g] for p in parts]) for g in GATES} for k in range(len(weights.layers)))
+    logits = np.concatenate([p[1] for p in parts])  # (T, vocab)
+    return GateTrace(text=seen, layers=layers, logits=logits, vocab=vocab)
+
+
+def _trace_ids(weights: Weights, ids: np.ndarray) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
+    """Every layer's gates over ids, read from an empty state, and the logits after each character."""
     x = weights.embedding[ids]  # (T, emb)
     layers = []
     for lw in weights.layers:
         zero = np.zeros(lw.units, np.float32)
         x, _, _, rec = run_layer(lw, x, zero, zero, record=True)
         layers.append(rec)
-    logits = x @ weights.dense_w + weights.dense_b  # (T, vocab)
-    return GateTrace(text=seen, layers=tuple(layers), logits=logits, vocab=vocab)
+    return layers, x @ weights.dense_w + weights.dense_b  # (T, vocab)
 
 
 def sentence_boundaries(text: str) -> list[int]:
@@ -120,4 +139,5 @@ __all__ = [
     "sentence_boundaries",
     "trace",
     "trace_weights",
+    "trace_window",
 ]

@@ -126,8 +126,7 @@ class Stepper:
 
     def __init__(self, w: Weights):
         self.w = w
-        self.h = [np.zeros(lw.units, np.float32) for lw in w.layers]
-        self.c = [np.zeros(lw.units, np.float32) for lw in w.layers]
+        self.reset()
         # the first layer's input part for every character, looked up instead of multiplied
         self.first = w.embedding @ w.layers[0].kernel + w.layers[0].bias  # (vocab, 4 * units)
         # scales z so one tanh gives every gate: z/2 for the sigmoid gates, z for the candidate
@@ -136,6 +135,11 @@ class Stepper:
             s = np.full(4 * lw.units, 0.5, np.float32)
             s[2 * lw.units:3 * lw.units] = 1.0
             self.half.append(s)
+
+    def reset(self) -> None:
+        """Back to the empty state (h = c = 0), as at the start of a text or of a window."""
+        self.h = [np.zeros(lw.units, np.float32) for lw in self.w.layers]
+        self.c = [np.zeros(lw.units, np.float32) for lw in self.w.layers]
 
     def feed(self, ids: np.ndarray) -> np.ndarray:
         """Advance over ids (T,); returns the logits (vocab,) after the last one."""

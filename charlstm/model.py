@@ -1,5 +1,8 @@
 """The network: Embedding -> LSTM x layers (+Dropout) -> Dense logits over the characters.
 
+The window formulation (the classic tutorial's, charlstm/window.py) has the same layers, a fixed
+width-1 embedding, only the last position out of the last LSTM, and a softmax on top.
+
 Importing this module imports Keras (and so TensorFlow): only training and loading need it.
 """
 
@@ -30,6 +33,8 @@ _set_threads()
 
 def build_model(config: Config, vocab_size: int) -> keras.Model:
     """A compiled char-rnn style model: it predicts the next character at every position."""
+    if config.formulation == "window":
+        return build_window_model(config, vocab_size)
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")  # (batch, T)
     x = keras.layers.Embedding(vocab_size, config.embedding, name="embedding")(ids)
     for i in range(config.layers):
@@ -49,8 +54,39 @@ def compile_model(model: keras.Model, config: Config) -> None:
     )
 
 
+def build_window_model(config: Config, vocab_size: int) -> keras.Model:
+    """The classic tutorial's model: a window of config.seq_len characters in, the next character's probabilities out.
+
+    The tutorial feeds X / V as an (N, 50, 1) float array; a frozen width-1 embedding with rows
+    i / V makes exactly those inputs from the character ids inside the model.
+    """
+    from .window import scaled_inputs
+
+    ids = keras.Input(shape=(config.seq_len,), dtype="int32", name="ids")  # (batch, 50)
+    embedding = keras.layers.Embedding(vocab_size, 1, trainable=False, name="embedding")
+    x = embedding(ids)  # (batch, 50, 1): i / V
+    embedding.set_weights([scaled_inputs(vocab_size)])
+    for i in range(config.layers):
+        last = i == config.layers - 1  # the tutorial's last LSTM returns only its final step
+        x = keras.layers.LSTM(config.units, return_sequences=not last, name=f"lstm_{i}")(x)
+        x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)  # (batch, 50, units), last (batch, units)
+    # the tutorial's Dense(V, activation="softmax") as Dense then Softmax, so the tracer can read the logits
+    logits = keras.layers.Dense(vocab_size, name="logits")(x)  # (batch, vocab)
+    probs = keras.layers.Softmax(name="softmax")(logits)
+    model = keras.Model(ids, probs, name="charlstm_window")
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm or None),
+        # the tutorial's categorical cross-entropy on one-hot targets, -sum(onehot * log p) = -log p[target]:
+        # the sparse loss computes the same number from the target's index, without an (N, V) one-hot array
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False),
+    )
+    return model
+
+
 def check_architecture(model: keras.Model, config: Config, vocab_size: int) -> None:
     """Raise ValueError unless model is exactly what build_model makes for this config."""
+    if config.formulation == "window":
+        return check_window_architecture(model, config, vocab_size)
     expected = ["ids", "embedding"]
     for i in range(config.layers):
         expected += [f"lstm_{i}", f"dropout_{i}"]
@@ -70,4 +106,37 @@ def check_architecture(model: keras.Model, config: Config, vocab_size: int) -> N
         if not lstm.use_bias or lstm.go_backwards:
             raise ValueError(f"layer lstm_{i} does not match the run's config")
     if model.get_layer("logits").units != vocab_size:
+        raise ValueError("output size does not match the run's vocabulary")
+
+
+def check_window_architecture(model: keras.Model, config: Config, vocab_size: int) -> None:
+    """Raise ValueError unless model is exactly what build_window_model makes for this config."""
+    import numpy as np
+
+    from .window import scaled_inputs
+
+    expected = ["ids", "embedding"]
+    for i in range(config.layers):
+        expected += [f"lstm_{i}", f"dropout_{i}"]
+    expected += ["logits", "softmax"]
+    got = [layer.name for layer in model.layers]
+    if got != expected:
+        raise ValueError(f"not a charlstm window model: layers {got}, expected {expected}")
+    if tuple(model.inputs[0].shape) != (None, config.seq_len):
+        raise ValueError("the model's window length does not match the run's config")
+    emb = model.get_layer("embedding")
+    if emb.input_dim != vocab_size or emb.output_dim != 1 or emb.trainable:
+        raise ValueError("the input is not the fixed width-1 embedding the window formulation uses")
+    if not np.array_equal(np.asarray(emb.get_weights()[0]), scaled_inputs(vocab_size)):
+        raise ValueError("the input embedding is not i / V")
+    for i in range(config.layers):
+        lstm = model.get_layer(f"lstm_{i}")
+        if type(lstm).__name__ != "LSTM" or lstm.units != config.units:
+            raise ValueError(f"layer lstm_{i} does not match the run's config")
+        if lstm.activation.__name__ != "tanh" or lstm.recurrent_activation.__name__ != "sigmoid":
+            raise ValueError(f"layer lstm_{i} uses activations the gate tracer does not model")
+        if not lstm.use_bias or lstm.go_backwards or lstm.return_sequences != (i < config.layers - 1):
+            raise ValueError(f"layer lstm_{i} does not match the run's config")
+    dense = model.get_layer("logits")
+    if dense.units != vocab_size or dense.activation.__name__ != "linear":
         raise ValueError("output size does not match the run's vocabulary")

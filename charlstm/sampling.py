@@ -1,4 +1,7 @@
-"""Text generation: read the priming text once, then one recurrence step per new character."""
+"""Text generation: read the priming text once, then one recurrence step per new character.
+
+Or the classic tutorial's way, for its window runs: re-read the last window from an empty state per character.
+"""
 
 from __future__ import annotations
 
@@ -47,12 +50,13 @@ def generate(
     top_k: int = 0,
     seed: int | None = 0,
     drop_unknown: bool = False,
+    window: int = 0,
 ) -> Iterator[str]:
     """Yield `length` characters, one at a time, continuing `prime`.
 
     Characters of prime that the vocabulary lacks raise CorpusError naming them, unless
     drop_unknown is set, in which case they are left out. An empty prime starts from a newline
-    when the vocabulary has one.
+    when the vocabulary has one. window > 0 generates the classic tutorial's way (window_logits).
     """
     if not 0 <= length <= MAX_LENGTH:
         raise ValueError(f"length must be between 0 and {MAX_LENGTH:,}")
@@ -67,8 +71,33 @@ def generate(
         ids = vocab.encode("\n" if "\n" in vocab.chars else vocab.chars[0])
     rng = np.random.default_rng(seed)
     stepper = Stepper(weights)
+    if window > 0:
+        yield from _windowed(stepper, vocab, ids, length, window, temperature, top_k, rng)
+        return
     logits = stepper.feed(ids)
     for _ in range(length):
         idx = sample_index(logits, temperature, rng, top_k)
         yield vocab.chars[idx]
         logits = stepper.step(idx)
+
+
+def window_logits(stepper: Stepper, ids: np.ndarray) -> np.ndarray:
+    """The next character's logits after reading ids from an empty state: the tutorial's model.predict on one window."""
+    stepper.reset()
+    for i in ids:
+        logits = stepper.step(int(i))
+    return logits
+
+
+def _windowed(stepper: Stepper, vocab: Vocab, ids: np.ndarray, length: int, window: int, temperature: float,
+              top_k: int, rng: np.random.Generator) -> Iterator[str]:
+    """The tutorial's generation: every new character re-reads the last `window` characters from an empty state.
+
+    Nothing is remembered from one character to the next beyond the window itself; a priming
+    text shorter than the window gives a shorter window until the text has grown.
+    """
+    text = [int(i) for i in ids]
+    for _ in range(length):
+        idx = sample_index(window_logits(stepper, text[-window:]), temperature, rng, top_k)
+        yield vocab.chars[idx]
+        text.append(idx)

@@ -77,7 +77,8 @@ class Run:
     def label(self) -> str:
         c = self.config
         vl = f"val {self.val_loss:.3f}" if self.val_loss is not None else "no val loss"
-        return (f"{self.meta.get('corpus_name', '?')} · {c.layers}×{c.units} · "
+        how = " · the tutorial's windows" if c.formulation == "window" else ""
+        return (f"{self.meta.get('corpus_name', '?')} · {c.layers}×{c.units}{how} · "
                 f"{self.epochs_done}/{c.epochs} ep · {vl} · {self.key[:8]}")
 
     @property

@@ -1,5 +1,8 @@
 """Training: char-rnn style batches, plain-callable hooks, cancellation, resume.
 
+A config with formulation "window" trains the classic tutorial's way instead (charlstm/window.py):
+every window predicts one character, so its rates count targets, not characters read.
+
 The trainer knows nothing of any UI. It reports through on_progress(Progress) after every
 batch and asks should_stop() after every batch; a small Keras Callback adapts the two.
 """
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import corpus as corpus_mod
+from . import window as window_mod
 from .config import Config
 from .corpus import Corpus, Vocab
 from .curves import EPOCH_POINTS, thin
@@ -32,7 +36,7 @@ class Progress:
     train_loss: float | None  # Keras's running mean over the epoch so far, nats/char
     batch_loss: float | None  # this batch alone
     val_loss: float | None  # after the last finished epoch
-    chars_per_sec: float
+    chars_per_sec: float  # training targets a second: every character for "sequence", one per window for "window"
     elapsed: float  # seconds of this training session
     eta: float | None  # seconds left, estimated from the step rate so far
 
@@ -98,7 +102,29 @@ def epoch_batches(ids: np.ndarray, config: Config, epoch: int) -> tuple[np.ndarr
 
 
 def steps_per_epoch(n_train: int, config: Config) -> int:
+    if config.formulation == "window":
+        return window_mod.steps_per_epoch(n_train, config)
     return max(1, ((n_train - 1) // config.seq_len) // config.batch_size)
+
+
+def validation_data(val: np.ndarray, config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """The held-out (input, target) pairs: shifted sequences, or for "window" one target per window."""
+    if config.formulation == "window":
+        return window_mod.validation(val, config.seq_len)
+    return windows(val, config.seq_len)
+
+
+def targets_per_step(config: Config) -> int:
+    return config.batch_size * (1 if config.formulation == "window" else config.seq_len)
+
+
+def fit_one_epoch(model, ids: np.ndarray, config: Config, epoch: int, callbacks: list) -> None:
+    """One epoch of model.fit on this epoch's batches (windows are gathered batch by batch)."""
+    if config.formulation == "window":
+        model.fit(window_mod.dataset(ids, config, epoch), epochs=1, verbose=0, callbacks=callbacks)
+        return
+    x, y = epoch_batches(ids, config, epoch)
+    model.fit(x, y, batch_size=config.batch_size, epochs=1, shuffle=False, verbose=0, callbacks=callbacks)
 
 
 class Trainer:
@@ -124,9 +150,9 @@ class Trainer:
             self.start_epoch, self.resumed_from = resume.epochs_done, resume.key
             self.history = {k: list(v) for k, v in resume.history.items()}
         self.data = split(corpus.text, config, vocab=resume.vocab if resume is not None else None)
-        self.vx, self.vy = windows(self.data.val, config.seq_len)  # the validation sequences
+        self.vx, self.vy = validation_data(self.data.val, config)
         self.spe = steps_per_epoch(len(self.data.train), config)
-        self.chars_per_step = config.batch_size * config.seq_len
+        self.chars_per_step = targets_per_step(config)
         self.model = None  # keras.Model, made by build()
         self.hooks = None  # the Keras callback that calls after_batch and after_val_batch
         # progress
@@ -182,9 +208,7 @@ class Trainer:
     def fit_epoch(self, epoch: int) -> bool:
         """Train one epoch (0-based); False when a stop request cut it short."""
         self.epoch, self.step, self.train_loss, self.epoch_curve = epoch + 1, 0, None, []
-        x, y = epoch_batches(self.data.train, self.config, epoch)
-        self.model.fit(x, y, batch_size=self.config.batch_size, epochs=1, shuffle=False, verbose=0,
-                       callbacks=[self.hooks])
+        fit_one_epoch(self.model, self.data.train, self.config, epoch, [self.hooks])
         return not self.should_stop()
 
     def validate(self) -> float | None:

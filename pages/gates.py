@@ -224,9 +224,22 @@ def saturation_ui(run: Run, layer: int) -> None:
     st.altair_chart(charts.saturation_chart(sat), key="gates.saturation")
 
 
+def window_note(run: Run) -> None:
+    """Say how a run of the tutorial's windows is traced: window by window, each from an empty state."""
+    n = gates.trace_window(run.config)
+    if n:
+        st.info(f"This run was trained the classic tutorial's way: each window of {n} characters is read from an "
+                f"empty state and predicts only the character after it. The trace reads the same way: it starts "
+                f"from an empty state at the start of every window (characters 1, {n + 1}, {2 * n + 1}, …), so the "
+                f"memory never carries across a window, and only the prediction after a window's last character "
+                f"is one the model was trained to make.", icon=":material/crop_free:")
+
+
+
 run = session.active_run()
 intro("Gates", f"Inside the active model ({model_words(run, is_demo(run))}): what each LSTM unit does as it reads "
                "a text.")
+window_note(run)
 text, layer, show, drop = controls_ui(run)
 tr = trace_ui(run, text, drop)
 boundaries = gates.sentence_boundaries(tr.text)

@@ -81,13 +81,43 @@ def settings_ui(run: Run) -> tuple[str, int, float, int, int]:
     return prime, int(length), float(temperature), int(top_k), int(seed)
 
 
-def output_ui(run: Run, prime: str, drop: bool, length: int, temperature: float, top_k: int, seed: int) -> None:
+REREAD, STATEFUL = "reread", "stateful"
+
+
+def tutorial_mode(run) -> int:
+    """For a run of the tutorial's windows: how to continue, and greedy by default. Returns the window (0: stateful).
+
+    Sets the widgets' defaults the first time this run is seen, so it must run before they are drawn.
+    """
+    if run.config.formulation != "window":
+        if st.session_state.pop("generate.tutorial_run", None) is not None:
+            st.session_state["generate.temperature"] = 0.8  # leaving a tutorial run: the usual default again
+        return 0
+    n = run.config.seq_len
+    if st.session_state.get("generate.tutorial_run") != run.key:
+        st.session_state["generate.tutorial_run"] = run.key
+        st.session_state["generate.temperature"] = 0.0  # the tutorial's generation is greedy
+        st.session_state["generate.mode"] = REREAD
+    mode = st.radio("How the model continues", (REREAD, STATEFUL), key="generate.mode", horizontal=True,
+                    format_func={REREAD: f"Re-read the last {n} characters (the tutorial)",
+                                 STATEFUL: "Carry its memory along (stateful)"}.get)
+    st.caption(f"This run was trained the tutorial's way, on windows of {n} characters read from an empty state. "
+               f"Re-reading, as the tutorial does, starts from an empty memory for every new character and reads "
+               f"the last {n} again, so it never sees further back and does {n} steps of work per character; "
+               "the stateful stepper reads each character once and carries its memory on, past any window, "
+               "which this model was never trained to do.")
+    return n if mode == REREAD else 0
+
+
+
+def output_ui(run: Run, prime: str, drop: bool, length: int, temperature: float, top_k: int, seed: int,
+              window: int = 0) -> None:
     """The Generate button, and the text streaming in; after another rerun, the last text again."""
     if st.button("Generate", type="primary", key="generate.go", icon=":material/auto_awesome:"):
         stats: dict = {}
         try:
             text = sampling.prepare_prime(prime, run.vocab, run.config.lowercase, drop_unknown=drop)
-            chars = sampling.generate(run.weights, run.vocab, text, length, temperature, top_k, seed)
+            chars = sampling.generate(run.weights, run.vocab, text, length, temperature, top_k, seed, window=window)
             with st.container(border=True, key="generate.output"):
                 st.write_stream(chunks(chars, stats, prefix=text))
         except (CorpusError, ValueError) as e:
@@ -111,7 +141,8 @@ def download_ui() -> None:
 run = session.active_run()
 intro("Generate", f"The active model ({model_words(run, is_demo(run))}) reads the priming text, then writes one "
                   "character at a time, each drawn from its predicted probabilities.")
+window = tutorial_mode(run)  # before the widgets: it sets their defaults for a run of the tutorial's windows
 prime, length, temperature, top_k, seed = settings_ui(run)
 drop = missing_chars_ui(run, prime, key="generate.drop")
-output_ui(run, prime, drop, length, temperature, top_k, seed)
+output_ui(run, prime, drop, length, temperature, top_k, seed, window)
 download_ui()

@@ -6,6 +6,7 @@ through_app()  # first, before the heavy imports: see pages/common/navigation.py
 
 import streamlit as st
 
+from charlstm import charts, comparison
 from pages.common import session
 from pages.common.navigation import link
 from pages.common.resources import is_demo
@@ -43,6 +44,27 @@ def how_an_lstm_reads_ui() -> None:
         )
 
 
+def tutorial_comparison() -> None:
+    """The measured comparison of the classic tutorial's formulation with charlstm's (bench/tutorial_bench.py)."""
+    results = comparison.load()
+    if results is None:
+        return
+    with st.expander("Why the classic tutorial learns slowly: its model against charlstm's, measured"):
+        m = results["machine"]
+        st.markdown(f"Both trained for {results['minutes']:g} minutes on {results['corpus']}, on "
+                    f"{m['cpus']} CPU cores ({results['date']}; {results.get('note') or 'nothing else noted'}). "
+                    f"Both are scored on the same {results['val_windows']:,} held-out windows: the loss on the "
+                    f"character after each {results['window']}-character window. Train the tutorial's own model "
+                    "with the preset **the tutorial, exactly** on the Train page.")
+        st.markdown(comparison.markdown_table(results))  # the README's table, numbers formatted the same way
+        st.altair_chart(charts.comparison_curves(comparison.curve_points(results)), width="stretch",
+                        key="home.comparison_chart")
+        st.markdown(" ".join(comparison.WHY))
+        for r in results["runs"]:
+            st.markdown(f"**{r['name']}**, greedy, after “{charts.visible(results['prime'])}”:")
+            st.code(r["sample"], language=None, wrap_lines=True)
+
+
 intro(
     "charlstm",
     "A lab for **character-level LSTMs**: a network that reads text one character at a time and learns to "
@@ -55,3 +77,4 @@ if is_demo(session.active_run()):
     st.info("Gates and Generate already work with a small demo model trained on tiny Shakespeare. "
             "Train your own on the Train page and it becomes the active model.")
 how_an_lstm_reads_ui()
+tutorial_comparison()

@@ -49,9 +49,20 @@ def preset_ui() -> None:
                      for name, c in PRESETS.items()))
 
 
+def formulation_note(preset: Config) -> None:
+    """Say what a preset of the tutorial's own formulation trains, and where the comparison is."""
+    if preset.formulation == "window":
+        st.caption(f"The classic tutorial's own model: every window of {preset.seq_len} characters predicts only the "
+                   "character after it, the input is each character's number divided by the vocabulary size "
+                   "(embedding 1, fixed), and it writes greedily, re-reading its window for every character. "
+                   "It learns far more slowly than charlstm's way: the Home page shows them measured side by side.")
+
+
+
 def config_form_ui(lim: Limits) -> None:
     """The training form with its presets; submitting it starts a job."""
     preset_ui()
+    formulation_note(PRESETS[st.session_state["train.preset"]])
     with st.form("train.form", border=True):
         settings_ui(form_settings(), form_key)
         st.caption(f"This server allows {lim.describe()}.")

@@ -85,3 +85,19 @@ def trained_run(tmp_path_factory):
     store = RunStore(tmp_path_factory.mktemp("shared-home"))
     store.save_corpus(corpus)
     return store.save(train(corpus, config), corpus)
+
+
+@pytest.fixture(scope="session")
+def tutorial_run(tmp_path_factory):
+    """A tiny model of the classic tutorial's formulation (windows of 50, input i / V), really trained and stored."""
+    require("keras")
+    from charlstm.config import PRESETS
+    from charlstm.corpus import from_text
+    from charlstm.store import RunStore
+    from charlstm.train import train
+
+    corpus = from_text(make_text(6000, seed=2), "tutorial.txt")
+    config = PRESETS["the tutorial, exactly"].replace(units=24, batch_size=32, learning_rate=1e-2, seed=5)
+    store = RunStore(tmp_path_factory.mktemp("tutorial-home"))
+    store.save_corpus(corpus)
+    return store.save(train(corpus, config), corpus)

@@ -183,3 +183,62 @@ def test_saturation_fractions():
     low, high = saturation(tr, 0)["forget"]
     np.testing.assert_allclose(low, [0.5, 0.0])
     np.testing.assert_allclose(high, [0.25, 0.5])
+
+
+# ---- a run of the classic tutorial's formulation: windows of 50 read from an empty state, input i / V
+def keras_window_outputs(model, ids: np.ndarray) -> list[np.ndarray]:
+    """Every LSTM layer's hidden states at every position, and the logits after the window, from Keras.
+
+    The tutorial's last LSTM returns only its final step; a copy of it that returns every step, with
+    the same weights, gives Keras's hidden states at the positions before.
+    """
+    import keras
+
+    names = [layer.name for layer in model.layers if layer.name.startswith("lstm_")]
+    probe = keras.Model(model.inputs, [model.get_layer(n).input for n in names]
+                        + [model.get_layer(names[-1]).output, model.get_layer("logits").output])
+    *inputs, last_final, logits = (np.asarray(o) for o in probe([ids[None, :]], training=False))
+    hidden = [np.asarray(x)[0] for x in inputs[1:]]  # layer k's input is layer k-1's hidden states
+    top = model.get_layer(names[-1])
+    every_step = keras.layers.LSTM(top.units, return_sequences=True)
+    every_step.build(inputs[-1].shape)
+    every_step.set_weights(top.get_weights())
+    full = np.asarray(every_step(inputs[-1]))[0]  # (50, units)
+    np.testing.assert_allclose(full[-1], last_final[0], atol=1e-6)  # the copy is the layer
+    return [*hidden, full, logits[0]]
+
+
+@pytest.mark.parametrize("units", [7, 16])
+def test_numpy_forward_equals_keras_on_a_random_tutorial_model(units, keras):
+    from charlstm.config import PRESETS
+    from charlstm.model import build_model
+
+    rng = np.random.default_rng(units)
+    vocab = Vocab.build("abcdefghij .")
+    model = build_model(PRESETS["the tutorial, exactly"].replace(units=units), len(vocab))
+    fixed = model.get_layer("embedding").get_weights()
+    randomise(model, rng)
+    model.get_layer("embedding").set_weights(fixed)  # the input stays i / V
+    ids = rng.integers(0, len(vocab), 50).astype(np.int32)
+    *hidden, logits = keras_window_outputs(model, ids)
+    tr = trace_weights(Weights.from_keras(model), vocab, vocab.decode(ids), window=50)
+    for k in range(2):
+        np.testing.assert_allclose(tr.layers[k]["hidden"], hidden[k], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(tr.logits[-1], logits, atol=1e-5, rtol=0)
+
+
+def test_numpy_forward_equals_keras_on_a_trained_tutorial_run(tutorial_run):
+    model = tutorial_run.keras_model()
+    text = "the cat sat on the mat. divya likes to eat. reena i"  # one window: 50 characters
+    text = text[:tutorial_run.config.seq_len]
+    ids = tutorial_run.vocab.encode(text)
+    *hidden, logits = keras_window_outputs(model, ids)
+    tr = trace(tutorial_run, text)
+    for k in range(tutorial_run.config.layers):
+        np.testing.assert_allclose(tr.layers[k]["hidden"], hidden[k], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(tr.logits[-1], logits, atol=1e-5, rtol=0)
+    s = Stepper(tutorial_run.weights)  # the stepper behind generation, over the same window
+    s.feed(ids[:1])
+    for i in ids[1:]:
+        last = s.step(int(i))
+    np.testing.assert_allclose(last, logits, atol=1e-5)

@@ -20,7 +20,7 @@ def form_key(setting: str) -> str:
 PERSISTENT = ("train.preset", *(form_key(s.name) for s in form_settings()),
               "corpus.window", "gates.example", "gates.text", "gates.layer", "gates.show", "gates.drop",
               "gates.unit", "gates.stretch", "gates.position", "generate.prime", "generate.length",
-              "generate.temperature", "generate.top_k", "generate.seed", "generate.drop")
+              "generate.temperature", "generate.top_k", "generate.seed", "generate.drop", "generate.mode")
 
 
 def keep_widget_state() -> None:

@@ -17,7 +17,7 @@ from .test_browser import PAGE_LOAD_MS, heading, no_exception, settle
 
 pytestmark = pytest.mark.e2e
 
-APP_PAGES = [spec.title for spec in PAGES.values()]  # every page app.py lists, in its order
+APP_PAGES = [p.title for p in PAGES.values()]  # what app.py declares; this test is about when it shows
 # Streamlit sends its legacy list before any of our code runs, so it cannot be kept from the browser;
 # app.py's list follows within milliseconds, and a busy machine may draw the first for a frame or a few
 # (it stayed 0.8 s on an idle machine, 2 s on a busy one, while the page's imports came first).
