@@ -159,6 +159,30 @@ def cmd_trace(args, store: RunStore) -> int:
     return 0
 
 
+def cmd_clamp(args, store: RunStore) -> int:
+    from .corpus import prepare
+    from .interventions import Clamp, compare
+
+    run = _run(store, args.run)
+    clamp = Clamp(layer=_layer(run, args.layer), unit=args.unit, target=args.gate, value=args.value, start=args.start)
+    cmp = compare(run.weights, run.vocab, prepare(args.text, run.config.lowercase), clamp, length=args.length,
+                  temperature=args.temperature, seed=args.seed, drop_unknown=args.drop_unknown)
+    at = len(cmp.text) - 1 if args.at is None else args.at
+    if not 0 <= at < len(cmp.text):
+        raise ValueError(f"--at must be 0 to {len(cmp.text) - 1}, not {at}")
+    print(f"layer {clamp.layer + 1}, unit {clamp.unit}: {clamp.target} held at {clamp.value:g} from position "
+          f"{clamp.start} ({_oneline(cmp.text[clamp.start])!r}) on")
+    print(f"next character after {_oneline(cmp.text[max(0, at - 20):at + 1])!r} (position {at}), "
+          f"KL {cmp.divergence[at]:.4f} nats:")
+    print(f"  {'char':6} {'untouched':>10} {'clamped':>10}")
+    for ch, p, q in cmp.top(at, args.top):
+        print(f"  {_oneline(repr(ch)):6} {p:10.4f} {q:10.4f}")
+    print(f"largest change: KL {cmp.divergence.max():.4f} nats after position {int(cmp.divergence.argmax())}")
+    if args.length:
+        print(f"\nuntouched: {_oneline(cmp.continuation_plain)}\nclamped:   {_oneline(cmp.continuation_clamped)}")
+    return 0
+
+
 def _oneline(text: str) -> str:
     return text.replace("\n", "↵").replace("\t", "⇥")
 
@@ -328,6 +352,25 @@ def _reading_commands(sub) -> None:
     m.add_argument("--corpus", default=None, help="search this text file instead of the run's own corpus")
     m.add_argument("--drop-unknown", action="store_true", help="leave out characters the model does not know")
     m.set_defaults(fn=cmd_match)
+
+    k = sub.add_parser("clamp", help="hold one unit's gate or cell fixed from a position on; the next-character "
+                                     "probabilities and a continuation with and without")
+    k.add_argument("run", help="run key or unique prefix, or 'demo'")
+    k.add_argument("--text", default="Divya likes to eat. Reena is not fat.", help="text to read")
+    k.add_argument("--layer", type=int, default=None, help="1 = the first LSTM layer (default: the last)")
+    k.add_argument("--unit", type=int, required=True, help="the unit, 0-based")
+    k.add_argument("--gate", choices=("input", "forget", "output", "cell"), default="forget",
+                   help="what to hold fixed (default: %(default)s)")
+    k.add_argument("--value", type=float, default=1.0, help="the value to hold it at (default: %(default)s)")
+    k.add_argument("--from", dest="start", type=int, default=0,
+                   help="the first position (0-based) clamped (default: %(default)s)")
+    k.add_argument("--at", type=int, default=None, help="show the prediction after this position (default: the last)")
+    k.add_argument("--top", type=int, default=8, help="how many characters to list (default: %(default)s)")
+    k.add_argument("--length", type=int, default=120, help="characters to continue each way (default: %(default)s)")
+    k.add_argument("--temperature", type=float, default=0.5, help="for the continuations (default: %(default)s)")
+    k.add_argument("--seed", type=int, default=0, help="the same seed for both continuations (default: %(default)s)")
+    k.add_argument("--drop-unknown", action="store_true", help="leave out characters the model does not know")
+    k.set_defaults(fn=cmd_clamp)
 
     u = sub.add_parser("units", help="the cell finder: rank every unit by how well it follows a character label")
     u.add_argument("run", help="run key or unique prefix, or 'demo'")

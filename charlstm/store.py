@@ -2,7 +2,8 @@
 
 A run folder holds model.keras (Keras, with optimizer state, for resuming), weights.npz (the
 same weights for the numpy stepper, so generation and tracing never import TensorFlow),
-config.json, vocab.json, history.json and meta.json. Writes go to a temporary folder that
+config.json, vocab.json, history.json and meta.json, and probes.npz when training traced a
+probe text after every epoch (runs from before that have none). Writes go to a temporary folder that
 is renamed into place, so a crash never leaves a half run that later loads.
 """
 
@@ -25,8 +26,10 @@ from . import __version__
 from .config import Config
 from .corpus import Corpus, Vocab
 from .lstm_np import Weights
+from .probes import Probes
 
 FILES = ("model.keras", "weights.npz", "config.json", "vocab.json", "history.json", "meta.json")
+OPTIONAL = ("probes.npz",)  # kept and bundled when there; a run without them is whole
 MAX_BUNDLE_BYTES = 200_000_000  # a bundle larger than this is refused before it is unpacked
 MAX_MEMBER_BYTES = 200_000_000
 
@@ -84,6 +87,13 @@ class Run:
             self._weights = Weights.from_bytes((self.path / "weights.npz").read_bytes())
         return self._weights
 
+    def probes(self) -> Probes | None:
+        """The probe text's trace after every epoch, or None for a run trained without (or before) them."""
+        try:
+            return Probes.from_bytes((self.path / "probes.npz").read_bytes())
+        except (OSError, ValueError):
+            return None
+
     def keras_model(self):
         """The Keras model with its optimizer state, loaded safely and checked against our architecture."""
         import keras
@@ -127,6 +137,8 @@ def _write_run_files(folder: Path, trained, corpus: Corpus, key: str, weights: W
     (folder / "config.json").write_text(json.dumps(trained.config.to_dict(), indent=2, sort_keys=True))
     (folder / "vocab.json").write_text(trained.vocab.to_json(), encoding="utf-8")
     (folder / "history.json").write_text(json.dumps(trained.history))
+    if getattr(trained, "probes", None) is not None:
+        (folder / "probes.npz").write_bytes(trained.probes.to_bytes())
     import keras
 
     meta = {
@@ -250,7 +262,7 @@ class RunStore:
             raise StoreError(f"no stored run {key}")
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-            for f in FILES:
+            for f in FILES + tuple(o for o in OPTIONAL if (run.path / o).is_file()):
                 z.write(run.path / f, arcname=f)
         return buf.getvalue()
 
@@ -264,14 +276,20 @@ class RunStore:
             raise StoreError("not a charlstm bundle: the file is not a zip archive") from None
         with z:
             infos = {i.filename: i for i in z.infolist()}
-            if set(infos) != set(FILES):
-                raise StoreError("not a charlstm bundle: it must hold exactly " + ", ".join(FILES))
+            if not set(FILES) <= set(infos) <= set(FILES + OPTIONAL):
+                raise StoreError("not a charlstm bundle: it must hold exactly " + ", ".join(FILES)
+                                 + " (and " + ", ".join(OPTIONAL) + " when it has them)")
             if any(i.file_size > MAX_MEMBER_BYTES for i in infos.values()):
                 raise StoreError("not a charlstm bundle: a file inside it is too large")
             tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=self.runs))
             try:
-                for name in FILES:  # fixed names only: nothing can land outside tmp
+                for name in FILES + tuple(o for o in OPTIONAL if o in infos):  # fixed names: nothing lands outside
                     (tmp / name).write_bytes(z.read(name))
+                if "probes.npz" in infos:
+                    try:
+                        Probes.from_bytes((tmp / "probes.npz").read_bytes())
+                    except ValueError as e:
+                        raise StoreError(f"not a charlstm bundle: {e}") from None
                 run = read_run(tmp)
                 model = run.keras_model()  # safe_mode load + architecture check
                 (tmp / "weights.npz").write_bytes(Weights.from_keras(model).to_bytes())  # trust Keras's copy

@@ -20,6 +20,8 @@ from . import window as window_mod
 from .config import Config
 from .corpus import Corpus, Vocab
 from .curves import EPOCH_POINTS, thin
+from .lstm_np import Weights
+from .probes import PROBE, Probes, probe_epoch
 from .store import Run
 from .store import run_key as run_key  # its home is the store; kept here for older imports
 
@@ -57,6 +59,7 @@ class Trained:
     train_seconds: float
     chars_per_sec: float
     resumed_from: str | None = None
+    probes: Probes | None = None  # the probe text traced after every finished epoch
 
 
 class Cancelled(Exception):
@@ -127,13 +130,16 @@ def fit_one_epoch(model, ids: np.ndarray, config: Config, epoch: int, callbacks:
 class Trainer:
     """One training session: its data, model and progress as plain attributes, one method per step.
 
-    run() goes: build the model, then for each epoch fit_epoch(), validate() and keep_epoch();
+    run() goes: build the model, then for each epoch fit_epoch(), validate(), keep_epoch() and probe();
     a stop request during either step ends the loop and roll_back() restores the last kept epoch.
     """
 
     def __init__(self, corpus: Corpus, config: Config, on_progress: Callable[[Progress], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None, resume: Run | None = None):
+                 should_stop: Callable[[], bool] | None = None, resume: Run | None = None,
+                 probe: str | None = PROBE):
         self.config = config
+        self.probe_text = probe  # traced after every kept epoch (None: not at all)
+        self.probes = resume.probes() if resume is not None else None
         self.on_progress = on_progress or (lambda p: None)
         self.should_stop = should_stop or (lambda: False)
         self.resume = resume
@@ -229,6 +235,12 @@ class Trainer:
                           [np.array(v) for v in self.model.optimizer.variables])
         self.on_progress(self.snapshot())
 
+    def probe(self) -> None:
+        """Trace the probe text through the weights of the epoch just kept (numpy, a few milliseconds)."""
+        if self.probe_text:
+            self.probes = probe_epoch(self.probes, Weights.from_keras(self.model), self.data.vocab, self.probe_text,
+                                      self.epochs_done, self.config.lowercase)
+
     def roll_back(self) -> None:
         """Restore the weights and optimizer state of the last kept epoch (the unfinished one is dropped)."""
         if self.saved is None:
@@ -250,6 +262,7 @@ class Trainer:
                 status = "cancelled"
                 break
             self.keep_epoch(val, time.perf_counter() - te)
+            self.probe()
         seconds = time.perf_counter() - self.t0
         if status == "cancelled":
             if self.epochs_done == self.start_epoch:
@@ -260,7 +273,7 @@ class Trainer:
         return Trained(config=self.config, vocab=self.data.vocab, model=self.model, history=self.history,
                        epochs_done=self.epochs_done, status=status, train_seconds=seconds,
                        chars_per_sec=self.steps_done * self.chars_per_step / seconds if seconds else 0.0,
-                       resumed_from=self.resumed_from)
+                       resumed_from=self.resumed_from, probes=self.probes)
 
 
 def check_resume(run: Run, corpus: Corpus, config: Config) -> None:
@@ -279,10 +292,12 @@ def train(
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     resume: Run | None = None,
+    probe: str | None = PROBE,
 ) -> Trained:
     """Train a model on corpus, or continue `resume` (a stored Run) up to config.epochs.
 
     Cancelling keeps the last finished epoch (weights and optimizer state); with no finished
-    epoch it raises Cancelled. Never calls on_progress from any thread but its own.
+    epoch it raises Cancelled. Never calls on_progress from any thread but its own. The probe text is
+    traced after every finished epoch and kept with the run (probes.py).
     """
-    return Trainer(corpus, config, on_progress, should_stop, resume).run()
+    return Trainer(corpus, config, on_progress, should_stop, resume, probe).run()

@@ -41,6 +41,7 @@ PAGES = {
     "train": PageSpec("pages/train.py", "Train", ":material/model_training:"),
     "gates": PageSpec("pages/gates.py", "Gates", ":material/grid_on:"),
     "units": PageSpec("pages/units.py", "Units", ":material/neurology:"),
+    "teach": PageSpec("pages/teach.py", "Teach", ":material/school:"),
     "generate": PageSpec("pages/generate.py", "Generate", ":material/edit_note:"),
 }
 HOME = "home"

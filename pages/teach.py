@@ -1,0 +1,324 @@
+"""Teach: the tutorial's three gates guided, clamping a unit, minimal pairs, and how a unit learns over the epochs."""
+
+from pages.common.navigation import through_app
+
+through_app()  # first, before the heavy imports: see pages/common/navigation.py
+
+import base64
+import html
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from charlstm import charts, gates, interventions, lessons, pairs, teach_charts
+from charlstm import corpus as corpus_mod
+from charlstm.cell_diagram import cell_svg, cell_values
+from charlstm.store import Run
+from pages.common.resources import is_demo
+from pages.common.session import active_run
+from pages.common.widgets import missing_chars_ui
+
+VIEWS = ["The three gates", "Clamp a unit", "Minimal pairs", "How a unit learns"]
+MAX_TEXT = 200  # characters: the heatmaps and the diagram stay readable
+PAIR = ("Divya likes to eat. Reena is not fat.", "Divya likes to eat Reena is not fat.")
+STATES = {"forget": "Forget gate", "input": "Input gate", "output": "Output gate", "cell": "Cell state",
+          "hidden": "Hidden state", "candidate": "Candidate"}
+KEYS = ("teach.lesson", "teach.lesson_text", "teach.lesson_drop", "teach.layer", "teach.unit", "teach.position",
+        "teach.clamp_text", "teach.clamp_drop", "teach.clamp_layer", "teach.clamp_unit", "teach.clamp_target",
+        "teach.clamp_value", "teach.clamp_from", "teach.clamp_at", "teach.seed", "teach.pair_a", "teach.pair_b",
+        "teach.pair_drop", "teach.pair_layer", "teach.pair_state", "teach.epoch", "teach.probe_layer",
+        "teach.probe_state")
+KEPT = "teach.kept"  # as on the Units page: values of widgets in tabs not drawn this run are kept here
+
+
+def restore() -> None:
+    kept = st.session_state.get(KEPT, {})
+    for key in KEYS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+        elif key in kept:
+            st.session_state[key] = kept[key]
+
+
+def remember() -> None:
+    st.session_state[KEPT] = {k: st.session_state[k] for k in KEYS if k in st.session_state}
+
+
+def default_for(key: str, context, default) -> None:
+    """Start a widget at `default` whenever what it refers to changes; else the user's pick stays."""
+    if st.session_state.get(f"{key}.context") != context:
+        st.session_state[f"{key}.context"] = context
+        st.session_state[key] = default
+
+
+def traced(run: Run, text: str, drop_key: str) -> gates.GateTrace | None:
+    """The trace of text, or None (with a note) when there is nothing the model can read."""
+    drop = missing_chars_ui(run, text, drop_key)
+    if run.vocab.missing(corpus_mod.prepare(text, run.config.lowercase)) and not drop:
+        return None
+    tr = gates.trace(run, text, drop_unknown=drop) if text else None
+    if tr is None or len(tr.text) < 2:
+        st.info("Type at least two characters the model knows.", icon=":material/keyboard:")
+        return None
+    return tr
+
+
+def layer_unit_position(tr: gates.GateTrace, focus: lessons.Focus, context) -> tuple[int, int, int]:
+    """Pickers for the diagram's layer, unit and character, starting at the lesson's focus."""
+    layers = len(tr.layers)
+    default_for("teach.layer", context, focus.layer + 1)
+    default_for("teach.unit", context, focus.unit)
+    default_for("teach.position", context, focus.position)
+    a, b, c = st.columns([1, 1, 3])
+    layer = a.selectbox("Layer", list(range(1, layers + 1)), key="teach.layer") - 1
+    units = tr.layers[layer]["cell"].shape[1]
+    st.session_state["teach.unit"] = min(st.session_state["teach.unit"], units - 1)
+    unit = b.number_input("Unit", 0, units - 1, step=1, key="teach.unit")
+    st.session_state["teach.position"] = min(st.session_state["teach.position"], len(tr.text) - 1)
+    pos = c.select_slider("Character", options=list(range(len(tr.text))), key="teach.position",
+                          format_func=lambda t: f"{t}: {charts.glyph(tr.text[t])}")
+    return layer, int(unit), int(pos)
+
+
+def cell_img(v) -> str:
+    """The cell diagram as an <img>: st.html's sanitiser drops inline SVG, but keeps an image's data URL."""
+    data = base64.b64encode(cell_svg(v).encode()).decode()
+    alt = html.escape(f"LSTM cell: layer {v.layer + 1}, unit {v.unit}, reading “{charts.glyph(v.char)}” "
+                      f"(position {v.position}); f × c_prev = {v.kept:+.3f}, i × g = {v.written:+.3f}, "
+                      f"h = {v.h:+.3f}", quote=True)
+    return (f'<img class="charlstm-cell" alt="{alt}" src="data:image/svg+xml;base64,{data}" '
+            'style="width:100%;max-width:960px">')
+
+
+# ---- the three gates, guided
+def lessons_view(run: Run) -> None:
+    st.markdown("The gates tutorial teaches each of an LSTM's three gates with one sentence. Pick one: the "
+                "sentence is read by the active model, the unit that shows the gate best is found, and the cell "
+                "is drawn with its live values at the character that matters.")
+    if "teach.lesson" not in st.session_state:
+        st.session_state["teach.lesson"] = "forget"
+    name = st.segmented_control("Gate", list(lessons.LESSONS), key="teach.lesson", required=True,
+                                format_func=lambda g: f"{g.capitalize()} gate")
+    lesson = lessons.LESSONS[name]
+    st.subheader(lesson.title)
+    st.markdown(lesson.explain)
+    default_for("teach.lesson_text", name, lesson.text)
+    text = st.text_area("Sentence", key="teach.lesson_text", max_chars=MAX_TEXT, height=70)
+    tr = traced(run, text, "teach.lesson_drop")
+    if tr is None:
+        return
+    focus = lessons.focus(tr, lesson)
+    layer, unit, pos = layer_unit_position(tr, focus, (name, tr.text))
+    st.markdown(f"**{STATES[lesson.gate]} of layer {layer + 1}, unit {unit}** along the sentence (hover a "
+                f"character for its value). The lesson's unit: layer {focus.layer + 1}, unit {focus.unit}, "
+                f"{lesson.gate} gate {focus.before:.2f} on average before “{charts.glyph(tr.text[focus.position])}” "
+                f"and {focus.at:.2f} there.")
+    values = tr.layers[layer][lesson.gate][:, unit]
+    st.html(charts.colored_text_html(tr.text, values, gates.RANGES[lesson.gate], what=STATES[lesson.gate].lower()))
+    st.html(charts.color_legend_html(gates.RANGES[lesson.gate], STATES[lesson.gate].lower()))
+    st.markdown("**The cell at that character.** The memory runs along the top: the forget gate scales the old "
+                "memory, the input gate adds the candidate, and the output gate decides how much of tanh(c) the "
+                "unit passes on as h.")
+    st.html(cell_img(cell_values(tr, layer, unit, pos)))
+    if lesson.gate == "output":
+        st.markdown(f"**What the model expects after “{charts.visible(tr.text[-12:])}”**: what the output gates let "
+                    "through is all the next layer and the prediction ever see.")
+        st.altair_chart(charts.next_char_chart(tr.top_next(len(tr.text) - 1, 8)), width="stretch",
+                        key="teach.next")
+    with st.expander(f"Every unit's {STATES[lesson.gate].lower()}, layer {layer + 1}"):
+        st.altair_chart(charts.heatmap(tr.layers[layer][lesson.gate], tr.text, lesson.gate,
+                                       gates.RANGES[lesson.gate]), width="stretch", key="teach.heatmap")
+
+
+# ---- clamp a unit
+def clamp_view(run: Run) -> None:
+    st.markdown("Cause, not only correlation: hold one unit's gate or cell at a value from a character on, and see "
+                "whether the model's prediction changes. The story first: the unit whose forget gate drops most at "
+                "the period of the tutorial's sentence, held open (at 1) so it cannot forget.")
+    if "teach.clamp_text" not in st.session_state:
+        st.session_state["teach.clamp_text"] = interventions.STORY
+    text = st.text_area("Text", key="teach.clamp_text", max_chars=MAX_TEXT, height=70)
+    tr = traced(run, text, "teach.clamp_drop")
+    if tr is None:
+        return
+    try:
+        layer, unit, boundary = interventions.strongest_forgetter(run.weights, run.vocab, tr.text)
+    except ValueError:
+        layer, unit, boundary = len(tr.layers) - 1, 0, len(tr.text) // 2
+    default_for("teach.clamp_layer", tr.text, layer + 1)
+    default_for("teach.clamp_unit", tr.text, unit)
+    default_for("teach.clamp_target", tr.text, "forget")
+    default_for("teach.clamp_value", tr.text, 1.0)
+    default_for("teach.clamp_from", tr.text, boundary)
+    default_for("teach.clamp_at", tr.text, boundary)
+    a, b, c, d = st.columns(4)
+    layer = a.selectbox("Layer", list(range(1, len(tr.layers) + 1)), key="teach.clamp_layer") - 1
+    units = tr.layers[layer]["cell"].shape[1]
+    st.session_state["teach.clamp_unit"] = min(st.session_state["teach.clamp_unit"], units - 1)
+    unit = b.number_input("Unit", 0, units - 1, step=1, key="teach.clamp_unit")
+    target = c.selectbox("Hold", interventions.TARGETS, key="teach.clamp_target",
+                         format_func=lambda t: STATES[t])
+    cell = target == "cell"
+    if not cell:
+        st.session_state["teach.clamp_value"] = min(1.0, max(0.0, st.session_state["teach.clamp_value"]))
+    value = d.number_input("at", -20.0 if cell else 0.0, 20.0 if cell else 1.0, step=0.1, key="teach.clamp_value",
+                           help="A gate is between 0 (closed) and 1 (open); the cell state is unbounded.")
+    fmt = lambda t: f"{t}: {charts.glyph(tr.text[t])}"  # noqa: E731
+    left, right = st.columns(2)
+    start = left.select_slider("From the character", list(range(len(tr.text))), key="teach.clamp_from",
+                               format_func=fmt)
+    at = right.select_slider("Prediction after", list(range(len(tr.text))), key="teach.clamp_at", format_func=fmt)
+    clamp = interventions.Clamp(layer=layer, unit=int(unit), target=target, value=float(value), start=int(start))
+    cmp = interventions.compare(run.weights, run.vocab, tr.text, clamp, length=160, temperature=0.5,
+                                seed=int(st.session_state.get("teach.seed", 0)))
+    kl = cmp.divergence
+    st.subheader(f"After “{charts.visible(tr.text[max(0, at - 24):at + 1])}”")
+    m1, m2, m3 = st.columns(3)
+    top = cmp.top(at, 8)
+    for col, name, probs in ((m1, "Likeliest untouched", cmp.plain[at]), (m2, "Likeliest clamped", cmp.clamped[at])):
+        best = int(np.argmax(probs))
+        col.metric(name, f"“{charts.glyph(run.vocab.chars[best])}” {probs[best]:.1%}")
+    m3.metric("How far it moved", f"{kl[at]:.4f} nats", help="KL divergence of the clamped prediction from the "
+              "untouched one: 0 means the clamp changed nothing here.")
+    if at < start:
+        st.caption("This character comes before the clamp starts, so nothing can differ here.")
+    elif kl.max() < 1e-3:
+        st.caption("Hardly anything moved: this unit's memory barely reaches the prediction (its output gate, or "
+                   "the layers above, keep it out), so it can forget or not without the model noticing. Try the "
+                   "strongest forgetter of another layer.")
+    st.altair_chart(teach_charts.clamp_bars(top), width="stretch", key="teach.clamp_bars")
+    st.markdown(f"**Where the clamp moved the prediction**, after every character (shaded: held from "
+                f"“{charts.glyph(tr.text[start])}” on). Largest: {kl.max():.4f} nats after position "
+                f"{int(kl.argmax())}.")
+    st.altair_chart(teach_charts.divergence_chart(kl, tr.text, start, at), width="stretch", key="teach.kl")
+    st.markdown("**What each goes on to write**, from the end of the text, with the same random seed "
+                "(temperature 0.5): any difference is the clamp's doing.")
+    left, right = st.columns(2)
+    left.caption("Untouched")
+    left.code(cmp.continuation_plain, language=None, wrap_lines=True)
+    right.caption(f"Layer {layer + 1}, unit {unit}: {STATES[target].lower()} held at {value:g}")
+    right.code(cmp.continuation_clamped, language=None, wrap_lines=True)
+    st.number_input("Seed", 0, 2**31 - 1, step=1, key="teach.seed")
+    st.caption(f"The same from the command line: `python -m charlstm clamp RUN --text ... --layer {layer + 1} "
+               f"--unit {unit} --gate {target} --value {value:g} --from {start}`.")
+
+
+# ---- minimal pairs
+def pairs_view(run: Run) -> None:
+    st.markdown("Change a text a little and compare: the same sentence with and without its period, say. Both are "
+                "read by the model, lined up character by character (a gap where one has a character the other "
+                "lacks), and their difference shows which units noticed.")
+    for key, default in zip(("teach.pair_a", "teach.pair_b"), PAIR, strict=True):
+        if key not in st.session_state:
+            st.session_state[key] = default
+    left, right = st.columns(2)
+    a_text = left.text_input("Text A", key="teach.pair_a", max_chars=MAX_TEXT)
+    b_text = right.text_input("Text B", key="teach.pair_b", max_chars=MAX_TEXT)
+    drop = missing_chars_ui(run, a_text + b_text, "teach.pair_drop")
+    if run.vocab.missing(corpus_mod.prepare(a_text + b_text, run.config.lowercase)) and not drop:
+        return
+    tr_a, tr_b = (traced_one(run, t, drop) for t in (a_text, b_text))
+    if tr_a is None or tr_b is None:
+        st.info("Type at least two characters the model knows in each text.", icon=":material/keyboard:")
+        return
+    p = pairs.pair(tr_a, tr_b)
+    a, b = st.columns([1, 2])
+    layer = a.selectbox("Layer", list(range(1, len(tr_a.layers) + 1)), index=len(tr_a.layers) - 1,
+                        key="teach.pair_layer") - 1
+    state = b.segmented_control("Show", list(STATES), key="teach.pair_state", format_func=STATES.get,
+                                default="cell", required=True)
+    va, vb, diff = p.aligned(layer, state)
+    la, lb = p.labels()
+    cols = "".join(x or y for x, y in zip(la, lb, strict=True))
+    rng = gates.RANGES[state]
+    for title, values, text in ((f"A: {STATES[state].lower()}", va, "".join(x or "·" for x in la)),
+                                (f"B: {STATES[state].lower()}", vb, "".join(y or "·" for y in lb))):
+        st.markdown(f"**{title}**")
+        st.altair_chart(charts.heatmap(values, text, state, rng, height=260), width="stretch",
+                        key=f"teach.pair_{title[0]}")
+    span = max(rng[1] - rng[0], 1e-6) / 2
+    st.markdown("**B − A** (blank: a gap, one text has no character there)")
+    st.altair_chart(charts.heatmap(diff, cols, f"B − A, {STATES[state].lower()}", (-span, span), height=260),
+                    width="stretch", key="teach.pair_diff")
+    changed = pairs.changed_units(p, layer, state, k=10)
+    if not changed or changed[0].mean == 0:
+        st.info("The two texts are the same for this layer: nothing changed.", icon=":material/check:")
+        return
+    st.subheader("The units that change most")
+    st.dataframe(pd.DataFrame([{"unit": c.unit, "mean |B − A|": c.mean, "largest B − A": c.largest,
+                                "at": f"{c.column}: {charts.glyph(cols[c.column])}"} for c in changed]),
+                 hide_index=True, width="stretch",
+                 column_config={"mean |B − A|": st.column_config.NumberColumn(format="%.3f"),
+                                "largest B − A": st.column_config.NumberColumn(format="%+.3f")})
+    top = changed[0].unit
+    st.altair_chart(teach_charts.pair_lines(va[:, top], vb[:, top], [x or y for x, y in zip(la, lb, strict=True)],
+                                            top, STATES[state].lower()), width="stretch", key="teach.pair_lines")
+
+
+def traced_one(run: Run, text: str, drop: bool) -> gates.GateTrace | None:
+    """The trace of one text of a pair (its missing characters already dealt with), None when too short."""
+    try:
+        tr = gates.trace(run, text, drop_unknown=drop)
+    except corpus_mod.CorpusError:
+        return None
+    return tr if len(tr.text) >= 2 else None
+
+
+# ---- how a unit learns
+def learning_view(run: Run) -> None:
+    st.markdown("While a model trains here, a probe text (the tutorial's two sentences, unless you chose another) "
+                "is read after every finished epoch and kept with the run. Slide through the epochs and watch the "
+                "forget gate learn to drop at the period.")
+    probes = run.probes()
+    if probes is None:
+        what = "The shipped demo model was" if is_demo(run) else "This run was"
+        st.info(f"{what} trained before charlstm kept a probe per epoch, so there is nothing to replay. Train a "
+                "model on the Train page (or `python -m charlstm train`) and come back: every run trained now "
+                "keeps one.", icon=":material/history:")
+        return
+    E = len(probes.epochs)
+    a, b = st.columns([1, 2])
+    layer = a.selectbox("Layer", list(range(1, len(probes.layers) + 1)), key="teach.probe_layer") - 1
+    state = b.segmented_control("Show", ["forget", "input", "output", "cell"], key="teach.probe_state",
+                                format_func=STATES.get, default="forget", required=True)
+    default_for("teach.epoch", (run.key, E), probes.epochs[-1])
+    epoch = st.select_slider("Epoch", list(probes.epochs), key="teach.epoch") if E > 1 else probes.epochs[0]
+    k = probes.epochs.index(epoch)
+    values = probes.layers[layer][state]  # (E, T, units)
+    bounds = gates.sentence_boundaries(probes.text)
+    st.markdown(f"**{STATES[state]}, layer {layer + 1}, after epoch {epoch}** of {probes.epochs[-1]}: "
+                f"“{charts.visible(probes.text)}”")
+    st.altair_chart(charts.heatmap(values[k], probes.text, state, gates.RANGES[state]), width="stretch",
+                    key="teach.probe_heatmap")
+    if bounds and state == "forget":
+        b0 = bounds[0]
+        last = values[-1]
+        before = last[max(0, b0 - 6):b0].mean(axis=0)
+        unit = int(np.argmax(before - last[b0:b0 + 2].min(axis=0)))
+        st.markdown(f"**Unit {unit}**, the strongest forgetter at the period after the last epoch, epoch by epoch "
+                    "(darker: later):")
+        st.altair_chart(teach_charts.epochs_chart(values[:, :, unit], probes.text, b0, f"unit {unit}, forget gate"),
+                        width="stretch", key="teach.probe_lines")
+
+
+run = active_run()
+restore()
+st.title("Teach")
+st.markdown(f"Learn what an LSTM's gates do, with the active model ({run.meta.get('corpus_name', '?')}, "
+            f"{run.config.layers} × {run.config.units}{', the shipped demo' if is_demo(run) else ''}), and test "
+            "what a unit does by changing it. Every value comes from charlstm's numpy LSTM over the Keras weights.")
+guided, clamp, pair, learn = st.tabs(VIEWS, key="teach.view", on_change="rerun")
+if guided.open:
+    with guided:
+        lessons_view(run)
+if clamp.open:
+    with clamp:
+        clamp_view(run)
+if pair.open:
+    with pair:
+        pairs_view(run)
+if learn.open:
+    with learn:
+        learning_view(run)
+remember()

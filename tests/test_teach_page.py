@@ -1,0 +1,114 @@
+"""The Teach page through AppTest: the three gates guided, clamping a unit, minimal pairs, how a unit learns."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from charlstm import limits as limits_mod
+from charlstm.interventions import STORY
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def at(tmp_path, monkeypatch) -> AppTest:
+    monkeypatch.setenv("CHARLSTM_HOME", str(tmp_path / "home"))
+    for name in limits_mod.FIELDS:
+        monkeypatch.delenv(limits_mod.env_name(name), raising=False)
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.run()
+    app.switch_page("pages/teach.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def view(at: AppTest, name: str) -> AppTest:
+    at.session_state["teach.view"] = name  # what a click on the tab does
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def html(at: AppTest, marker: str) -> list[str]:
+    return [h.proto.body for h in at.get("html") if marker in h.proto.body]
+
+
+def diagram(at: AppTest) -> str:
+    """The cell diagram's SVG, out of its <img>'s data URL."""
+    (img,) = html(at, "charlstm-cell")
+    return base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", img).group(1)).decode()
+
+
+def test_the_three_gates_start_with_the_forget_lesson_at_the_period(at):
+    assert [t.value for t in at.title] == ["Teach"]
+    assert [t.label for t in at.tabs] == ["The three gates", "Clamp a unit", "Minimal pairs", "How a unit learns"]
+    assert at.text_area(key="teach.lesson_text").value == STORY
+    assert (at.selectbox(key="teach.layer").value, at.number_input(key="teach.unit").value) == (1, 17)
+    assert at.session_state["teach.position"] == STORY.index(".")
+    svg = diagram(at)
+    assert "reading “.” (position 18)" in svg and "f × c_prev = " in svg
+    for lesson, focus in (("input", "S"), ("output", "e")):
+        at.session_state["teach.lesson"] = lesson
+        at.run()
+        assert not at.exception
+        text = at.text_area(key="teach.lesson_text").value
+        assert "McDonald's" in text if lesson == "input" else text.endswith("brave")
+        svg = diagram(at)
+        assert f"reading “{focus}”" in svg
+    assert any(c.proto.spec for c in at.get("vega_lite_chart"))  # the next-character bars of the output lesson
+
+
+def test_an_unknown_character_is_handled_as_elsewhere(at):
+    at.text_area(key="teach.lesson_text").set_value("Diya ate at McDonald’s.").run()  # a curly apostrophe
+    assert any("never saw" in w.value for w in at.warning) and not html(at, "charlstm-cell")
+    at.checkbox(key="teach.lesson_drop").check().run()
+    assert not at.exception and html(at, "charlstm-cell")
+
+
+def test_clamp_the_story(at):
+    view(at, "Clamp a unit")
+    assert at.text_area(key="teach.clamp_text").value == STORY
+    assert (at.selectbox(key="teach.clamp_layer").value, at.number_input(key="teach.clamp_unit").value) == (1, 17)
+    assert at.session_state["teach.clamp_from"] == 18
+    metrics = {m.label: m.value for m in at.metric}
+    assert set(metrics) == {"Likeliest untouched", "Likeliest clamped", "How far it moved"}
+    codes = [c.value for c in at.code]
+    assert len(codes) == 2 and all(len(c.strip()) > 120 for c in codes)  # 160 characters each
+    at.selectbox(key="teach.clamp_layer").set_value(2).run()
+    at.number_input(key="teach.clamp_unit").set_value(72).run()
+    at.session_state["teach.clamp_at"] = 23
+    at.run()
+    assert float({m.label: m.value for m in at.metric}["How far it moved"].split()[0]) > 0.1
+    a, b = (c.value for c in at.code)
+    assert a != b  # the continuations part
+
+
+def test_minimal_pairs(at):
+    view(at, "Minimal pairs")
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert len(specs) == 4  # A, B, the difference, and the top unit's two lines
+    table = next(d.value for d in at.dataframe if "mean |B − A|" in d.value.columns)
+    assert len(table) == 10 and table["mean |B − A|"].is_monotonic_decreasing
+    at.text_input(key="teach.pair_b").set_value(STORY).run()
+    assert any("nothing changed" in i.value for i in at.info)
+
+
+def test_how_a_unit_learns(at, trained_run, tmp_path):
+    view(at, "How a unit learns")
+    assert any("trained before charlstm kept a probe" in i.value for i in at.info)  # the demo model has none
+    home = tmp_path / "home"
+    shutil.copytree(trained_run.path, home / "runs" / trained_run.key)
+    at.session_state["active_run_key"] = trained_run.key
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.select_slider(key="teach.epoch").value == 2
+    assert any("after epoch 2" in m.value for m in at.markdown)
+    at.select_slider(key="teach.epoch").set_value(1).run()
+    assert any("after epoch 1" in m.value for m in at.markdown) and not at.exception
