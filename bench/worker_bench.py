@@ -51,6 +51,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def browser_cpu_seconds() -> float:
+    """User + system CPU time so far of every Chromium process (the renderer that draws the page among them)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(chromium" in text or "(chrome" in text:
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def steps_per_s(run) -> float:
     return run.meta["chars_per_sec"] / (run.config.batch_size * run.config.seq_len)
 
@@ -110,13 +124,14 @@ class App:
         rss_before = rss_mb(self.proc.pid)
         page.get_by_role("button", name="Start training").click()
         page.get_by_text("Training:").first.wait_for(timeout=120_000)
-        cpu0, t0, peak = cpu_seconds(self.proc.pid), time.perf_counter(), 0.0
+        cpu0, t0, peak, browser0 = cpu_seconds(self.proc.pid), time.perf_counter(), 0.0, browser_cpu_seconds()
         done = page.get_by_text("finished: run").first
         while not done.is_visible():  # the browser stays on the Train page all the way
             peak = max(peak, rss_mb(self.proc.pid))
             page.wait_for_timeout(500)
         watched = time.perf_counter() - t0
         server_cpu = cpu_seconds(self.proc.pid) - cpu0
+        browser_cpu = browser_cpu_seconds() - browser0
         page.wait_for_timeout(5000)  # the worker has exited: what does the server keep?
         rss_after = rss_mb(self.proc.pid)
         page.close()
@@ -124,7 +139,8 @@ class App:
         return {"steps_per_s": round(steps_per_s(run), 2), "train_s": run.meta["train_seconds"],
                 "val_loss": round(run.val_loss, 4), "server_rss_mb_before": round(rss_before),
                 "server_rss_mb_peak": round(peak), "server_rss_mb_after": round(rss_after),
-                "server_cpu_ms_per_s_watching": round(1000 * server_cpu / watched)}
+                "server_cpu_ms_per_s_watching": round(1000 * server_cpu / watched),
+                "browser_cpu_ms_per_s_watching": round(1000 * browser_cpu / watched)}
 
     def panel_cost(self, browser, seconds: float = 15) -> dict:
         """Server CPU per second while a training runs, with the browser on the Train page and then on Home."""
