@@ -97,16 +97,22 @@ def check_architecture(model: keras.Model, config: Config, vocab_size: int) -> N
     emb = model.get_layer("embedding")
     if emb.input_dim != vocab_size or emb.output_dim != config.embedding:
         raise ValueError("embedding size does not match the run's config and vocabulary")
+    check_lstms(model, config)
+    if model.get_layer("logits").units != vocab_size:
+        raise ValueError("output size does not match the run's vocabulary")
+
+
+def check_lstms(model: keras.Model, config: Config, last_returns_sequences: bool = True) -> None:
+    """Raise ValueError unless layers lstm_0.. are plain Keras LSTMs the gate tracer models, sized as config says."""
     for i in range(config.layers):
         lstm = model.get_layer(f"lstm_{i}")
         if type(lstm).__name__ != "LSTM" or lstm.units != config.units:
             raise ValueError(f"layer lstm_{i} does not match the run's config")
         if lstm.activation.__name__ != "tanh" or lstm.recurrent_activation.__name__ != "sigmoid":
             raise ValueError(f"layer lstm_{i} uses activations the gate tracer does not model")
-        if not lstm.use_bias or lstm.go_backwards:
+        sequences = last_returns_sequences or i < config.layers - 1
+        if not lstm.use_bias or lstm.go_backwards or lstm.return_sequences != sequences:
             raise ValueError(f"layer lstm_{i} does not match the run's config")
-    if model.get_layer("logits").units != vocab_size:
-        raise ValueError("output size does not match the run's vocabulary")
 
 
 def check_window_architecture(model: keras.Model, config: Config, vocab_size: int) -> None:
@@ -129,14 +135,7 @@ def check_window_architecture(model: keras.Model, config: Config, vocab_size: in
         raise ValueError("the input is not the fixed width-1 embedding the window formulation uses")
     if not np.array_equal(np.asarray(emb.get_weights()[0]), scaled_inputs(vocab_size)):
         raise ValueError("the input embedding is not i / V")
-    for i in range(config.layers):
-        lstm = model.get_layer(f"lstm_{i}")
-        if type(lstm).__name__ != "LSTM" or lstm.units != config.units:
-            raise ValueError(f"layer lstm_{i} does not match the run's config")
-        if lstm.activation.__name__ != "tanh" or lstm.recurrent_activation.__name__ != "sigmoid":
-            raise ValueError(f"layer lstm_{i} uses activations the gate tracer does not model")
-        if not lstm.use_bias or lstm.go_backwards or lstm.return_sequences != (i < config.layers - 1):
-            raise ValueError(f"layer lstm_{i} does not match the run's config")
+    check_lstms(model, config, last_returns_sequences=False)
     dense = model.get_layer("logits")
     if dense.units != vocab_size or dense.activation.__name__ != "linear":
         raise ValueError("output size does not match the run's vocabulary")

@@ -6,6 +6,7 @@ through_app()  # first, before the heavy imports: see pages/common/navigation.py
 
 import base64
 import html
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -15,9 +16,10 @@ from charlstm import charts, gates, interventions, lessons, pairs, teach_charts
 from charlstm import corpus as corpus_mod
 from charlstm.cell_diagram import cell_svg, cell_values
 from charlstm.store import Run
+from pages.common.persist import default_for, remember, restore
 from pages.common.resources import is_demo
 from pages.common.session import active_run
-from pages.common.widgets import missing_chars_ui
+from pages.common.widgets import lazy_tabs_ui, missing_chars_ui, traced_ui
 
 VIEWS = ["The three gates", "Clamp a unit", "Minimal pairs", "How a unit learns"]
 MAX_TEXT = 200  # characters: the heatmaps and the diagram stay readable
@@ -30,38 +32,6 @@ KEYS = ("teach.lesson", "teach.lesson_text", "teach.lesson_drop", "teach.layer",
         "teach.pair_drop", "teach.pair_layer", "teach.pair_state", "teach.epoch", "teach.probe_layer",
         "teach.probe_state")
 KEPT = "teach.kept"  # as on the Units page: values of widgets in tabs not drawn this run are kept here
-
-
-def restore() -> None:
-    kept = st.session_state.get(KEPT, {})
-    for key in KEYS:
-        if key in st.session_state:
-            st.session_state[key] = st.session_state[key]
-        elif key in kept:
-            st.session_state[key] = kept[key]
-
-
-def remember() -> None:
-    st.session_state[KEPT] = {k: st.session_state[k] for k in KEYS if k in st.session_state}
-
-
-def default_for(key: str, context, default) -> None:
-    """Start a widget at `default` whenever what it refers to changes; else the user's pick stays."""
-    if st.session_state.get(f"{key}.context") != context:
-        st.session_state[f"{key}.context"] = context
-        st.session_state[key] = default
-
-
-def traced(run: Run, text: str, drop_key: str) -> gates.GateTrace | None:
-    """The trace of text, or None (with a note) when there is nothing the model can read."""
-    drop = missing_chars_ui(run, text, drop_key)
-    if run.vocab.missing(corpus_mod.prepare(text, run.config.lowercase)) and not drop:
-        return None
-    tr = gates.trace(run, text, drop_unknown=drop) if text else None
-    if tr is None or len(tr.text) < 2:
-        st.info("Type at least two characters the model knows.", icon=":material/keyboard:")
-        return None
-    return tr
 
 
 def layer_unit_position(tr: gates.GateTrace, focus: lessons.Focus, context) -> tuple[int, int, int]:
@@ -105,7 +75,7 @@ def lessons_view(run: Run) -> None:
     st.markdown(lesson.explain)
     default_for("teach.lesson_text", name, lesson.text)
     text = st.text_area("Sentence", key="teach.lesson_text", max_chars=MAX_TEXT, height=70)
-    tr = traced(run, text, "teach.lesson_drop")
+    tr = traced_ui(run, text, "teach.lesson_drop")
     if tr is None:
         return
     focus = lessons.focus(tr, lesson)
@@ -139,7 +109,7 @@ def clamp_view(run: Run) -> None:
     if "teach.clamp_text" not in st.session_state:
         st.session_state["teach.clamp_text"] = interventions.STORY
     text = st.text_area("Text", key="teach.clamp_text", max_chars=MAX_TEXT, height=70)
-    tr = traced(run, text, "teach.clamp_drop")
+    tr = traced_ui(run, text, "teach.clamp_drop")
     if tr is None:
         return
     try:
@@ -303,22 +273,11 @@ def learning_view(run: Run) -> None:
 
 
 run = active_run()
-restore()
+restore(KEYS, KEPT)
 st.title("Teach")
 st.markdown(f"Learn what an LSTM's gates do, with the active model ({run.meta.get('corpus_name', '?')}, "
             f"{run.config.layers} × {run.config.units}{', the shipped demo' if is_demo(run) else ''}), and test "
             "what a unit does by changing it. Every value comes from charlstm's numpy LSTM over the Keras weights.")
-guided, clamp, pair, learn = st.tabs(VIEWS, key="teach.view", on_change="rerun")
-if guided.open:
-    with guided:
-        lessons_view(run)
-if clamp.open:
-    with clamp:
-        clamp_view(run)
-if pair.open:
-    with pair:
-        pairs_view(run)
-if learn.open:
-    with learn:
-        learning_view(run)
-remember()
+lazy_tabs_ui(dict(zip(VIEWS, (partial(view, run) for view in (lessons_view, clamp_view, pairs_view, learning_view)),
+                      strict=True)), key="teach.view")
+remember(KEYS, KEPT)

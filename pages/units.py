@@ -4,18 +4,20 @@ from pages.common.navigation import through_app
 
 through_app()  # first, before the heavy imports: see pages/common/navigation.py
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from charlstm import corpus as corpus_mod
 from charlstm import find, gates, labels, unit_charts
 from charlstm.charts import color_legend_html
 from charlstm.store import Run
 from charlstm.surprise import surprise
+from pages.common.persist import default_for, remember, restore
 from pages.common.resources import is_demo, store
 from pages.common.session import active_run
-from pages.common.widgets import missing_chars_ui
+from pages.common.widgets import lazy_tabs_ui, traced_ui
 
 VIEWS = ["Cell finder", "Span search and match", "Surprise"]
 STATES = {"hidden": "Hidden state", "cell": "Cell state", "input": "Input gate", "forget": "Forget gate",
@@ -30,26 +32,6 @@ KEYS = ("units.label", "units.states", "units.regex", "units.pick", "units.span_
         "units.drop", "units.layer", "units.state", "units.threshold", "units.below", "units.span",
         "units.surprise_example", "units.surprise_text", "units.surprise_drop")
 KEPT = "units.kept"
-
-
-def restore() -> None:
-    kept = st.session_state.get(KEPT, {})
-    for key in KEYS:
-        if key in st.session_state:  # set again in this run, so the browser is told the value as the widget draws
-            st.session_state[key] = st.session_state[key]
-        elif key in kept:
-            st.session_state[key] = kept[key]
-
-
-def remember() -> None:
-    st.session_state[KEPT] = {k: st.session_state[k] for k in KEYS if k in st.session_state}
-
-
-def default_for(key: str, context, default) -> None:
-    """Start a widget at `default` whenever what it refers to (a text, a state) changes; else the user's pick stays."""
-    if st.session_state.get(f"{key}.context") != context:
-        st.session_state[f"{key}.context"] = context
-        st.session_state[key] = default
 
 
 # ---- cached work: the corpus sample and its trace are the same for every visitor of a run
@@ -197,17 +179,6 @@ def text_box(prefix: str, default: str, label: str) -> str:
                             help="The model reads it character by character from an empty memory.")
 
 
-def traced(run: Run, text: str, drop_key: str | None) -> gates.GateTrace | None:
-    drop = missing_chars_ui(run, text, drop_key)
-    if run.vocab.missing(corpus_mod.prepare(text, run.config.lowercase)) and not drop:
-        return None
-    tr = gates.trace(run, text, drop_unknown=drop) if text else None
-    if tr is None or len(tr.text) < 2:
-        st.info("Type at least two characters the model knows.", icon=":material/keyboard:")
-        return None
-    return tr
-
-
 def first_boundary_span(text: str) -> tuple[int, int]:
     """The space after the first sentence end, or the first word: a span that says something."""
     b = gates.sentence_boundaries(text)
@@ -221,7 +192,7 @@ def span_view(run: Run) -> None:
                 "just before and after it** are the ones that mark it. Then see where else those units turn on "
                 "together, across a sample of the corpus. After LSTMVis (Strobelt et al., 2017).")
     text = text_box("span", gates.EXAMPLE, "Text to trace")
-    tr = traced(run, text, "units.drop")
+    tr = traced_ui(run, text, "units.drop")
     if tr is None:
         return
     T = len(tr.text)
@@ -308,7 +279,7 @@ def surprise_view(run: Run) -> None:
                 "before it) and its five best guesses for that place, shaded by probability. Karpathy, Johnson and "
                 "Fei-Fei (2015) drew the same strip.")
     text = text_box("surprise", gates.PRESETS["Shakespeare"], "Text to read")
-    tr = traced(run, text, "units.surprise_drop")
+    tr = traced_ui(run, text, "units.surprise_drop")
     if tr is None:
         return
     s = surprise(tr)
@@ -330,21 +301,13 @@ def surprise_view(run: Run) -> None:
 
 
 run = active_run()
-restore()
+restore(KEYS, KEPT)
 st.title("Units")
 st.markdown(f"What do single units of the active model ({run.meta.get('corpus_name', '?')}, {run.config.layers} × "
             f"{run.config.units}{', the shipped demo' if is_demo(run) else ''}) do? Three ways to find out. Every "
             "value comes from charlstm's own numpy LSTM over the Keras weights, gate by gate and character by "
             "character, which is also how to get a Keras LSTM's gates at every time step (Keras returns only the "
             "hidden state): `python -m charlstm trace RUN --format csv` writes them all.")
-cells, span, strip = st.tabs(VIEWS, key="units.view", on_change="rerun")
-if cells.open:
-    with cells:
-        cell_finder_view(run)
-if span.open:
-    with span:
-        span_view(run)
-if strip.open:
-    with strip:
-        surprise_view(run)
-remember()
+lazy_tabs_ui(dict(zip(VIEWS, (partial(view, run) for view in (cell_finder_view, span_view, surprise_view)),
+                      strict=True)), key="units.view")
+remember(KEYS, KEPT)

@@ -28,3 +28,28 @@ def keep_widget_state() -> None:
     for key in PERSISTENT:
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
+
+
+def restore(keys: tuple[str, ...], kept_key: str) -> None:
+    """For a page whose tabs draw only some widgets a run: bring back the values remember() kept.
+
+    Streamlit forgets a widget's value in a run that does not draw it, but keeps plain keys, so a
+    page copies its widget values to kept_key at the end of every run and back before the widgets.
+    """
+    kept = st.session_state.get(kept_key, {})
+    for key in keys:
+        if key in st.session_state:  # set again in this run, so the browser is told the value as the widget draws
+            st.session_state[key] = st.session_state[key]
+        elif key in kept:
+            st.session_state[key] = kept[key]
+
+
+def remember(keys: tuple[str, ...], kept_key: str) -> None:
+    st.session_state[kept_key] = {k: st.session_state[k] for k in keys if k in st.session_state}
+
+
+def default_for(key: str, context, default) -> None:
+    """Start a widget at `default` whenever what it refers to (a text, a state) changes; else the user's pick stays."""
+    if st.session_state.get(f"{key}.context") != context:
+        st.session_state[f"{key}.context"] = context
+        st.session_state[key] = default

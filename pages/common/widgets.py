@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 import streamlit as st
 
 from charlstm import corpus as corpus_mod
+from charlstm import gates
 from charlstm.config import Setting
 from charlstm.store import Run
 
@@ -27,6 +28,27 @@ def missing_chars_ui(run: Run, text: str, key: str) -> bool:
     st.warning(f"The model never saw {'this character' if one else 'these characters'} in training: {names}. "
                f"It cannot read {'it' if one else 'them'}.", icon=":material/warning:")
     return st.checkbox("Drop the missing characters", key=key)
+
+
+def lazy_tabs_ui(views: dict[str, Callable[[], None]], key: str) -> None:
+    """Tabs whose view is computed only while the visitor has it open (each switch reruns the page)."""
+    tabs = st.tabs(list(views), key=key, on_change="rerun")
+    for tab, view in zip(tabs, views.values(), strict=True):
+        if tab.open:
+            with tab:
+                view()
+
+
+def traced_ui(run: Run, text: str, drop_key: str | None) -> gates.GateTrace | None:
+    """The trace of text, or None (with a note) when there is nothing the model can read."""
+    drop = missing_chars_ui(run, text, drop_key)
+    if run.vocab.missing(corpus_mod.prepare(text, run.config.lowercase)) and not drop:
+        return None
+    tr = gates.trace(run, text, drop_unknown=drop) if text else None
+    if tr is None or len(tr.text) < 2:
+        st.info("Type at least two characters the model knows.", icon=":material/keyboard:")
+        return None
+    return tr
 
 
 def setting_input(s: Setting, key: str) -> None:
