@@ -89,7 +89,8 @@ def cmd_train(args, store: RunStore) -> int:
 
     previous = signal.signal(signal.SIGINT, first_interrupt)
     try:
-        outcome = execute(store, corpus, config, resume_from, on_progress=Bar(), should_stop=stop.is_set)
+        outcome = execute(store, corpus, config, resume_from, on_progress=Bar(), should_stop=stop.is_set,
+                          probe=getattr(args, "probe", None))
     finally:
         signal.signal(signal.SIGINT, previous)
         sys.stderr.write("\n")
@@ -303,6 +304,8 @@ def _training_commands(sub) -> None:
     t = sub.add_parser("train", help="train a model on a text file (or 'shakespeare' for the built-in corpus)")
     t.add_argument("corpus", help="path to a text file, or 'shakespeare'")
     add_config_args(t)
+    t.add_argument("--probe", default=None, help="a text traced after every epoch and kept with the run, to see "
+                                                 "how its units learn (default: the tutorial's two sentences)")
     t.set_defaults(fn=cmd_train)
 
     c = sub.add_parser("resume", help="continue a stored run for more epochs, from its optimizer state")

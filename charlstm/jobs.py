@@ -96,6 +96,7 @@ class Job:
         self.corpus = corpus
         self.proc: subprocess.Popen | None = None
         self.cancel_requested = False
+        self.probe: str | None = None
         self._view = JobView(id=id, key=key, corpus_name=corpus.name, config=config, status="queued", progress=None,
                              curve=(), val_curve=(), message="waiting for the worker", resume_from=resume_from,
                              created=time.time(), finished=None)
@@ -148,7 +149,8 @@ class JobManager:
         _live.add(self)
 
     # ---- submitting
-    def submit(self, corpus: Corpus, config: Config, resume_from: str | None = None) -> tuple[JobView, str]:
+    def submit(self, corpus: Corpus, config: Config, resume_from: str | None = None,
+               probe: str | None = None) -> tuple[JobView, str]:
         """Queue a training; returns (job, how) with how one of started, queued, joined, cached.
 
         The same corpus and config never train twice: a stored complete run comes back as a
@@ -167,6 +169,7 @@ class JobManager:
                 job.finish("cached", "loaded from cache: this corpus and config were trained before")
                 return job.view(), "cached"
             job = self._new_job(key, corpus, config, resume_from)
+            job.probe = probe  # the text traced after every epoch; None: the worker's default
             self._queue.append(job)
             how = "started" if len(self._running) < self.max_workers and len(self._queue) == 1 else "queued"
             self._wake.notify_all()
@@ -324,7 +327,7 @@ class JobManager:
         v = job.view()
         self.store.save_corpus(job.corpus)  # the worker reads the text from the store
         spec = {"home": str(self.store.root), "corpus_sha256": job.corpus.sha256, "corpus_name": v.corpus_name,
-                "config": v.config.to_dict(), "resume_from": v.resume_from}
+                "config": v.config.to_dict(), "resume_from": v.resume_from, "probe": job.probe}
         with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
             proc = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                                     text=True, encoding="utf-8", env=worker_env(), **_new_session())

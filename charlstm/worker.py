@@ -66,16 +66,24 @@ def plan(store: RunStore, corpus: Corpus, config: Config, resume_from: str | Non
 
 def execute(store: RunStore, corpus: Corpus, config: Config, resume_from: str | None = None,
             on_progress: Callable[[Progress], None] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> Outcome:
-    """Train (or continue `resume_from`) and store the result atomically; the one path for app and command line."""
+            should_stop: Callable[[], bool] | None = None, probe: str | None = None) -> Outcome:
+    """Train (or continue `resume_from`) and store the result atomically; the one path for app and command line.
+
+    `probe` is the text traced after every epoch (charlstm/probes.py); None: the one the resumed run
+    was probed with, else the tutorial's two sentences.
+    """
+    from .probes import PROBE
     from .train import train
 
     resume = store.get(resume_from) if resume_from else None
     if resume_from and resume is None:
         raise StoreError(f"run {resume_from} to continue is no longer stored")
     store.save_corpus(corpus)
+    if probe is None:
+        stored = resume.probes() if resume is not None else None
+        probe = stored.text if stored is not None else PROBE
     try:
-        trained = train(corpus, config, on_progress=on_progress, should_stop=should_stop, resume=resume)
+        trained = train(corpus, config, on_progress=on_progress, should_stop=should_stop, resume=resume, probe=probe)
     except Cancelled as e:
         return Outcome("cancelled", str(e))
     run = store.save(trained, corpus)
@@ -162,7 +170,7 @@ def main() -> int:
         threading.Thread(target=channel.listen, args=(sys.stdin,), daemon=True).start()
         store = RunStore(spec["home"])
         outcome = execute(store, _spec_corpus(store, spec), Config.from_dict(spec["config"]), spec.get("resume_from"),
-                          on_progress=channel.progress, should_stop=channel.cancel.is_set)
+                          on_progress=channel.progress, should_stop=channel.cancel.is_set, probe=spec.get("probe"))
     except MemoryError:
         channel.send("failed", message="the training process ran out of memory and was stopped; nothing was stored")
         return 1

@@ -15,6 +15,7 @@ from charlstm.config import PRESETS, Config, form_settings
 from charlstm.corpus import Corpus, CorpusError
 from charlstm.jobs import JobView
 from charlstm.limits import Limits
+from charlstm.probes import MAX_CHARS, PROBE
 from charlstm.store import Run, StoreError
 from charlstm.worker import import_bundle
 from pages.common import navigation, session
@@ -65,6 +66,11 @@ def config_form_ui(lim: Limits) -> None:
     formulation_note(PRESETS[st.session_state["train.preset"]])
     with st.form("train.form", border=True):
         settings_ui(form_settings(), form_key)
+        if "train.probe" not in st.session_state:
+            st.session_state["train.probe"] = PROBE
+        st.text_input("Probe text", key="train.probe", max_chars=MAX_CHARS,
+                      help="Read by the model after every finished epoch and kept with the run: the Teach page's "
+                           "“How a unit learns” shows its gates epoch by epoch.")
         st.caption(f"This server allows {lim.describe()}.")
         st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:", on_click=submit,
                               args=(lim,))
@@ -114,7 +120,7 @@ def submit(lim: Limits) -> None:
     problem = refusal(lim, corpus, config)
     if problem:
         return note(FLASH, "error", problem, ":material/block:")
-    view, how = manager().submit(corpus, config)
+    view, how = manager().submit(corpus, config, probe=st.session_state.get("train.probe") or None)
     session.own_job(view.id)
     if how == "cached":
         session.set_active_run(view.key)

@@ -240,3 +240,17 @@ def test_the_worker_speaks_only_json_lines_and_stops_when_its_server_goes_away(s
     assert {e["event"] for e in events[:-1]} == {"progress"}
     assert events[-1]["event"] == "done" and events[-1]["status"] == "cancelled", events[-1]
     assert events[-1]["epochs_done"] == 1 and store.get(events[-1]["key"]).epochs_done == 1
+
+
+def test_the_probe_text_goes_to_the_worker_and_a_resume_keeps_it(manager, tiny_corpus, tiny_config, store):
+    probe = "We like tea. It is late."
+    job, _ = manager.submit(tiny_corpus, tiny_config, probe=probe)
+    done = finished(manager, job.id)
+    assert done.status == "done", done.message
+    probes = store.get(done.key).probes()
+    assert probes is not None and probes.text == probe and probes.epochs == (1,)
+    more, _ = manager.resume(done.key, 1)  # no probe given: the run's own is traced again
+    end = finished(manager, more.id)
+    assert end.status == "done", end.message
+    again = store.get(end.key).probes()
+    assert again.text == probe and again.epochs == (1, 2)

@@ -17,7 +17,7 @@ def form_key(setting: str) -> str:
     return f"train.{setting}"
 
 
-PERSISTENT = ("train.preset", *(form_key(s.name) for s in form_settings()),
+PERSISTENT = ("train.preset", "train.probe", *(form_key(s.name) for s in form_settings()),
               "corpus.window", "gates.example", "gates.text", "gates.layer", "gates.show", "gates.drop",
               "gates.unit", "gates.stretch", "gates.position", "generate.prime", "generate.length",
               "generate.temperature", "generate.top_k", "generate.seed", "generate.drop", "generate.mode")
