@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,23 @@ def tutorial_run(tmp_path_factory):
     store = RunStore(tmp_path_factory.mktemp("tutorial-home"))
     store.save_corpus(corpus)
     return store.save(train(corpus, config), corpus)
+
+
+@pytest.fixture
+def fresh_app(tmp_path, monkeypatch):
+    """app.py through AppTest with its own empty run store and no server caps set; its job managers closed after."""
+    from streamlit.testing.v1 import AppTest
+
+    from charlstm import limits as limits_mod
+    from charlstm.jobs import live_managers
+
+    monkeypatch.setenv("CHARLSTM_HOME", str(tmp_path / "home"))
+    for name in limits_mod.FIELDS:
+        monkeypatch.delenv(limits_mod.env_name(name), raising=False)
+    app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    yield app
+    for m in live_managers():  # the app's cached managers: stop their workers before the next test
+        if tmp_path in m.store.root.parents:
+            m.close()

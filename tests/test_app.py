@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,17 +28,8 @@ TINY = make_text(3000)  # short sentences: boundaries for the tracer, learnable 
 
 
 @pytest.fixture
-def at(tmp_path, monkeypatch) -> Iterator[AppTest]:
-    monkeypatch.setenv("CHARLSTM_HOME", str(tmp_path / "home"))
-    for name in limits_mod.FIELDS:
-        monkeypatch.delenv(limits_mod.env_name(name), raising=False)
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    app.run()
-    assert not app.exception
-    yield app
-    for m in live_managers():  # the app's cached managers: stop their workers before the next test
-        if tmp_path in m.store.root.parents:
-            m.close()
+def at(fresh_app) -> AppTest:
+    return fresh_app  # tests/conftest.py: the app in its own run store, its workers stopped after
 
 
 def goto(at: AppTest, page: str) -> AppTest:

@@ -9,22 +9,14 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from charlstm import limits as limits_mod
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def at(tmp_path, monkeypatch) -> AppTest:
-    monkeypatch.setenv("CHARLSTM_HOME", str(tmp_path / "home"))
-    for name in limits_mod.FIELDS:
-        monkeypatch.delenv(limits_mod.env_name(name), raising=False)
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    app.run()
-    assert not app.exception
-    app.switch_page("pages/units.py").run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
+def at(fresh_app) -> AppTest:
+    fresh_app.switch_page("pages/units.py").run()
+    assert not fresh_app.exception, [e.value for e in fresh_app.exception]
+    return fresh_app
 
 
 def view(at: AppTest, name: str) -> AppTest:
