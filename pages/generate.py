@@ -19,6 +19,10 @@ from pages.common.widgets import intro, missing_chars_ui
 
 MAX_LENGTH = 10_000
 FLUSH_SECONDS = 0.05  # send the text at most 20 times a second, however fast it is sampled
+# Sampling holds the interpreter lock; Streamlit keeps only the newest of the deltas its server thread has
+# not sent yet, so without a pause the whole text can arrive at once. A pause per chunk (4% of the time)
+# lets the server send each piece as it comes (seen once in about ten browser runs without it).
+HAND_OVER_SECONDS = 0.002
 
 
 def chunks(chars: Iterator[str], stats: dict, flush_every: float = FLUSH_SECONDS, prefix: str = "") -> Iterator[str]:
@@ -44,6 +48,7 @@ def chunks(chars: Iterator[str], stats: dict, flush_every: float = FLUSH_SECONDS
             raw.extend(buf)
             buf, last = [], now
             yield text
+            time.sleep(HAND_OVER_SECONDS)
     if buf:
         raw.extend(buf)
         yield charts.markdown_text("".join(buf), at_line_start)[0]
