@@ -4,7 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: run test lint bench demo-model clean
+BENCH_VENV ?= .venv-bench
+
+.PHONY: run test lint bench bench-peer demo-model clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +27,19 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
 
+# charlstm and its PyTorch reference side by side (bench/peer.py, about 40 minutes): PyTorch lives in its own venv.
+$(BENCH_VENV)/.installed: requirements.txt requirements-bench.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench-peer: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python bench/peer.py $(ARGS)
+
 # Retrain the small model that ships with the package (see README: "The shipped model").
 demo-model: $(VENV)/.installed
 	$(PY) bench/make_demo.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache

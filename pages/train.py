@@ -150,7 +150,7 @@ def show_running(v: JobView) -> None:
             m[3].metric("Elapsed", fmt_seconds(p.elapsed))
             m[4].metric("ETA", fmt_seconds(p.eta))
         st.button("Cancel", key=f"train.cancel.{v.id}", on_click=cancel, args=(v.id,), icon=":material/stop:",
-                  help="Stops within one batch; finished epochs are kept.")
+                  help="Stops within a group of batches (a second or two); finished epochs are kept.")
 
 
 CURVE_EVERY_S = 5.0  # the loss chart redraws at most this often; the numbers above it every second
