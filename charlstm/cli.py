@@ -327,10 +327,10 @@ def cmd_delete(args, store: RunStore) -> int:
     return 0
 
 
-def add_strategy_arg(p: argparse.ArgumentParser) -> None:
+def add_strategy_arg(p: argparse.ArgumentParser, choices: tuple[str, ...] | None = None) -> None:
     from .devices import STRATEGIES
 
-    p.add_argument("--strategy", choices=STRATEGIES, default="none",
+    p.add_argument("--strategy", choices=choices or STRATEGIES, default="none",
                    help="none: one device (the first GPU, else the CPU); mirrored: tf.distribute.MirroredStrategy "
                         "over every GPU of this machine; multiworker: MultiWorkerMirroredStrategy over the machines "
                         "in TF_CONFIG. --batch-size is the global batch, split across the replicas; the learning "
@@ -349,7 +349,7 @@ def _training_commands(sub) -> None:
     c = sub.add_parser("resume", help="continue a stored run for more epochs, from its optimizer state")
     c.add_argument("run", help="run key or unique prefix")
     c.add_argument("--epochs", type=int, default=1, help="how many more epochs (default: %(default)s)")
-    add_strategy_arg(c)
+    add_strategy_arg(c, ("none", "mirrored"))  # several machines would each need the run: train those afresh
     c.set_defaults(fn=cmd_train)
 
 
