@@ -223,6 +223,8 @@ class Trainer:
                 self.model = self.resume.keras_model()
             else:
                 self.model = build_model(self.config, len(self.data.vocab))
+            if strategy is not None:  # Keras 3.15's grouped steps fail under tf.distribute ("You must feed a value
+                self.group = 1  # for placeholder tensor ... while/cond"): one step per call there
             # the same optimizer (a resumed one keeps its state) and loss, with the steps grouped per execution
             self.model.compile(optimizer=self.model.optimizer, loss=self.model.loss, steps_per_execution=self.group)
         self.device = describe(strategy)
