@@ -167,12 +167,11 @@ class Trainer:
         self.t0 = 0.0
 
     def build(self) -> None:
-        """The model, fresh or resumed, with Keras seeded for its initial weights and dropout masks."""
+        """The model, fresh or resumed; its layers carry their own seeds (model.seeded), nothing global is reseeded."""
         import keras
 
         from .model import build_model  # sets TensorFlow's threads before any op runs
 
-        keras.utils.set_random_seed(self.config.seed + self.start_epoch)
         if self.resume is not None:
             self.model = self.resume.keras_model()
         else:

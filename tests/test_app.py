@@ -39,7 +39,8 @@ def goto(at: AppTest, page: str) -> AppTest:
 
 
 def texts(elements) -> list[str]:
-    return [e.value for e in elements]
+    """The elements' text as a reader sees it: Markdown's backslash escapes (pages/common/text.py's md) undone."""
+    return [re.sub(r"\\(.)", r"\1", e.value) if isinstance(e.value, str) else e.value for e in elements]
 
 
 def charts_of(at: AppTest) -> list[dict]:
@@ -196,7 +197,7 @@ def test_a_too_long_sequence_for_the_corpus_is_refused(at, monkeypatch):
 
 @pytest.mark.slow
 def test_train_a_tiny_model_then_reuse_continue_delete_and_reimport_it(at, tmp_path):
-    from charlstm.store import RunStore
+    from charlstm.workspace import ServerSettings, Workspaces
 
     goto(at, "corpus")
     upload_corpus(at, "tiny.txt", TINY.encode())
@@ -237,7 +238,7 @@ def test_train_a_tiny_model_then_reuse_continue_delete_and_reimport_it(at, tmp_p
     assert any("characters per second" in c for c in texts(at.caption))
 
     # download (the page's button serves exactly this), delete, import the bundle back
-    bundle = RunStore(tmp_path / "home").export_bundle(key)
+    bundle = Workspaces(tmp_path / "home", ServerSettings()).shelf(at.session_state["ws.token"]).export_bundle(key)
     goto(at, "train")
     at.button(key="train.delete").click().run()
     assert any(f"Deleted run {key[:8]}" in s for s in texts(at.success))
@@ -258,7 +259,9 @@ ENDLESS = 10_000  # epochs: a training that cannot end before the test cancels o
 
 @pytest.mark.slow
 def test_jobs_queue_join_and_cancel(at, monkeypatch):
+    """Personal mode: one user may queue several trainings (public mode allows one per visitor: test_privacy.py)."""
     monkeypatch.setenv("CHARLSTM_MAX_EPOCHS", str(ENDLESS))
+    monkeypatch.setenv("CHARLSTM_MODE", "personal")
     goto(at, "corpus")
     upload_corpus(at, "tiny.txt", TINY.encode())
     goto(at, "train")
