@@ -39,8 +39,9 @@ def goto(at: AppTest, page: str) -> AppTest:
 
 
 def texts(elements) -> list[str]:
-    """The elements' text as a reader sees it: Markdown's backslash escapes (pages/common/text.py's md) undone."""
-    return [re.sub(r"\\(.)", r"\1", e.value) if isinstance(e.value, str) else e.value for e in elements]
+    """The elements' text as a reader sees it: Markdown's backslash escapes and word joiners (md) undone."""
+    return [re.sub(r"\\(.)", r"\1", e.value).replace("\u2060", "") if isinstance(e.value, str) else e.value
+            for e in elements]
 
 
 def charts_of(at: AppTest) -> list[dict]:

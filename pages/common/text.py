@@ -6,6 +6,8 @@ import re
 
 from charlstm.store import Run
 
+WJ = "\u2060"  # the invisible word joiner
+_AUTOLINK = re.compile(r"\\:|@|(?i:www)")
 # the characters that can start Markdown or Streamlit markup mid-line: emphasis, code, links and images,
 # raw HTML, headings, strikethrough, tables, LaTeX, :emoji: and :material/icons:, :colour[text]
 _ACTIVE = re.compile(r"([\\`*_\[\]()<>#~|$:!{}])")
@@ -19,7 +21,10 @@ def md(text: object) -> str:
     `[x](https://…)`, `**b**`, `<img …>`, `:red[…]`, `:material/…:` and `$…$` are shown as the
     characters they are; line breaks become spaces, so nothing starts a heading or a list.
     """
-    return _ACTIVE.sub(r"\\\1", " ".join(str(text).splitlines()))
+    escaped = _ACTIVE.sub(r"\\\1", " ".join(str(text).splitlines()))
+    # GFM turns bare URLs and e-mail addresses into links after escapes are gone: an invisible word
+    # joiner (U+2060) after each ':' and '@' and inside 'www.' keeps them text, looking the same
+    return _AUTOLINK.sub(lambda m: m.group(0) + WJ, escaped)
 
 
 def fmt_seconds(s: float | None) -> str:
