@@ -299,6 +299,8 @@ class Workspaces:
         ws_quota = int(self.settings.workspace_mb * 1e6)
         workspaces = [RunStore(w) for w in sorted(self.root.iterdir())
                       if w.is_dir() and not w.name.startswith(".")] if self.root.is_dir() else []
+        for store in [*workspaces, self.shared]:  # corpora no run needs (a training that kept nothing)
+            store.gc_corpora(keep_corpora)
         for store in workspaces:
             runs = sorted(self._runs(store), key=last_used)
             newest = runs[-1].resolve() if runs else None

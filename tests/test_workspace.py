@@ -146,6 +146,14 @@ def test_a_corpus_goes_with_the_last_run_that_needs_it(tmp_path, trained_run, ti
     store.save_corpus(tiny_corpus)
     store.delete(trained_run.key, keep_corpora={tiny_corpus.sha256})  # a job in flight needs this one
     assert store.load_corpus(sha) is None and store.load_corpus(tiny_corpus.sha256) is not None
+    # a sweep removes what no run and no job needs (a training that was cancelled before it kept anything)
+    spaces = Workspaces(tmp_path / "home", ServerSettings())
+    own = spaces.store(new_token())
+    own.save_corpus(tiny_corpus)
+    spaces.enforce(keep_corpora={tiny_corpus.sha256})
+    assert own.load_corpus(tiny_corpus.sha256) is not None  # a job in flight needs it
+    spaces.enforce()
+    assert own.load_corpus(tiny_corpus.sha256) is None
 
 
 def test_an_idle_workspace_expires_with_its_runs_and_corpora(tmp_path, trained_run):
