@@ -154,6 +154,7 @@ def _write_run_files(folder: Path, trained, corpus: Corpus, key: str, weights: W
         "train_seconds": round(trained.train_seconds, 2),
         "chars_per_sec": round(trained.chars_per_sec, 1),
         "resumed_from": trained.resumed_from,
+        "device": getattr(trained, "device", None),  # where it trained, in words (charlstm/devices.py)
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "charlstm_version": __version__,
         "keras_version": keras.__version__,

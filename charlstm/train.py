@@ -39,6 +39,7 @@ class Progress:
     chars_per_sec: float  # training targets a second: every character for "sequence", one per window for "window"
     elapsed: float  # seconds of this training session
     eta: float | None  # seconds left, estimated from the step rate so far
+    device: str | None = None  # where it trains, in words (charlstm/devices.py); None until the model is built
 
     @property
     def fraction(self) -> float:
@@ -60,6 +61,7 @@ class Trained:
     chars_per_sec: float
     resumed_from: str | None = None
     probes: Probes | None = None  # the probe text traced after every finished epoch
+    device: str | None = None  # where it trained, in words (charlstm/devices.py)
 
 
 class Cancelled(Exception):
@@ -136,8 +138,10 @@ class Trainer:
 
     def __init__(self, corpus: Corpus, config: Config, on_progress: Callable[[Progress], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, resume: Run | None = None,
-                 probe: str | None = PROBE):
+                 probe: str | None = PROBE, strategy: str = "none"):
         self.config = config
+        self.strategy_name = strategy  # "none", "mirrored" or "multiworker" (charlstm/devices.py)
+        self.device: str | None = None
         self.probe_text = probe  # traced after every kept epoch (None: not at all)
         self.probes = resume.probes() if resume is not None else None
         self.on_progress = on_progress or (lambda p: None)
@@ -151,6 +155,7 @@ class Trainer:
             self.history = {k: list(v) for k, v in resume.history.items()}
         self.data = split(corpus.text, config, vocab=resume.vocab if resume is not None else None)
         self.vx, self.vy = validation_data(self.data.val, config)
+        self.val_batch = max(config.batch_size, 64)
         self.spe = steps_per_epoch(len(self.data.train), config)
         self.chars_per_step = targets_per_step(config)
         self.model = None  # keras.Model, made by build()
@@ -167,15 +172,30 @@ class Trainer:
         self.t0 = 0.0
 
     def build(self) -> None:
-        """The model, fresh or resumed; its layers carry their own seeds (model.seeded), nothing global is reseeded."""
+        """The model, fresh or resumed; its layers carry their own seeds (model.seeded), nothing global is reseeded.
+
+        Under a tf.distribute strategy the model is built (or loaded) in its scope, so its variables
+        are mirrored and fit splits each global batch of config.batch_size across the replicas.
+        """
+        import contextlib
+
         import keras
 
+        from .devices import check_batch, describe, make_strategy
         from .model import build_model  # sets TensorFlow's threads before any op runs
 
-        if self.resume is not None:
-            self.model = self.resume.keras_model()
-        else:
-            self.model = build_model(self.config, len(self.data.vocab))
+        strategy = make_strategy(self.strategy_name)  # before any TensorFlow op, as tf.distribute needs
+        check_batch(self.config.batch_size, strategy)
+        if strategy is not None:  # every batch, the last too, must split evenly over the replicas
+            n = strategy.num_replicas_in_sync
+            self.vx, self.vy = self.vx[:len(self.vx) // n * n], self.vy[:len(self.vy) // n * n]
+            self.val_batch = -(-self.val_batch // n) * n
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            if self.resume is not None:
+                self.model = self.resume.keras_model()
+            else:
+                self.model = build_model(self.config, len(self.data.vocab))
+        self.device = describe(strategy)
         self.hooks = keras.callbacks.LambdaCallback(on_train_batch_end=self.after_batch,
                                                     on_test_batch_end=self.after_val_batch)
 
@@ -186,7 +206,7 @@ class Trainer:
         return Progress(phase=phase or self.phase, epoch=self.epoch, epochs=self.config.epochs, step=self.step,
                         steps_per_epoch=self.spe, train_loss=self.train_loss, batch_loss=self.batch_loss,
                         val_loss=self.val_loss, chars_per_sec=rate * self.chars_per_step, elapsed=el,
-                        eta=left / rate if rate else None)
+                        eta=left / rate if rate else None, device=self.device)
 
     def after_batch(self, batch: int, logs: dict | None = None) -> None:
         """Keras hook: record one training batch, report it, and stop when asked."""
@@ -214,7 +234,7 @@ class Trainer:
         """The validation loss after this epoch; None when a stop request cut it short."""
         self.phase = "validating"
         self.on_progress(self.snapshot())
-        val = self.model.evaluate(self.vx, self.vy, batch_size=max(self.config.batch_size, 64), verbose=0,
+        val = self.model.evaluate(self.vx, self.vy, batch_size=self.val_batch, verbose=0,
                                   callbacks=[self.hooks])
         if self.should_stop() or val is None or isinstance(val, list | dict):  # an epoch counts once its val is known
             return None
@@ -272,7 +292,7 @@ class Trainer:
         return Trained(config=self.config, vocab=self.data.vocab, model=self.model, history=self.history,
                        epochs_done=self.epochs_done, status=status, train_seconds=seconds,
                        chars_per_sec=self.steps_done * self.chars_per_step / seconds if seconds else 0.0,
-                       resumed_from=self.resumed_from, probes=self.probes)
+                       resumed_from=self.resumed_from, probes=self.probes, device=self.device)
 
 
 def check_resume(run: Run, corpus: Corpus, config: Config) -> None:
@@ -292,11 +312,13 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     resume: Run | None = None,
     probe: str | None = PROBE,
+    strategy: str = "none",
 ) -> Trained:
     """Train a model on corpus, or continue `resume` (a stored Run) up to config.epochs.
 
     Cancelling keeps the last finished epoch (weights and optimizer state); with no finished
     epoch it raises Cancelled. Never calls on_progress from any thread but its own. The probe text is
-    traced after every finished epoch and kept with the run (probes.py).
+    traced after every finished epoch and kept with the run (probes.py). `strategy` trains under
+    tf.distribute (charlstm/devices.py); the stored run is the same either way.
     """
-    return Trainer(corpus, config, on_progress, should_stop, resume, probe).run()
+    return Trainer(corpus, config, on_progress, should_stop, resume, probe, strategy).run()

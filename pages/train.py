@@ -154,6 +154,8 @@ def show_running(v: JobView) -> None:
             m[2].metric("Chars/s", f"{p.chars_per_sec:,.0f}")
             m[3].metric("Elapsed", fmt_seconds(p.elapsed))
             m[4].metric("ETA", fmt_seconds(p.eta))
+            if p.device:
+                st.caption(f"Training on {p.device}.")
         st.button("Cancel", key=f"train.cancel.{v.id}", on_click=cancel, args=(v.id,), icon=":material/stop:",
                   help="Stops within one batch; finished epochs are kept.")
 
@@ -189,7 +191,8 @@ def show_queued(v: JobView) -> None:
 def show_finished(v: JobView) -> None:
     if v.status == "done":
         said = "" if v.message.startswith("finished") else f" {md(v.message)}."
-        st.success(f"Job #{v.number} finished: run `{v.key[:8]}` ({md(v.corpus_name)}).{said} "
+        where = f", trained on {md(v.progress.device)}" if v.progress is not None and v.progress.device else ""
+        st.success(f"Job #{v.number} finished: run `{v.key[:8]}` ({md(v.corpus_name)}{where}).{said} "
                    + ("It is now the active model." if st.session_state.get(ACTIVE_RUN) == v.key else ""),
                    icon=":material/check_circle:")
     elif v.status == "cancelled":
