@@ -94,9 +94,10 @@ def test_minimal_pairs(at):
     assert any("nothing changed" in i.value for i in at.info)
 
 
-def test_how_a_unit_learns(at, trained_run, tmp_path):
+def test_how_a_unit_learns(at, trained_run, tmp_path, monkeypatch):
     view(at, "How a unit learns")
     assert any("trained before charlstm kept a probe" in i.value for i in at.info)  # the demo model has none
+    monkeypatch.setenv("CHARLSTM_MODE", "personal")  # a run put in the home folder, as the command line does
     home = tmp_path / "home"
     shutil.copytree(trained_run.path, home / "runs" / trained_run.key)
     at.session_state["active_run_key"] = trained_run.key
