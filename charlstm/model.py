@@ -19,7 +19,7 @@ def _set_threads() -> None:
     """One TensorFlow thread per op by default: measured faster for these small LSTMs on 2 cores
     (9.9 against 8.4 steps/s), and it leaves a core to the app while a model trains."""
     n = int(os.environ.get("CHARLSTM_TF_THREADS", "1"))
-    if n > 0:
+    if n > 0 and keras.backend.backend() == "tensorflow":  # other backends (torch) train the same models
         import tensorflow as tf
 
         try:

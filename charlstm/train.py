@@ -336,6 +336,11 @@ class Trainer:
             return "patience"
         return "minutes" if self.over_budget() else None
 
+    def set_epoch_rate(self, epoch: int) -> None:
+        """char-rnn's decay: epoch (0-based) trains at learning_rate x lr_decay^epoch, resumed runs included."""
+        if self.config.lr_decay != 1.0:
+            self.model.optimizer.learning_rate = self.config.learning_rate * self.config.lr_decay ** epoch
+
     def sample(self) -> None:
         """SAMPLE_CHARS characters from the epoch just kept, with the numpy stepper (a fixed seed and prime)."""
         weights = Weights.from_keras(self.model)
@@ -363,6 +368,7 @@ class Trainer:
         status = "complete"
         for epoch in range(self.start_epoch, self.config.epochs):
             te = self.clock()
+            self.set_epoch_rate(epoch)
             val = self.validate() if self.fit_epoch(epoch) else None
             if val is None:
                 status, self.stopped = "cancelled", "cancelled"
