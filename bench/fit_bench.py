@@ -83,6 +83,48 @@ def rates() -> dict:
     return {"rates": out, "load_average": os.getloadavg(), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
+def ngrams() -> dict:
+    """Cross-entropy of the held-out part under count-based models that know the last 1, 2 or 3 characters:
+    the calibration of the verdict's thresholds (charlstm/baselines.py). Each order's counts are interpolated
+    with the add-one unigram, weight n / (n + k) for a context seen n times, k tuned on the held-out part
+    (so slightly optimistic)."""
+    import collections
+    import math
+
+    import numpy as np
+
+    from charlstm.baselines import unigram
+    from charlstm.config import Config
+    from charlstm.train import split
+
+    out = {}
+    full = builtin().text
+    for name, n in TEXTS.items():
+        s = split(full[:n] if n else full, Config())
+        V, tr, va = len(s.vocab), s.train.tolist(), s.val.tolist()
+        up = (np.bincount(s.train, minlength=V) + 1.0) / (len(tr) + V)
+        row = {"unigram": unigram(s.train, s.val, V), "uniform": math.log(V)}
+        for order in (2, 3, 4):
+            ctx, joint = collections.Counter(), collections.Counter()
+            for i in range(order - 1, len(tr)):
+                c = tuple(tr[i - order + 1:i])
+                ctx[c] += 1
+                joint[(*c, tr[i])] += 1
+            best = math.inf
+            for k in (5, 10, 20, 50):
+                ll = 0.0
+                for i in range(order - 1, len(va)):
+                    c = tuple(va[i - order + 1:i])
+                    nc = ctx.get(c, 0)
+                    lam = nc / (nc + k)
+                    ll -= math.log(lam * (joint.get((*c, va[i]), 0) / nc if nc else 0.0) + (1 - lam) * up[va[i]])
+                best = min(best, ll / (len(va) - order + 1))
+            row[f"{order}-gram"] = best
+        out[name] = {key: round(v, 3) for key, v in row.items()}
+        print(name, out[name], flush=True)
+    return {"ngrams": out, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
 def table(rows: list[dict]) -> str:
     head = ("| text | characters | fitted settings | epochs run (best) | stopped | val loss | unigram baseline | "
             "below it | wall time |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
@@ -106,11 +148,13 @@ def write_readme(rows: list[dict]) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rates", action="store_true", help="measure the steps/s table instead")
+    p.add_argument("--ngrams", action="store_true", help="the n-gram models that calibrate the verdict instead")
     p.add_argument("--only", choices=list(TEXTS), action="append", help="train only these texts")
     args = p.parse_args()
     stored = json.loads(RESULTS.read_text()) if RESULTS.is_file() else []
-    if args.rates:
-        RESULTS.write_text(json.dumps([*stored, rates()], indent=2, ensure_ascii=False) + "\n")
+    if args.rates or args.ngrams:
+        measured = rates() if args.rates else ngrams()
+        RESULTS.write_text(json.dumps([*stored, measured], indent=2, ensure_ascii=False) + "\n")
         return
     full = builtin().text
     new = []

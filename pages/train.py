@@ -22,7 +22,7 @@ from charlstm.train import steps_per_epoch
 from charlstm.worker import import_bundle
 from pages.common import navigation, session
 from pages.common.persist import form_key
-from pages.common.resources import load_run, manager, run_facts, store
+from pages.common.resources import is_demo, load_run, manager, run_facts, store
 from pages.common.server_limits import limits
 from pages.common.session import ACTIVE_RUN
 from pages.common.text import baseline_words, fmt_loss, fmt_seconds, kept_words
@@ -404,7 +404,8 @@ def run_details_ui(run: Run) -> None:
     """What a stored run learned: its val loss beside the baselines, its loss curves and its samples by epoch."""
     b = run_facts(run)[0]
     with st.container(border=True, key="train.run_details"):
-        st.markdown(f"**Run `{run.key[:8]}`**: {baseline_words(run, b)}.",
+        name = "The shipped demo model" if is_demo(run) else f"Run `{run.key[:8]}`"
+        st.markdown(f"**{name}**: {baseline_words(run, b)}.",
                     help="Cross-entropy of the held-out part in nats per character. Letter frequencies: a model "
                          "that knows only how often each character comes in the training part (unigram, add-one "
                          "smoothed); uniform guess: every character equally likely. README, “What a loss means”.")
@@ -451,7 +452,8 @@ def runs_ui(lim: Limits) -> None:
     runs = store().list()
     active_key = session.active_key()
     if not runs:
-        st.caption("No trained runs yet. Train one above, or upload a bundle below.")
+        st.caption("No trained runs yet. Train one above, or upload a bundle below. The active model, until then:")
+        run_details_ui(session.active_run())
     else:
         runs_table_ui(runs, active_key)
         key = run_selector_ui(runs, active_key)
