@@ -1,15 +1,24 @@
 # Two commands for a fresh machine:  `make run` (the app on the built-in corpus)  and  `make test`.
+# On Linux with an NVIDIA GPU:  `make run GPU=1`, `make test GPU=1`: TensorFlow's CUDA build
+# (requirements-gpu.txt) in a virtual environment of its own, .venv-gpu.
 PYTHON ?= python3
-VENV   ?= .venv
+GPU    ?=
+VENV   ?= $(if $(GPU),.venv-gpu,.venv)
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
+# requirements-dev.txt's own tools (pytest, ruff, playwright), without its -r requirements.txt
+DEV_TOOLS := $(shell grep -v -e '^\#' -e '^-r' -e '^ *$$' requirements-dev.txt)
 
 .PHONY: run test lint bench demo-model clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt $(if $(GPU),requirements-gpu.txt)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+ifeq ($(GPU),)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+else
+	$(PY) -m pip install --quiet -r requirements-gpu.txt $(foreach r,$(DEV_TOOLS),'$(r)')
+endif
 	touch $@
 
 run: $(VENV)/.installed
@@ -30,4 +39,4 @@ demo-model: $(VENV)/.installed
 	$(PY) bench/make_demo.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf .venv .venv-gpu .pytest_cache .ruff_cache

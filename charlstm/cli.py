@@ -61,12 +61,15 @@ def _run(store: RunStore, ref: str):
 
 
 class Bar:
-    """A one-line progress bar on stderr, redrawn at most ten times a second."""
+    """A one-line progress bar on stderr, redrawn at most ten times a second, under a line saying where it trains."""
 
     def __init__(self, stream=sys.stderr):
-        self.stream, self.last, self.seen = stream, 0.0, None
+        self.stream, self.last, self.seen, self.device = stream, 0.0, None, None
 
     def __call__(self, p) -> None:
+        if p.device and p.device != self.device:
+            self.device = p.device
+            self.stream.write(("\n" if self.seen else "") + f"training on {p.device}\n")  # under the bar's \r
         now = time.monotonic()
         if p is self.seen or (self.seen is not None and now - self.last < 0.1 and p.phase == self.seen.phase):
             return
@@ -102,6 +105,7 @@ def cmd_train(args, store: RunStore) -> int:
             given = any(getattr(args, s.name) is not None for s in settings(Config))
             print(f"fitted to the corpus: {fitted(args, corpus).reason}"
                   + (" (then the options given on top)" if given else ""), file=sys.stderr)
+    store = _worker_store(store, args.strategy)
     what, resume_from = plan(store, corpus, config, resume_from)
     if what == "cached":
         key = run_key(corpus.sha256, config)
@@ -117,7 +121,7 @@ def cmd_train(args, store: RunStore) -> int:
     previous = signal.signal(signal.SIGINT, first_interrupt)
     try:
         outcome = execute(store, corpus, config, resume_from, on_progress=Bar(), should_stop=stop.is_set,
-                          probe=getattr(args, "probe", None))
+                          probe=getattr(args, "probe", None), strategy=args.strategy)
     finally:
         signal.signal(signal.SIGINT, previous)
         sys.stderr.write("\n")
@@ -126,7 +130,8 @@ def cmd_train(args, store: RunStore) -> int:
         return 130 if stop.is_set() else 1
     run = outcome.run
     print(f"{outcome.message}\nrun {run.key}  val loss {run.val_loss:.4f} (epoch {run.best_epoch} of "
-          f"{run.epochs_done}, kept)  {run.meta['chars_per_sec']:,.0f} chars/s  {run.meta['train_seconds']:.0f} s")
+          f"{run.epochs_done}, kept)  {run.meta['chars_per_sec']:,.0f} chars/s  {run.meta['train_seconds']:.0f} s  "
+          f"on {run.meta.get('device') or '?'}")
     words = stop_words(run.history.get("stopped"), run.config)
     if words:
         print(f"stopped: {words}")
@@ -136,6 +141,29 @@ def cmd_train(args, store: RunStore) -> int:
     if outcome.status == "complete":
         return 0
     return 130 if stop.is_set() else 1
+
+
+def _worker_store(store: RunStore, strategy: str) -> RunStore:
+    """The store this process keeps its run in: under --strategy multiworker only the chief keeps it.
+
+    Every worker trains and saves alike (as tf.distribute asks), the others into a temporary store
+    that is removed when the process ends.
+    """
+    if strategy != "multiworker":
+        return store
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    from .devices import check_tf_config, is_chief
+
+    if is_chief(check_tf_config(os.environ.get("TF_CONFIG"))):
+        return store
+    tmp = tempfile.mkdtemp(prefix="charlstm-worker-")
+    atexit.register(shutil.rmtree, tmp, True)
+    sys.stderr.write("not the chief: this worker trains with the others, and the chief keeps the run\n")
+    return RunStore(tmp)
 
 
 def cmd_generate(args, store: RunStore) -> int:
@@ -333,17 +361,29 @@ def cmd_delete(args, store: RunStore) -> int:
     return 0
 
 
+def add_strategy_arg(p: argparse.ArgumentParser, choices: tuple[str, ...] | None = None) -> None:
+    from .devices import STRATEGIES
+
+    p.add_argument("--strategy", choices=choices or STRATEGIES, default="none",
+                   help="none: one device (the first GPU, else the CPU); mirrored: tf.distribute.MirroredStrategy "
+                        "over every GPU of this machine; multiworker: MultiWorkerMirroredStrategy over the machines "
+                        "in TF_CONFIG. --batch-size is the global batch, split across the replicas; the learning "
+                        "rate is not scaled (default: %(default)s)")
+
+
 def _training_commands(sub) -> None:
     t = sub.add_parser("train", help="train a model on a text file (or 'shakespeare' for the built-in corpus)")
     t.add_argument("corpus", help="path to a text file, or 'shakespeare'")
     add_config_args(t)
     t.add_argument("--probe", default=None, help="a text traced after every epoch and kept with the run, to see "
                                                  "how its units learn (default: the tutorial's two sentences)")
+    add_strategy_arg(t)
     t.set_defaults(fn=cmd_train)
 
     c = sub.add_parser("resume", help="continue a stored run for more epochs, from its optimizer state")
     c.add_argument("run", help="run key or unique prefix")
     c.add_argument("--epochs", type=int, default=1, help="how many more epochs (default: %(default)s)")
+    add_strategy_arg(c, ("none", "mirrored"))  # several machines would each need the run: train those afresh
     c.set_defaults(fn=cmd_train)
 
 

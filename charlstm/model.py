@@ -3,7 +3,9 @@
 The window formulation (the classic tutorial's, charlstm/window.py) has the same layers, a fixed
 width-1 embedding, only the last position out of the last LSTM, and a softmax on top.
 
-Importing this module imports Keras (and so TensorFlow): only training and loading need it.
+Importing this module imports Keras (and so, with Keras's TensorFlow backend, TensorFlow): only
+training and loading need it. Nothing here is TensorFlow's own, so bench/gpu_bench.py can build the
+same model with KERAS_BACKEND=torch or jax on a machine without TensorFlow.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from .config import Config
 
 def _set_threads() -> None:
     """One TensorFlow thread per op by default: measured faster for these small LSTMs on 2 cores
-    (9.9 against 8.4 steps/s), and it leaves a core to the app while a model trains."""
+    (9.9 against 8.4 steps/s), and it leaves a core to the app while a model trains. Only with
+    Keras's TensorFlow backend (bench/gpu_bench.py builds the model on PyTorch or JAX too)."""
     n = int(os.environ.get("CHARLSTM_TF_THREADS", "1"))
-    if n > 0 and keras.backend.backend() == "tensorflow":  # other backends (torch) train the same models
+    if n > 0 and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         try:
@@ -113,6 +116,39 @@ def check_lstms(model: keras.Model, config: Config, last_returns_sequences: bool
         sequences = last_returns_sequences or i < config.layers - 1
         if not lstm.use_bias or lstm.go_backwards or lstm.return_sequences != sequences:
             raise ValueError(f"layer lstm_{i} does not match the run's config")
+
+
+def cudnn_problems(model: keras.Model) -> list[str]:
+    """Why Keras would not run this model's LSTMs on its fused cuDNN kernel on a GPU; empty when it would.
+
+    Keras 3.15's conditions (keras/src/layers/rnn/lstm.py LSTM.inner_loop; cudnn_ok in
+    keras/src/backend/{tensorflow,torch,jax}/rnn.py): use_cudnn "auto" or True, no recurrent dropout,
+    activation tanh, recurrent_activation sigmoid, not unrolled, a bias, and no mask (the torch backend
+    and TensorFlow's right-padding check). Without them every time step is a separate loop iteration.
+    """
+    from keras import activations
+
+    out = []
+    lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+    if not lstms:
+        return ["the model has no LSTM layer"]
+    for layer in lstms:
+        cell, why = layer.cell, []
+        if layer.use_cudnn not in ("auto", True):
+            why.append(f"use_cudnn={layer.use_cudnn!r}")
+        if cell.recurrent_dropout:
+            why.append(f"recurrent_dropout={cell.recurrent_dropout}")
+        if cell.activation is not activations.tanh:
+            why.append(f"activation {cell.activation.__name__}, not tanh")
+        if cell.recurrent_activation is not activations.sigmoid:
+            why.append(f"recurrent_activation {cell.recurrent_activation.__name__}, not sigmoid")
+        if layer.unroll:
+            why.append("unroll=True")
+        if not cell.use_bias:
+            why.append("use_bias=False")
+        out += [f"{layer.name}: {w}" for w in why]
+    out += [f"{layer.name}: mask_zero=True (a mask)" for layer in model.layers if getattr(layer, "mask_zero", False)]
+    return out
 
 
 def check_window_architecture(model: keras.Model, config: Config, vocab_size: int) -> None:

@@ -177,6 +177,7 @@ def _write_run_files(folder: Path, trained, corpus: Corpus, key: str, weights: W
         "resumed_from": trained.resumed_from,
         "best_epoch": getattr(trained, "best_epoch", None),
         "stopped": getattr(trained, "stopped", None),
+        "device": getattr(trained, "device", None),  # where it trained, in words (charlstm/devices.py)
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "charlstm_version": __version__,
         "keras_version": keras.__version__,

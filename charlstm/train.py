@@ -49,6 +49,7 @@ class Progress:
     eta: float | None  # seconds left, estimated from the step rate so far
     sample: str | None = None  # the sample written after the last finished epoch (SAMPLE_CHARS characters)
     budget_s: float | None = None  # the time budget in seconds, when the run has one
+    device: str | None = None  # where it trains, in words (charlstm/devices.py); None until the model is built
 
     @property
     def fraction(self) -> float:
@@ -73,6 +74,7 @@ class Trained:
     probes: Probes | None = None  # the probe text traced after every finished epoch
     best_epoch: int | None = None  # 1-based: the epoch whose weights the model holds (lowest val loss)
     stopped: str | None = None  # why training ended (STOP_REASONS)
+    device: str | None = None  # where it trained, in words (charlstm/devices.py)
 
 
 # after every finished epoch: a sample from the numpy stepper, primed with a line start of the held-out part
@@ -162,8 +164,11 @@ class Trainer:
 
     def __init__(self, corpus: Corpus, config: Config, on_progress: Callable[[Progress], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, resume: Run | None = None,
-                 probe: str | None = PROBE, clock: Callable[[], float] = time.perf_counter):
+                 probe: str | None = PROBE, strategy: str = "none",
+                 clock: Callable[[], float] = time.perf_counter):
         self.config = config
+        self.strategy_name = strategy  # "none", "mirrored" or "multiworker" (charlstm/devices.py)
+        self.device: str | None = None
         self.clock = clock  # seconds; injectable, so tests of the time budget need no real waiting
         self.probe_text = probe  # traced after every kept epoch (None: not at all)
         self.probes = resume.probes() if resume is not None else None
@@ -178,6 +183,7 @@ class Trainer:
             self.history = {k: list(v) if isinstance(v, list) else v for k, v in resume.history.items()}
         self.data = split(corpus.text, config, vocab=resume.vocab if resume is not None else None)
         self.vx, self.vy = validation_data(self.data.val, config)
+        self.val_batch = max(config.batch_size, 64)
         self.spe = steps_per_epoch(len(self.data.train), config)
         self.chars_per_step = targets_per_step(config)
         self.model = None  # keras.Model, made by build()
@@ -205,16 +211,31 @@ class Trainer:
         self.last_sample: str | None = self.history["samples"][-1] if self.history["samples"] else None
 
     def build(self) -> None:
-        """The model, fresh or resumed, with Keras seeded for its initial weights and dropout masks."""
+        """The model, fresh or resumed, with Keras seeded for its initial weights and dropout masks.
+
+        Under a tf.distribute strategy the model is built (or loaded) in its scope, so its variables
+        are mirrored and fit splits each global batch of config.batch_size across the replicas.
+        """
+        import contextlib
+
         import keras
 
+        from .devices import check_batch, describe, make_strategy
         from .model import build_model  # sets TensorFlow's threads before any op runs
 
+        strategy = make_strategy(self.strategy_name)  # before any TensorFlow op, as tf.distribute needs
+        check_batch(self.config.batch_size, strategy)
+        if strategy is not None:  # every batch, the last too, must split evenly over the replicas
+            n = strategy.num_replicas_in_sync
+            self.vx, self.vy = self.vx[:len(self.vx) // n * n], self.vy[:len(self.vy) // n * n]
+            self.val_batch = -(-self.val_batch // n) * n
         keras.utils.set_random_seed(self.config.seed + self.start_epoch)
-        if self.resume is not None:
-            self.model = self.resume.keras_model()
-        else:
-            self.model = build_model(self.config, len(self.data.vocab))
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            if self.resume is not None:
+                self.model = self.resume.keras_model()
+            else:
+                self.model = build_model(self.config, len(self.data.vocab))
+        self.device = describe(strategy)
         self.hooks = keras.callbacks.LambdaCallback(on_train_batch_end=self.after_batch,
                                                     on_test_batch_end=self.after_val_batch)
 
@@ -226,7 +247,7 @@ class Trainer:
                         steps_per_epoch=self.spe, train_loss=self.train_loss, batch_loss=self.batch_loss,
                         val_loss=self.val_loss, chars_per_sec=rate * self.chars_per_step, elapsed=el,
                         eta=self.eta(left / rate if rate else None, el), sample=self.last_sample,
-                        budget_s=self.config.minutes * 60 or None)
+                        budget_s=self.config.minutes * 60 or None, device=self.device)
 
     def after_batch(self, batch: int, logs: dict | None = None) -> None:
         """Keras hook: record one training batch, report it, and stop when asked."""
@@ -254,7 +275,7 @@ class Trainer:
         """The validation loss after this epoch; None when a stop request cut it short."""
         self.phase = "validating"
         self.on_progress(self.snapshot())
-        val = self.model.evaluate(self.vx, self.vy, batch_size=max(self.config.batch_size, 64), verbose=0,
+        val = self.model.evaluate(self.vx, self.vy, batch_size=self.val_batch, verbose=0,
                                   callbacks=[self.hooks])
         if self.should_stop() or val is None or isinstance(val, list | dict):  # an epoch counts once its val is known
             return None
@@ -393,7 +414,7 @@ class Trainer:
                        epochs_done=self.epochs_done, status=status, train_seconds=seconds,
                        chars_per_sec=self.steps_done * self.chars_per_step / seconds if seconds else 0.0,
                        resumed_from=self.resumed_from, probes=self.probes, best_epoch=self.best_epoch,
-                       stopped=self.stopped)
+                       stopped=self.stopped, device=self.device)
 
 
 def check_resume(run: Run, corpus: Corpus, config: Config) -> None:
@@ -413,12 +434,14 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     resume: Run | None = None,
     probe: str | None = PROBE,
+    strategy: str = "none",
     clock: Callable[[], float] = time.perf_counter,
 ) -> Trained:
     """Train a model on corpus, or continue `resume` (a stored Run) up to config.epochs.
 
     Cancelling keeps the last finished epoch (weights and optimizer state); with no finished
     epoch it raises Cancelled. Never calls on_progress from any thread but its own. The probe text is
-    traced after every finished epoch and kept with the run (probes.py).
+    traced after every finished epoch and kept with the run (probes.py). `strategy` trains under
+    tf.distribute (charlstm/devices.py); the stored run is the same either way.
     """
-    return Trainer(corpus, config, on_progress, should_stop, resume, probe, clock).run()
+    return Trainer(corpus, config, on_progress, should_stop, resume, probe, strategy, clock).run()

@@ -14,8 +14,9 @@ The protocol, one JSON object per line:
                             "resume_from"}), then "cancel" whenever the user cancels. End of file
                             (the server went away) also means cancel, so no orphan trains on.
   worker -> parent, stdout: {"event": "progress", "progress": {Progress fields}}, at most
-                            PROGRESS_PER_S a second plus every change of phase, then exactly one
-                            of {"event": "done", "status": "complete" | "cancelled", "key", "epochs_done"},
+                            PROGRESS_PER_S a second plus every change of phase (its "device" says
+                            where it trains, e.g. "GPU: NVIDIA H200", once the model is built), then exactly one
+                            of {"event": "done", "status": "complete" | "cancelled", "key", "epochs_done", "device"},
                             {"event": "cancelled", "message"} (nothing to keep) or {"event": "failed", "message"}.
   stderr:                   TensorFlow's and Python's own messages; the parent keeps its tail for
                             a crash report.
@@ -66,11 +67,13 @@ def plan(store: RunStore, corpus: Corpus, config: Config, resume_from: str | Non
 
 def execute(store: RunStore, corpus: Corpus, config: Config, resume_from: str | None = None,
             on_progress: Callable[[Progress], None] | None = None,
-            should_stop: Callable[[], bool] | None = None, probe: str | None = None) -> Outcome:
+            should_stop: Callable[[], bool] | None = None, probe: str | None = None,
+            strategy: str = "none") -> Outcome:
     """Train (or continue `resume_from`) and store the result atomically; the one path for app and command line.
 
     `probe` is the text traced after every epoch (charlstm/probes.py); None: the one the resumed run
-    was probed with, else the tutorial's two sentences.
+    was probed with, else the tutorial's two sentences. `strategy` trains under tf.distribute
+    (charlstm/devices.py; the command line's --strategy), the run stored the same way.
     """
     from .probes import PROBE
     from .train import train
@@ -83,7 +86,8 @@ def execute(store: RunStore, corpus: Corpus, config: Config, resume_from: str | 
         stored = resume.probes() if resume is not None else None
         probe = stored.text if stored is not None else PROBE
     try:
-        trained = train(corpus, config, on_progress=on_progress, should_stop=should_stop, resume=resume, probe=probe)
+        trained = train(corpus, config, on_progress=on_progress, should_stop=should_stop, resume=resume, probe=probe,
+                        strategy=strategy)
     except Cancelled as e:
         return Outcome("cancelled", str(e))
     run = store.save(trained, corpus)
@@ -187,7 +191,7 @@ def main() -> int:
         channel.send("cancelled", message=outcome.message)
     else:
         channel.send("done", status=outcome.status, key=outcome.run.key, epochs_done=outcome.run.epochs_done,
-                     message=outcome.message)
+                     message=outcome.message, device=outcome.run.meta.get("device"))
     return 0
 
 

@@ -215,6 +215,8 @@ def show_running(v: JobView) -> None:
             m[2].metric("Chars/s", f"{p.chars_per_sec:,.0f}")
             m[3].metric("Elapsed", fmt_seconds(p.elapsed) + (f" of {fmt_seconds(p.budget_s)}" if p.budget_s else ""))
             m[4].metric("ETA", fmt_seconds(p.eta))
+            if p.device:
+                st.caption(f"Training on {p.device}.")
             if p.sample:
                 st.markdown(f"**Sample after epoch {p.epoch if p.phase != 'training' else p.epoch - 1}** "
                             "(200 characters, temperature 0.8, the same seed every epoch):")
@@ -253,7 +255,8 @@ def show_queued(v: JobView) -> None:
 
 def show_finished(v: JobView) -> None:
     if v.status == "done":
-        st.success(f"Job #{v.id} finished: run `{v.key[:8]}` ({v.corpus_name}). "
+        where = f", trained on {v.progress.device}" if v.progress is not None and v.progress.device else ""
+        st.success(f"Job #{v.id} finished: run `{v.key[:8]}` ({v.corpus_name}{where}). "
                    + ("It is now the active model." if st.session_state.get(ACTIVE_RUN) == v.key else ""),
                    icon=":material/check_circle:")
     elif v.status == "cancelled":

@@ -222,6 +222,8 @@ def test_train_a_tiny_model_then_reuse_continue_delete_and_reimport_it(at, tmp_p
     wait_for(at, lambda a: any("finished: run" in s or "finished" in s for s in texts(a.success)))
     key = at.session_state["active_run_key"]
     assert key and any(f"run `{key[:8]}`" in s for s in texts(at.success))
+    device = RunStore(tmp_path / "home").get(key).meta["device"]  # where the worker trained, in words
+    assert device and any(f"(tiny.txt, trained on {device})" in s for s in texts(at.success))
     side = " ".join(texts(at.sidebar.markdown))
     assert "tiny.txt" in side and "1 × 8 LSTM" in side and "Status:** complete" in side
     runs = table(at, "key")

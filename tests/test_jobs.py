@@ -51,6 +51,8 @@ def test_train_then_cache_hit(manager, tiny_corpus, tiny_config, store):
     assert done.progress.phase == "done" and len(done.curve) > 0 and len(done.val_curve) == 1
     run = store.get(done.key)
     assert run is not None and run.status == "complete"
+    # the worker says where it trained, in its progress lines, and the run keeps it
+    assert done.progress.device and run.meta["device"] == done.progress.device
     assert store.load_corpus(tiny_corpus.sha256) is not None  # kept so the run can be resumed
     again, how = manager.submit(tiny_corpus, tiny_config)
     assert how == "cached" and again.status == "cached" and again.key == done.key
