@@ -39,7 +39,10 @@ def config_from(args, cls: type = Config, corpus=None):
     up to the preset's cap of fit.MAX_EPOCHS epochs.
     """
     changes = {s.name: getattr(args, s.name) for s in settings(cls) if getattr(args, s.name) is not None}
-    base = fitted(args, corpus).config if args.preset == fit_mod.NAME else PRESETS[args.preset]
+    if args.preset == fit_mod.NAME:  # without a corpus: the measured default, what it fits a large text to
+        base = fitted(args, corpus).config if corpus is not None else Config()
+    else:
+        base = PRESETS[args.preset]
     if changes.get("minutes") and "epochs" not in changes:
         changes["epochs"] = fit_mod.MAX_EPOCHS
     return cls(**{**base.to_dict(), **changes})
@@ -101,11 +104,11 @@ def cmd_train(args, store: RunStore) -> int:
     else:
         corpus = load_path(args.corpus)
         config, resume_from = config_from(args, corpus=corpus), None
-        if args.preset == fit_mod.NAME:
-            given = any(getattr(args, s.name) is not None for s in settings(Config))
-            print(f"fitted to the corpus: {fitted(args, corpus).reason}"
-                  + (" (then the options given on top)" if given else ""), file=sys.stderr)
     store = _worker_store(store, args.strategy)
+    if args.command == "train" and args.preset == fit_mod.NAME:
+        given = any(getattr(args, s.name) is not None for s in settings(Config))
+        print(f"fitted to the corpus: {fitted(args, corpus).reason}"
+              + (" (then the options given on top)" if given else ""), file=sys.stderr)
     what, resume_from = plan(store, corpus, config, resume_from)
     if what == "cached":
         key = run_key(corpus.sha256, config)
@@ -129,15 +132,16 @@ def cmd_train(args, store: RunStore) -> int:
         print(outcome.message)
         return 130 if stop.is_set() else 1
     run = outcome.run
-    print(f"{outcome.message}\nrun {run.key}  val loss {run.val_loss:.4f} (epoch {run.best_epoch} of "
-          f"{run.epochs_done}, kept)  {run.meta['chars_per_sec']:,.0f} chars/s  {run.meta['train_seconds']:.0f} s  "
-          f"on {run.meta.get('device') or '?'}")
+    print(outcome.message)
     words = stop_words(run.history.get("stopped"), run.config)
     if words:
-        print(f"stopped: {words}")
+        print(f"it {words}")
     said = sentence(run.val_loss, run.baselines)
     if said:
         print(said)
+    print(f"run {run.key}  val loss {run.val_loss:.4f} (epoch {run.best_epoch} of {run.epochs_done}, kept)  "
+          f"{run.meta['chars_per_sec']:,.0f} chars/s  {run.meta['train_seconds']:.0f} s  "
+          f"on {run.meta.get('device') or '?'}")
     if outcome.status == "complete":
         return 0
     return 130 if stop.is_set() else 1

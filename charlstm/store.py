@@ -90,9 +90,9 @@ class Run:
 
     @property
     def samples(self) -> list[str]:
-        """The sample written after each epoch (empty for runs stored before samples)."""
+        """The sample written after each epoch, in epoch order ("" for an epoch trained before samples were kept)."""
         s = self.history.get("samples")
-        return [str(x) for x in s] if isinstance(s, list) else []
+        return [x if isinstance(x, str) else "" for x in s] if isinstance(s, list) else []
 
     @property
     def label(self) -> str:

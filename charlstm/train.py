@@ -48,6 +48,7 @@ class Progress:
     elapsed: float  # seconds of this training session
     eta: float | None  # seconds left, estimated from the step rate so far
     sample: str | None = None  # the sample written after the last finished epoch (SAMPLE_CHARS characters)
+    sample_epoch: int | None = None  # the epoch (1-based) that sample was written after
     budget_s: float | None = None  # the time budget in seconds, when the run has one
     device: str | None = None  # where it trains, in words (charlstm/devices.py); None until the model is built
 
@@ -80,13 +81,13 @@ class Trained:
 # after every finished epoch: a sample from the numpy stepper, primed with a line start of the held-out part
 SAMPLE_CHARS, SAMPLE_TEMPERATURE, SAMPLE_SEED = 200, 0.8, 0
 # why a run ended, as history["stopped"] records it
-STOP_REASONS = {"epochs": "ran all its epochs", "minutes": "its time budget was spent",
-                "patience": "no lower validation loss for {patience} epochs (early stopping)",
-                "cancelled": "cancelled"}
+STOP_REASONS = {"epochs": "ran all its epochs", "minutes": "spent its time budget",
+                "patience": "had no lower validation loss for {patience} epochs (early stopping)",
+                "cancelled": "was cancelled"}
 
 
 def stop_words(reason: str | None, config: Config) -> str | None:
-    """Why a run ended, in words ('its time budget was spent')."""
+    """Why a run ended, in words that follow 'it': 'spent its time budget'."""
     return STOP_REASONS[reason].format(patience=config.patience) if reason in STOP_REASONS else None
 
 
@@ -205,10 +206,12 @@ class Trainer:
         self.stopped: str | None = None  # STOP_REASONS
         self.history["baselines"] = baselines.to_dict(baselines.of_split(self.data.train, self.data.val,
                                                                          len(self.data.vocab)))
-        self.history.setdefault("samples", [])
+        samples = self.history.setdefault("samples", [])
+        samples.extend([""] * (self.start_epoch - len(samples)))  # "": an epoch trained before samples were kept
         self.sample_prime = sampling.line_start(self.data.vocab.decode(self.data.val[:4000]))
         self.history["sample_prime"] = self.sample_prime  # also Generate's default priming text for the run
         self.last_sample: str | None = self.history["samples"][-1] if self.history["samples"] else None
+        self.sample_epoch: int | None = self.start_epoch if self.last_sample else None
 
     def build(self) -> None:
         """The model, fresh or resumed, with Keras seeded for its initial weights and dropout masks.
@@ -247,6 +250,7 @@ class Trainer:
                         steps_per_epoch=self.spe, train_loss=self.train_loss, batch_loss=self.batch_loss,
                         val_loss=self.val_loss, chars_per_sec=rate * self.chars_per_step, elapsed=el,
                         eta=self.eta(left / rate if rate else None, el), sample=self.last_sample,
+                        sample_epoch=self.sample_epoch,
                         budget_s=self.config.minutes * 60 or None, device=self.device)
 
     def after_batch(self, batch: int, logs: dict | None = None) -> None:
@@ -370,6 +374,7 @@ class Trainer:
                                          window=self.config.seq_len if self.config.formulation == "window" else 0))
         self.last_sample = self.sample_prime + text
         self.history["samples"].append(self.last_sample)
+        self.sample_epoch = self.epochs_done
         self.on_progress(self.snapshot())
 
     def roll_back(self) -> None:

@@ -218,7 +218,7 @@ def show_running(v: JobView) -> None:
             if p.device:
                 st.caption(f"Training on {p.device}.")
             if p.sample:
-                st.markdown(f"**Sample after epoch {p.epoch if p.phase != 'training' else p.epoch - 1}** "
+                st.markdown(f"**Sample after epoch {p.sample_epoch or '?'}** "
                             "(200 characters, temperature 0.8, the same seed every epoch):")
                 st.code(p.sample, language=None, wrap_lines=True)
         st.button("Cancel", key=f"train.cancel.{v.id}", on_click=cancel, args=(v.id,), icon=":material/stop:",
@@ -416,12 +416,12 @@ def run_details_ui(run: Run) -> None:
         curve, val_curve, spe = run_curves(run)
         if curve or val_curve:
             st.altair_chart(charts.loss_curves(curve, val_curve, spe), width="stretch", key="train.run_chart")
-        samples = run.samples
+        samples = [(i, text) for i, text in enumerate(run.samples, 1) if text]
         if samples:
             with st.expander(f"Samples, epoch by epoch ({len(samples)})", expanded=False):
                 st.caption("200 characters after each epoch, temperature 0.8, the same seed and priming text "
                            "every epoch: the model's own words as it learned.")
-                for i, text in enumerate(samples, 1):
+                for i, text in samples:
                     st.markdown(f"**Epoch {i}** · val loss {fmt_loss(_at(run.history.get('val_loss', []), i))}")
                     st.code(text, language=None, wrap_lines=True)
 

@@ -146,7 +146,8 @@ def wait_for(at: AppTest, done, seconds: float = 240) -> AppTest:
     raise AssertionError(f"not done after {seconds} s: {texts(at.success)} {texts(at.caption)}")
 
 
-TINY_FORM = {"layers": 1, "units": 8, "embedding": 8, "seq_len": 16, "batch_size": 16, "epochs": 1}
+TINY_FORM = {"layers": 1, "units": 8, "embedding": 8, "seq_len": 16, "batch_size": 16, "epochs": 1,
+             "patience": 0}  # no early stopping: an ENDLESS training must not end by itself
 
 
 def test_presets_fill_the_form(at):

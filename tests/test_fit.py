@@ -168,7 +168,9 @@ def test_every_epoch_leaves_a_sample_and_the_baselines_are_recorded(tiny_corpus,
     samples = t.history["samples"]
     prime = line_start(tiny_corpus.text[int(len(tiny_corpus.text) * 0.9):][:4000])
     assert len(samples) == 2 and all(s.startswith(prime) and len(s) == len(prime) + SAMPLE_CHARS for s in samples)
-    assert seen[-1].sample == samples[-1]  # the live panel's latest sample
+    assert seen[-1].sample == samples[-1] and seen[-1].sample_epoch == 2  # the live panel's latest sample
+    first = next(p for p in seen if p.sample is not None)
+    assert first.sample == samples[0] and first.sample_epoch == 1
     b = t.history["baselines"]
     expected = baselines.of_text(tiny_corpus.text, tiny_config)
     assert b["unigram"] == pytest.approx(expected.unigram, abs=1e-4) and b["vocab_size"] == expected.vocab_size

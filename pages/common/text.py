@@ -41,5 +41,4 @@ def kept_words(run: Run) -> str:
     n, best = run.epochs_done, run.best_epoch
     kept = f"the weights of epoch {best} of {n}" + (" (the lowest val loss)" if best and best != n else "")
     why = stop_words(run.history.get("stopped"), run.config)
-    return kept + (f"; it stopped because it {why}" if why and why != "cancelled" else
-                   "; it was cancelled" if why == "cancelled" else "")
+    return kept + (f"; it stopped because it {why}" if why else "")

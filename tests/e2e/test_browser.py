@@ -225,8 +225,9 @@ def test_train_reload_cancel(page, server):
     open_page(page, "Train", "Train")
     page.get_by_text(f"Corpus: {CORPUS_NAME}, {len(TEXT):,} characters").wait_for()
     page.get_by_text("No training is running.").wait_for()
-    # one layer and smaller numbers than the fitted preset; wide batches: short epochs, so one soon finishes
-    for label, value in {**TRAIN, "Batch size": 64, "Epochs": ENDLESS}.items():
+    # one layer and smaller numbers than the fitted preset; wide batches: short epochs, so one soon finishes;
+    # no early stopping (the fitted preset's), which would end this easy text's training by itself
+    for label, value in {**TRAIN, "Batch size": 64, "Epochs": ENDLESS, "Early stopping (epochs)": 0}.items():
         page.get_by_label(label, exact=True).fill(str(value))
     page.get_by_role("button", name="Start training").click()
     page.get_by_text("Started job #1.").wait_for(timeout=PAGE_LOAD_MS)
