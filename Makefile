@@ -22,7 +22,7 @@ endif
 	touch $@
 
 run: $(VENV)/.installed
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	CHARLSTM_MODE=personal $(VENV)/bin/streamlit run app.py --server.port $(PORT)  # one user: see README, "Two modes"
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -39,7 +39,10 @@ class Corpus:
 
 
 def max_corpus_bytes() -> int:
-    return int(os.environ.get("CHARLSTM_MAX_CORPUS_BYTES", DEFAULT_MAX_BYTES))
+    """The upload cap, CHARLSTM_MAX_CORPUS_MB (one name for the app and the command line; limits.py reads it)."""
+    from .limits import from_env
+
+    return from_env().max_corpus_bytes
 
 
 def human_size(n: int) -> str:

@@ -15,6 +15,8 @@ import itertools
 import json
 import logging
 import os
+import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -31,6 +33,9 @@ from .curves import LIVE_POINTS, thin
 from .store import RunStore, StoreError, run_key
 from .train import Progress
 from .worker import plan
+
+ANY = object()  # owner=ANY: every job (personal mode and operators); pages in public mode pass a workspace id
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{22,64}")
 
 ACTIVE = ("queued", "running")
 _live: weakref.WeakSet[JobManager] = weakref.WeakSet()  # every manager not yet garbage, for live_managers()
@@ -55,7 +60,9 @@ def default_grace() -> float:
 class JobView:
     """A consistent copy of a job's state at one moment."""
 
-    id: int
+    id: str  # unguessable (secrets.token_urlsafe): it appears in URLs, and knowing it is no permission anyway
+    number: int  # what people read ("job #3"): counts this server's jobs, grants nothing
+    owner: str | None  # the workspace that submitted it (None: personal mode, the command line)
     key: str  # the run key this job produces
     corpus_name: str
     config: Config
@@ -90,14 +97,26 @@ def death_message(returncode: int, log_tail: str = "") -> str:
             "was stored" + (f" (last words: {last.strip()[:300]})" if last else ""))
 
 
+class Refused(Exception):
+    """A training the server will not take now; the message says why and what to do, for the visitor."""
+
+
+def valid_job_id(job_id: object) -> bool:
+    return isinstance(job_id, str) and _JOB_ID.fullmatch(job_id) is not None
+
+
 class Job:
-    def __init__(self, id: int, key: str, corpus: Corpus, config: Config, resume_from: str | None):
+    def __init__(self, number: int, key: str, corpus: Corpus, config: Config, resume_from: str | None,
+                 store: RunStore, owner: str | None):
         self._lock = threading.Lock()
         self.corpus = corpus
+        self.store = store  # where it is stored: the shared cache or the submitter's workspace
         self.proc: subprocess.Popen | None = None
         self.cancel_requested = False
+        self.time_up = False  # stopped by the server's wall-time cap
         self.probe: str | None = None
-        self._view = JobView(id=id, key=key, corpus_name=corpus.name, config=config, status="queued", progress=None,
+        self._view = JobView(id=secrets.token_urlsafe(16), number=number, owner=owner, key=key,
+                             corpus_name=corpus.name, config=config, status="queued", progress=None,
                              curve=(), val_curve=(), message="waiting for the worker", resume_from=resume_from,
                              created=time.time(), finished=None)
 
@@ -131,15 +150,24 @@ class JobManager:
     """Runs up to max_workers trainings at once, each in its own process; later submissions wait in order."""
 
     def __init__(self, store: RunStore, max_kept: int = 50, max_workers: int | None = None,
-                 grace: float | None = None):
+                 grace: float | None = None, max_queue: int | None = None, max_train_s: float | None = None,
+                 one_per_owner: bool = True, after_job=None, worker_settings: dict[str, str] | None = None):
+        from .workspace import settings_from
+
+        defaults = settings_from() if max_queue is None or max_train_s is None else None
         self.store = store
         self.max_workers = max_workers or default_max_workers()
         self.grace = default_grace() if grace is None else grace
+        self.max_queue = defaults.max_queue if max_queue is None else max_queue  # waiting, not running
+        self.max_train_s = defaults.max_train_minutes * 60 if max_train_s is None else max_train_s
+        self.one_per_owner = one_per_owner  # at most one queued-or-running job per workspace
+        self.after_job = after_job  # called with the view of every job that ends (the app evicts old runs then)
+        self.worker_settings = dict(worker_settings or {})  # environment for the workers (CHARLSTM_TF_THREADS)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._jobs: dict[int, Job] = {}
+        self._jobs: dict[str, Job] = {}  # bounded: finished jobs beyond max_kept are forgotten
         self._queue: list[Job] = []
-        self._running: dict[int, Job] = {}
+        self._running: dict[str, Job] = {}
         self._threads: list[threading.Thread] = []
         self._ids = itertools.count(1)
         self._max_kept = max_kept
@@ -150,62 +178,101 @@ class JobManager:
 
     # ---- submitting
     def submit(self, corpus: Corpus, config: Config, resume_from: str | None = None,
-               probe: str | None = None) -> tuple[JobView, str]:
+               probe: str | None = None, store: RunStore | None = None, owner: str | None = None
+               ) -> tuple[JobView, str]:
         """Queue a training; returns (job, how) with how one of started, queued, joined, cached.
 
         The same corpus and config never train twice: a stored complete run comes back as a
-        finished 'cached' job, and a queued or running one is joined. A stored run that was
-        cancelled is continued rather than started again.
+        finished 'cached' job, and the same owner's queued or running one is joined. A stored run
+        that was cancelled is continued rather than started again. `store` is where the run goes
+        (default: the manager's); `owner` the submitting workspace. Raises Refused when the owner
+        already has a job waiting or running, or when the queue is full.
         """
+        store = store or self.store
         key = run_key(corpus.sha256, config)
         with self._lock:
             for job in self._jobs.values():
                 v = job.view()
-                if v.key == key and v.active:
+                if v.key == key and v.active and v.owner == owner and job.store.root == store.root:
                     return v, "joined"
-            what, resume_from = plan(self.store, corpus, config, resume_from)
+            what, resume_from = plan(store, corpus, config, resume_from)
             if what == "cached":
-                job = self._new_job(key, corpus, config, None)
+                job = self._new_job(key, corpus, config, None, store, owner)
                 job.finish("cached", "loaded from cache: this corpus and config were trained before")
                 return job.view(), "cached"
-            job = self._new_job(key, corpus, config, resume_from)
+            if owner is not None and self.one_per_owner:
+                mine = next((j.view() for j in self._jobs.values() if j.view().active and j.view().owner == owner),
+                            None)
+                if mine is not None:
+                    raise Refused(f"You already have a training {mine.status} (job #{mine.number}); each visitor "
+                                  "has one at a time. Cancel it or wait for it to finish.")
+            if len(self._queue) >= self.max_queue:
+                raise Refused(f"The server is busy: {len(self._running)} training(s) running and "
+                              f"{len(self._queue)} waiting, the most it lets wait. You would be number "
+                              f"{len(self._queue) + 1} in the queue. Try again in a few minutes.")
+            job = self._new_job(key, corpus, config, resume_from, store, owner)
             job.probe = probe  # the text traced after every epoch; None: the worker's default
             self._queue.append(job)
             how = "started" if len(self._running) < self.max_workers and len(self._queue) == 1 else "queued"
             self._wake.notify_all()
             return job.view(), how
 
-    def resume(self, key: str, more_epochs: int) -> tuple[JobView, str]:
-        """Continue a stored run for more epochs, from its saved optimizer state."""
-        run = self.store.get(key)
+    def resume(self, key: str, more_epochs: int, store: RunStore | None = None,
+               owner: str | None = None) -> tuple[JobView, str]:
+        """Continue a stored run of `store` for more epochs, from its saved optimizer state."""
+        store = store or self.store
+        run = store.get(key)
         if run is None:
             raise StoreError(f"no stored run {key}")
-        corpus = self.store.load_corpus(run.meta["corpus_sha256"])
+        corpus = store.load_corpus(run.meta["corpus_sha256"])
         if corpus is None:
             raise StoreError("the corpus this run was trained on is not stored here; upload it and train again")
         if more_epochs < 1:
             raise ValueError("ask for at least one more epoch")
-        return self.submit(corpus, run.config.replace(epochs=run.epochs_done + more_epochs), resume_from=key)
+        return self.submit(corpus, run.config.replace(epochs=run.epochs_done + more_epochs), resume_from=key,
+                           store=store, owner=owner)
 
-    def _new_job(self, key, corpus, config, resume_from) -> Job:
-        job = Job(next(self._ids), key, corpus, config, resume_from)
+    def _new_job(self, key, corpus, config, resume_from, store, owner) -> Job:
+        job = Job(next(self._ids), key, corpus, config, resume_from, store, owner)
         self._jobs[job.view().id] = job
         finished = [j for j in self._jobs.values() if not j.view().active]
         for old in finished[:max(0, len(self._jobs) - self._max_kept)]:
             del self._jobs[old.view().id]
         return job
 
-    # ---- reading
-    def jobs(self) -> list[JobView]:
+    # ---- reading (owner=ANY: every job; else only that workspace's)
+    def jobs(self, owner=ANY) -> list[JobView]:
         with self._lock:
-            return [j.view() for j in self._jobs.values()]
+            return [v for v in (j.view() for j in self._jobs.values()) if owner is ANY or v.owner == owner]
 
-    def get(self, job_id: int) -> JobView | None:
+    def get(self, job_id: str, owner=ANY) -> JobView | None:
+        """A job by id, None when unknown, malformed or another workspace's."""
+        if not valid_job_id(job_id):
+            return None
         with self._lock:
             j = self._jobs.get(job_id)
-            return j.view() if j else None
+            v = j.view() if j else None
+        return v if v is not None and (owner is ANY or v.owner == owner) else None
 
-    def position(self, job_id: int) -> int | None:
+    def load(self) -> tuple[int, int]:
+        """(running, waiting): how busy the server is, for every visitor to read; nothing about whose."""
+        with self._lock:
+            return len(self._running), len(self._queue)
+
+    def busy(self) -> tuple[set[Path], set[str]]:
+        """The run folders active jobs write or resume from, and the corpora they need: eviction leaves them."""
+        with self._lock:
+            active = [j for j in self._jobs.values() if j.view().active]
+        paths, shas = set(), set()
+        for j in active:
+            v = j.view()
+            paths.add((j.store.runs / v.key).resolve())  # inside its workspace: expiry leaves that alone too
+            if v.resume_from:
+                paths.add((j.store.runs / v.resume_from).resolve())
+            shas.add(j.corpus.sha256)
+        return paths, shas
+
+    def position(self, job_id: str) -> int | None:
         """1 for the next job to start, 2 for the one after it...; None when not waiting."""
         with self._lock:
             waiting = [j.view().id for j in self._queue]
@@ -216,14 +283,19 @@ class JobManager:
             running = sorted(self._running)
             return self._jobs[running[0]].view() if running else None
 
-    def worker_pid(self, job_id: int) -> int | None:
+    def worker_pid(self, job_id: str) -> int | None:
         """The process id of a running job's worker (for operators and tests), None when it has none."""
         with self._lock:
             j = self._running.get(job_id)
             return j.proc.pid if j is not None and j.proc is not None else None
 
-    def cancel(self, job_id: int) -> None:
-        """Cancel a queued job at once; ask a running one to stop at the next batch, and kill it after the grace."""
+    def cancel(self, job_id: str, owner=ANY) -> None:
+        """Cancel a queued job at once; ask a running one to stop at the next batch, and kill it after the grace.
+
+        Only the owner's: another workspace's job (or an unknown id) is left alone.
+        """
+        if self.get(job_id, owner) is None:
+            return
         with self._lock:
             j = self._jobs.get(job_id)
             if j is None or not j.view().active:
@@ -252,14 +324,14 @@ class JobManager:
             with contextlib.suppress(OSError):
                 proc.kill()
 
-    def wait(self, job_id: int, timeout: float | None = None) -> JobView | None:
+    def wait(self, job_id: str, timeout: float | None = None) -> JobView | None:
         """Block until the job leaves the queue and finishes, or the timeout passes; returns its view then.
 
         Callers that need it finished check `.active` on the result: a timed-out wait returns an active view.
         """
         return self.wait_for(job_id, lambda v: not v.active, timeout)
 
-    def wait_for(self, job_id: int, condition, timeout: float | None = None) -> JobView | None:
+    def wait_for(self, job_id: str, condition, timeout: float | None = None) -> JobView | None:
         """Block until condition(view) holds, the job is gone or has ended, or the timeout passes."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -322,15 +394,32 @@ class JobManager:
             with self._lock:
                 self._running.pop(job.view().id, None)
                 self._wake.notify_all()
+            if self.after_job is not None:
+                try:
+                    self.after_job(job.view())
+                except Exception:  # housekeeping must not take the manager down
+                    log.exception("after_job failed for job %s", job.view().id)
+
+    def _time_up(self, job: Job, proc: subprocess.Popen) -> None:
+        """The server's wall-time cap: stop at the next batch and keep the finished epochs, as Cancel does."""
+        if proc.poll() is None and not job.cancel_requested:
+            job.time_up = True
+            self._ask_to_stop(job, proc)
+            job.update(message=f"stopping: the server's limit of {self.max_train_s / 60:g} min per training")
 
     def _run_worker(self, job: Job) -> None:
         v = job.view()
-        self.store.save_corpus(job.corpus)  # the worker reads the text from the store
-        spec = {"home": str(self.store.root), "corpus_sha256": job.corpus.sha256, "corpus_name": v.corpus_name,
+        store = job.store
+        if v.resume_from is None and plan(store, job.corpus, v.config)[0] == "cached":  # trained while it waited
+            job.finish("cached", "loaded from cache: this corpus and config were trained while this job waited")
+            return
+        store.save_corpus(job.corpus)  # the worker reads the text from the store
+        spec = {"home": str(store.root), "corpus_sha256": job.corpus.sha256, "corpus_name": v.corpus_name,
                 "config": v.config.to_dict(), "resume_from": v.resume_from, "probe": job.probe}
         with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
             proc = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                                    text=True, encoding="utf-8", env=worker_env(), **_new_session())
+                                    text=True, encoding="utf-8", env=worker_env() | self.worker_settings,
+                                    **_new_session())
             with self._lock:
                 job.proc = proc
                 cancelled_early = job.cancel_requested or self._closed
@@ -339,8 +428,15 @@ class JobManager:
                 proc.stdin.flush()
             if cancelled_early:
                 self._ask_to_stop(job, proc)
+            # the wall-time cap: a timer for a silent worker, and a look at the clock on every line it sends
+            started = time.monotonic()
+            cap = threading.Timer(self.max_train_s, self._time_up, args=(job, proc))
+            cap.daemon = True
+            cap.start()
             final = None
             for line in proc.stdout:  # until the worker closes its end
+                if not job.time_up and time.monotonic() - started > self.max_train_s:
+                    self._time_up(job, proc)
                 msg = _parse(line)
                 if msg is None:
                     continue
@@ -349,20 +445,26 @@ class JobManager:
                 else:
                     final = msg
             code = proc.wait()
+            cap.cancel()
             err.seek(0)
             tail = err.read()[-4000:]
-        if final is not None and final["event"] == "done":
+        limit = f"stopped at the server's limit of {self.max_train_s / 60:g} min per training"
+        if final is not None and final["event"] == "done" and job.time_up:
+            job.finish("done", f"{limit}; kept the {final.get('epochs_done', 0)} finished epoch(s) as run "
+                               f"{final['key'][:8]} (continue it for more)")
+        elif final is not None and final["event"] == "done":
             job.finish("cancelled" if final["status"] == "cancelled" else "done", final["message"])
         elif final is not None and final["event"] == "cancelled":
-            job.finish("cancelled", final["message"])
+            job.finish("cancelled", f"{limit} before an epoch finished; nothing was kept" if job.time_up
+                       else final["message"])
         elif final is not None:
             job.finish("failed", final["message"])
-        elif job.cancel_requested and code != 0:
-            self.store.discard_partial(v.key)
+        elif (job.cancel_requested or job.time_up) and code != 0:
+            store.discard_partial(v.key)
             job.finish("cancelled", f"cancelled: the training did not stop within {self.grace:g} s and was "
                                     "stopped by force; nothing from it was kept")
         else:
-            self.store.discard_partial(v.key)
+            store.discard_partial(v.key)
             job.finish("failed", death_message(code, tail))
             log.warning("job %s: worker ended with %s; its log ends:\n%s", v.id, code, tail[-1500:])
 

@@ -34,17 +34,47 @@ def _set_threads() -> None:
 _set_threads()
 
 
+def seeded(config: Config):
+    """Seeded initializers and dropout for each layer: training touches no global random state.
+
+    keras.utils.set_random_seed would reseed Python's `random` and numpy's global generator for the
+    whole process (and an unseeded Keras layer draws its seed from Python's `random`); every layer
+    gets its own seed from config.seed instead, so the same config and seed give the same weights.
+    """
+    import itertools
+
+    n = itertools.count(config.seed * 1000)
+
+    def lstm(units, **kw):
+        return keras.layers.LSTM(units, kernel_initializer=keras.initializers.GlorotUniform(seed=next(n)),
+                                 recurrent_initializer=keras.initializers.Orthogonal(seed=next(n)), seed=next(n),
+                                 **kw)
+
+    def dropout(rate, **kw):
+        return keras.layers.Dropout(rate, seed=next(n), **kw)
+
+    def dense(units, **kw):
+        return keras.layers.Dense(units, kernel_initializer=keras.initializers.GlorotUniform(seed=next(n)), **kw)
+
+    def embedding(vocab, width, **kw):
+        return keras.layers.Embedding(vocab, width, embeddings_initializer=keras.initializers.RandomUniform(
+            -0.05, 0.05, seed=next(n)), **kw)
+
+    return embedding, lstm, dropout, dense
+
+
 def build_model(config: Config, vocab_size: int) -> keras.Model:
     """A compiled char-rnn style model: it predicts the next character at every position."""
     if config.formulation == "window":
         return build_window_model(config, vocab_size)
+    embedding, lstm, dropout, dense = seeded(config)
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")  # (batch, T)
-    x = keras.layers.Embedding(vocab_size, config.embedding, name="embedding")(ids)
+    x = embedding(vocab_size, config.embedding, name="embedding")(ids)
     for i in range(config.layers):
-        x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)  # (batch, T, units)
-        x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+        x = lstm(config.units, return_sequences=True, name=f"lstm_{i}")(x)  # (batch, T, units)
+        x = dropout(config.dropout, name=f"dropout_{i}")(x)
     # logits; the softmax over characters lives in the loss (stable) and in sampling
-    logits = keras.layers.Dense(vocab_size, name="logits")(x)  # (batch, T, vocab)
+    logits = dense(vocab_size, name="logits")(x)  # (batch, T, vocab)
     model = keras.Model(ids, logits, name="charlstm")
     compile_model(model, config)
     return model
@@ -65,16 +95,17 @@ def build_window_model(config: Config, vocab_size: int) -> keras.Model:
     """
     from .window import scaled_inputs
 
+    _, lstm, dropout, dense = seeded(config)
     ids = keras.Input(shape=(config.seq_len,), dtype="int32", name="ids")  # (batch, 50)
     embedding = keras.layers.Embedding(vocab_size, 1, trainable=False, name="embedding")
     x = embedding(ids)  # (batch, 50, 1): i / V
     embedding.set_weights([scaled_inputs(vocab_size)])
     for i in range(config.layers):
         last = i == config.layers - 1  # the tutorial's last LSTM returns only its final step
-        x = keras.layers.LSTM(config.units, return_sequences=not last, name=f"lstm_{i}")(x)
-        x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)  # (batch, 50, units), last (batch, units)
+        x = lstm(config.units, return_sequences=not last, name=f"lstm_{i}")(x)
+        x = dropout(config.dropout, name=f"dropout_{i}")(x)  # (batch, 50, units), last (batch, units)
     # the tutorial's Dense(V, activation="softmax") as Dense then Softmax, so the tracer can read the logits
-    logits = keras.layers.Dense(vocab_size, name="logits")(x)  # (batch, vocab)
+    logits = dense(vocab_size, name="logits")(x)  # (batch, vocab)
     probs = keras.layers.Softmax(name="softmax")(logits)
     model = keras.Model(ids, probs, name="charlstm_window")
     model.compile(

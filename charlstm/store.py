@@ -272,13 +272,35 @@ class RunStore:
         text = target.read_bytes().decode("utf-8")
         return Corpus(name=info.get("name", sha256[:8]), text=text, encoding=info.get("encoding", "utf-8"))
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, keep_corpora=()) -> None:
+        """Delete a run, and with it the corpus it was trained on when no other run (or keep_corpora) needs it."""
         p = self.path(key)
         if not p.is_dir():
             raise StoreError(f"no stored run {key}")
         trash = self.runs / f".del-{key}-{uuid.uuid4().hex[:8]}"
         p.rename(trash)  # gone from the listing at once, even if removal is slow
         shutil.rmtree(trash, ignore_errors=True)
+        self.gc_corpora(keep_corpora)
+
+    def gc_corpora(self, keep=()) -> list[str]:
+        """Delete every stored corpus that no run of this store was trained on, except those in keep."""
+        folder = self.root / "corpora"
+        if not folder.is_dir():
+            return []
+        needed = set(keep)
+        for p in self.runs.iterdir():
+            if p.is_dir() and not p.name.startswith("."):
+                try:
+                    needed.add(json.loads((p / "meta.json").read_text(encoding="utf-8")).get("corpus_sha256"))
+                except (OSError, ValueError, AttributeError):
+                    continue
+        gone = []
+        for f in folder.glob("*.txt"):
+            if f.stem not in needed:
+                f.unlink(missing_ok=True)
+                (folder / f"{f.stem}.json").unlink(missing_ok=True)
+                gone.append(f.stem)
+        return gone
 
     def export_bundle(self, key: str) -> bytes:
         run = self.get(key)
@@ -291,7 +313,7 @@ class RunStore:
         return buf.getvalue()
 
     def import_bundle(self, data: bytes) -> Run:
-        """Validate a bundle made by export_bundle and add it to the store."""
+        """Validate a bundle made by export_bundle and add it to the store; it never replaces a stored run."""
         if len(data) > MAX_BUNDLE_BYTES:
             raise StoreError(f"the bundle is {len(data) / 1e6:.0f} MB; the limit is {MAX_BUNDLE_BYTES / 1e6:.0f} MB")
         try:
@@ -320,12 +342,26 @@ class RunStore:
                 key = run.key
                 if run_key(run.meta.get("corpus_sha256", ""), run.config) != key:
                     raise StoreError("not a charlstm bundle: its key does not match its config and corpus")
-                self._install(tmp, key)
+                try:  # never over a stored run: a forged bundle with a stored run's key must not replace it
+                    tmp.rename(self.path(key))
+                except OSError:
+                    raise StoreError(f"run {key[:8]} is already stored here; an import never replaces a run "
+                                     "(delete it first to import it again)") from None
             except zipfile.BadZipFile as e:
                 raise StoreError(f"the bundle is damaged: {e}") from None
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         return read_run(self.path(key))
+
+
+def bundle_key(data: bytes) -> str | None:
+    """The run key a bundle says it holds (unchecked: import_bundle checks it), or None when unreadable."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            key = json.loads(z.read("meta.json")).get("key")
+    except (zipfile.BadZipFile, KeyError, ValueError, AttributeError, OSError):
+        return None
+    return key if isinstance(key, str) else None
 
 
 def demo_run() -> Run:

@@ -214,7 +214,7 @@ class Trainer:
         self.sample_epoch: int | None = self.start_epoch if self.last_sample else None
 
     def build(self) -> None:
-        """The model, fresh or resumed, with Keras seeded for its initial weights and dropout masks.
+        """The model, fresh or resumed; its layers carry their own seeds (model.seeded), nothing global is reseeded.
 
         Under a tf.distribute strategy the model is built (or loaded) in its scope, so its variables
         are mirrored and fit splits each global batch of config.batch_size across the replicas.
@@ -232,7 +232,6 @@ class Trainer:
             n = strategy.num_replicas_in_sync
             self.vx, self.vy = self.vx[:len(self.vx) // n * n], self.vy[:len(self.vy) // n * n]
             self.val_batch = -(-self.val_batch // n) * n
-        keras.utils.set_random_seed(self.config.seed + self.start_epoch)
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             if self.resume is not None:
                 self.model = self.resume.keras_model()

@@ -18,6 +18,7 @@ from pages.common.navigation import link
 from pages.common.persist import form_key
 from pages.common.resources import builtin_corpus
 from pages.common.server_limits import limits
+from pages.common.text import md
 from pages.common.widgets import intro
 
 UPLOAD_TYPES = ["txt", "text", "md"]
@@ -85,12 +86,12 @@ def source_ui(max_mb: float) -> None:
     failed = st.session_state.get("corpus.error")
     if failed:
         name, message = failed
-        st.error(f"**{name}** was not used: {message}. The corpus stays **{session.active_corpus().name}**.",
-                 icon=":material/error:")
+        st.error(f"**{md(name)}** was not used: {md(message)}. The corpus stays "
+                 f"**{md(session.active_corpus().name)}**.", icon=":material/error:")
 
 
 def summary_ui(corpus: Corpus, vocab: Vocab, lower: Vocab) -> None:
-    st.subheader(f"Active corpus: {corpus.name}")
+    st.subheader(f"Active corpus: {md(corpus.name)}")
     a, b, c, d = st.columns(4)
     a.metric("Characters", f"{len(corpus):,}")
     b.metric("Vocabulary", f"{len(vocab)} characters")

@@ -11,8 +11,8 @@ from charlstm import charts, gates
 from charlstm import corpus as corpus_mod
 from charlstm.store import Run
 from pages.common import session
-from pages.common.resources import builtin_corpus, is_demo, store
-from pages.common.text import model_words
+from pages.common.resources import builtin_corpus, is_demo, run_store
+from pages.common.text import md, model_words
 from pages.common.widgets import intro, missing_chars_ui
 
 SHOW = {"input": "Input gate", "forget": "Forget gate", "candidate": "Candidate", "output": "Output gate",
@@ -54,14 +54,14 @@ def default_for(key: str, context, default: int) -> None:
 
 def corpus_sample(run: Run) -> tuple[str, str] | None:
     """About SAMPLE characters of the run's corpus from its held-out end, and where they came from."""
-    corpus = store().load_corpus(run.meta.get("corpus_sha256", ""))
+    corpus = run_store(run).load_corpus(run.meta.get("corpus_sha256", ""))
     if corpus is None and run.meta.get("corpus_name") == corpus_mod.BUILTIN_NAME:
         corpus = builtin_corpus()  # the demo model's corpus is the start of the built-in one
     if corpus is None:
         return None
     start = int(len(corpus.text) * (1 - run.config.val_fraction))  # text the model was not trained on
     sample = corpus.text[start:start + SAMPLE]
-    return sample, f"{len(sample):,} characters from the held-out end of {corpus.name}"
+    return sample, f"{len(sample):,} characters from the held-out end of {md(corpus.name)}"
 
 
 @st.cache_data(show_spinner="Tracing a sample of the corpus…", max_entries=16)
@@ -146,8 +146,8 @@ def forgetters_ui(tr: gates.GateTrace, layer: int, boundaries: list[int]) -> lis
             "Boundary", boundaries, key="gates.boundary",
             format_func=lambda b: f"“{charts.visible(tr.text[max(0, b - 12):b + 1])}” (position {b})")
     found = gates.forgetters(tr, layer, boundary, k=10)
-    st.markdown(f"The units whose forget gate falls most at the “{tr.text[boundary]}” at position {boundary} "
-                "compared with the characters before it: they let go of the first sentence.")
+    st.markdown(f"The units whose forget gate falls most at the “{md(charts.glyph(tr.text[boundary]))}” at position "
+                f"{boundary} compared with the characters before it: they let go of the first sentence.")
     left, right = st.columns([3, 2])
     with left:
         st.dataframe(pd.DataFrame([{

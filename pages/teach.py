@@ -19,6 +19,7 @@ from charlstm.store import Run
 from pages.common.persist import default_for, remember, restore
 from pages.common.resources import is_demo
 from pages.common.session import active_run
+from pages.common.text import md
 from pages.common.widgets import lazy_tabs_ui, missing_chars_ui, traced_ui
 
 VIEWS = ["The three gates", "Clamp a unit", "Minimal pairs", "How a unit learns"]
@@ -82,7 +83,8 @@ def lessons_view(run: Run) -> None:
     layer, unit, pos = layer_unit_position(tr, focus, (name, tr.text))
     st.markdown(f"**{STATES[lesson.gate]} of layer {layer + 1}, unit {unit}** along the sentence (hover a "
                 f"character for its value). The lesson's unit: layer {focus.layer + 1}, unit {focus.unit}, "
-                f"{lesson.gate} gate {focus.before:.2f} on average before “{charts.glyph(tr.text[focus.position])}” "
+                f"{lesson.gate} gate {focus.before:.2f} on average before "
+                f"“{md(charts.glyph(tr.text[focus.position]))}” "
                 f"and {focus.at:.2f} there.")
     values = tr.layers[layer][lesson.gate][:, unit]
     st.html(charts.colored_text_html(tr.text, values, gates.RANGES[lesson.gate], what=STATES[lesson.gate].lower()))
@@ -92,8 +94,8 @@ def lessons_view(run: Run) -> None:
                 "unit passes on as h.")
     st.html(cell_img(cell_values(tr, layer, unit, pos)))
     if lesson.gate == "output":
-        st.markdown(f"**What the model expects after “{charts.visible(tr.text[-12:])}”**: what the output gates let "
-                    "through is all the next layer and the prediction ever see.")
+        st.markdown(f"**What the model expects after “{md(charts.visible(tr.text[-12:]))}”**: what the output "
+                    "gates let through is all the next layer and the prediction ever see.")
         st.altair_chart(charts.next_char_chart(tr.top_next(len(tr.text) - 1, 8)), width="stretch",
                         key="teach.next")
     with st.expander(f"Every unit's {STATES[lesson.gate].lower()}, layer {layer + 1}"):
@@ -143,7 +145,7 @@ def clamp_view(run: Run) -> None:
     cmp = interventions.compare(run.weights, run.vocab, tr.text, clamp, length=160, temperature=0.5,
                                 seed=int(st.session_state.get("teach.seed", 0)))
     kl = cmp.divergence
-    st.subheader(f"After “{charts.visible(tr.text[max(0, at - 24):at + 1])}”")
+    st.subheader(f"After “{md(charts.visible(tr.text[max(0, at - 24):at + 1]))}”")
     m1, m2, m3 = st.columns(3)
     top = cmp.top(at, 8)
     for col, name, probs in ((m1, "Likeliest untouched", cmp.plain[at]), (m2, "Likeliest clamped", cmp.clamped[at])):
@@ -275,7 +277,7 @@ def learning_view(run: Run) -> None:
 run = active_run()
 restore(KEYS, KEPT)
 st.title("Teach")
-st.markdown(f"Learn what an LSTM's gates do, with the active model ({run.meta.get('corpus_name', '?')}, "
+st.markdown(f"Learn what an LSTM's gates do, with the active model ({md(run.meta.get('corpus_name', '?'))}, "
             f"{run.config.layers} × {run.config.units}{', the shipped demo' if is_demo(run) else ''}), and test "
             "what a unit does by changing it. Every value comes from charlstm's numpy LSTM over the Keras weights.")
 lazy_tabs_ui(dict(zip(VIEWS, (partial(view, run) for view in (lessons_view, clamp_view, pairs_view, learning_view)),

@@ -14,18 +14,18 @@ from charlstm import corpus as corpus_mod
 from charlstm import fit as fit_mod
 from charlstm.config import PRESETS, Config, form_settings
 from charlstm.corpus import Corpus, CorpusError
-from charlstm.jobs import JobView
+from charlstm.jobs import JobView, Refused
 from charlstm.limits import Limits
 from charlstm.probes import MAX_CHARS, PROBE
-from charlstm.store import Run, StoreError
+from charlstm.store import Run, StoreError, bundle_key
 from charlstm.train import steps_per_epoch
 from charlstm.worker import import_bundle
-from pages.common import navigation, session
+from pages.common import navigation, session, workspace
 from pages.common.persist import form_key
-from pages.common.resources import is_demo, load_run, manager, run_facts, store
+from pages.common.resources import is_demo, load_run, manager, run_facts
 from pages.common.server_limits import limits
 from pages.common.session import ACTIVE_RUN
-from pages.common.text import baseline_words, fmt_loss, fmt_seconds, kept_words
+from pages.common.text import baseline_words, fmt_loss, fmt_seconds, kept_words, md
 from pages.common.widgets import intro, note, settings_ui, show_note
 
 DEFAULT_PRESET = fit_mod.NAME
@@ -155,11 +155,12 @@ def submitted(view: JobView, how: str) -> tuple[str, str, str]:
         return ("success", f"Loaded from cache: this corpus and config were trained before (run `{view.key[:8]}`). "
                            "It is now the active model.", ":material/cached:")
     if how == "joined":
-        return "info", f"Joined: the same corpus and config are already training (job #{view.id}).", ":material/group:"
+        return ("info", f"Joined: the same corpus and config are already training (job #{view.number}).",
+                ":material/group:")
     if how == "queued":
-        return ("info", f"Queued: job #{view.id} waits for the current training; place "
+        return ("info", f"Queued: job #{view.number} waits for the current training; place "
                         f"{manager().position(view.id) or 1} in the queue.", ":material/schedule:")
-    return ("success", f"Started job #{view.id}. It runs in the background: switch pages, open another tab or "
+    return ("success", f"Started job #{view.number}. It runs in the background: switch pages, open another tab or "
                        "reload, it keeps going.", ":material/rocket_launch:")
 
 
@@ -186,7 +187,11 @@ def start(lim: Limits, config: Config) -> None:
     problem = refusal(lim, corpus, config)
     if problem:
         return note(FLASH, "error", problem, ":material/block:")
-    view, how = manager().submit(corpus, config, probe=st.session_state.get("train.probe") or None)
+    try:
+        view, how = manager().submit(corpus, config, probe=st.session_state.get("train.probe") or None,
+                                     store=workspace.shelf().store_for(corpus), owner=workspace.owner())
+    except Refused as e:
+        return note(FLASH, "warning", f"Not started: {e}", ":material/hourglass_top:")
     session.own_job(view.id)
     if how == "cached":
         session.set_active_run(view.key)
@@ -194,18 +199,18 @@ def start(lim: Limits, config: Config) -> None:
 
 
 # ---- the jobs: what the trainer is doing, redrawn every second while it works
-def cancel(job_id: int) -> None:
-    manager().cancel(job_id)
+def cancel(job_id: str) -> None:
+    manager().cancel(job_id, owner=session.job_owner())  # never another workspace's job
 
 
 def show_running(v: JobView) -> None:
     p = v.progress
     c = v.config
     with st.container(border=True):
-        st.markdown(f"**Job #{v.id}: {v.corpus_name} · {c.layers} × {c.units} · {c.epochs} epoch(s)**"
+        st.markdown(f"**Job #{v.number}: {md(v.corpus_name)} · {c.layers} × {c.units} · {c.epochs} epoch(s)**"
                     + (" · continuing a stored run" if v.resume_from else ""))
         if p is None:
-            st.progress(0.0, text=v.message)
+            st.progress(0.0, text=md(v.message))
         else:
             st.progress(p.fraction, text=f"{p.phase.capitalize()}: epoch {p.epoch}/{p.epochs}, "
                                          f"step {p.step:,}/{p.steps_per_epoch:,} ({p.fraction:.0%})")
@@ -234,13 +239,13 @@ def curves_panel() -> None:
     A chart is rebuilt only when its job has new points; otherwise the one built before is sent again.
     """
     built = st.session_state.setdefault("train.curve_charts", {})
-    for v in manager().jobs():
+    for v in manager().jobs(owner=session.job_owner()):
         if v.status != "running" or not v.curve or v.progress is None:
             continue
         stamp = (len(v.curve), v.curve[-1], len(v.val_curve))
         if built.get(v.id, (None,))[0] != stamp:
             built[v.id] = (stamp, charts.loss_curves(v.curve, v.val_curve, v.progress.steps_per_epoch))
-        st.markdown(f"**Job #{v.id}: loss so far** (redrawn every {CURVE_EVERY_S:g} s)")
+        st.markdown(f"**Job #{v.number}: loss so far** (redrawn every {CURVE_EVERY_S:g} s)")
         st.altair_chart(built[v.id][1], width="stretch", key=f"train.curve.{v.id}")
 
 
@@ -248,26 +253,27 @@ def show_queued(v: JobView) -> None:
     c = v.config
     with st.container(border=True):
         left, right = st.columns([4, 1], vertical_alignment="center")
-        left.markdown(f"**Job #{v.id}: {v.corpus_name} · {c.layers} × {c.units}**: queued, position "
+        left.markdown(f"**Job #{v.number}: {md(v.corpus_name)} · {c.layers} × {c.units}**: queued, position "
                       f"{manager().position(v.id) or '–'} in the queue")
         right.button("Cancel", key=f"train.cancel.{v.id}", on_click=cancel, args=(v.id,), icon=":material/stop:")
 
 
 def show_finished(v: JobView) -> None:
     if v.status == "done":
-        where = f", trained on {v.progress.device}" if v.progress is not None and v.progress.device else ""
-        st.success(f"Job #{v.id} finished: run `{v.key[:8]}` ({v.corpus_name}{where}). "
+        said = "" if v.message.startswith("finished") else f" {md(v.message)}."
+        where = f", trained on {md(v.progress.device)}" if v.progress is not None and v.progress.device else ""
+        st.success(f"Job #{v.number} finished: run `{v.key[:8]}` ({md(v.corpus_name)}{where}).{said} "
                    + ("It is now the active model." if st.session_state.get(ACTIVE_RUN) == v.key else ""),
                    icon=":material/check_circle:")
     elif v.status == "cancelled":
-        st.warning(f"Job #{v.id}: {v.message}.", icon=":material/cancel:")
+        st.warning(f"Job #{v.number}: {md(v.message)}.", icon=":material/cancel:")
     elif v.status == "failed":
-        st.error(f"Job #{v.id} failed: {v.message}", icon=":material/error:")
+        st.error(f"Job #{v.number} failed: {md(v.message)}", icon=":material/error:")
     elif v.status == "cached":
-        st.info(f"Job #{v.id}: {v.message}.", icon=":material/cached:")
+        st.info(f"Job #{v.number}: {md(v.message)}.", icon=":material/cached:")
 
 
-def ended_ids(views: list[JobView]) -> frozenset[int]:
+def ended_ids(views: list[JobView]) -> frozenset[str]:
     return frozenset(v.id for v in views if not v.active)
 
 
@@ -277,7 +283,7 @@ def jobs_panel(had_active: bool, ended: frozenset[int]) -> None:
     Redrawn every second while a job is active; it draws only what changes that often. When a job
     starts or ends it reruns the whole page (runs list, recent jobs, sidebar, refresh rate).
     """
-    views = manager().jobs()
+    views = manager().jobs(owner=session.job_owner())
     running = [v for v in views if v.status == "running"]
     queued = [v for v in views if v.status == "queued"]
     mine = st.session_state.get("train.job_id")
@@ -287,7 +293,9 @@ def jobs_panel(had_active: bool, ended: frozenset[int]) -> None:
     if bool(running or queued) != had_active or ended_ids(views) != ended:
         st.rerun()
     if not running and not queued:
-        st.caption("No training is running.")
+        st.caption("No training is running.")  # of this visitor's; busy_line counts the others
+    if workspace.public():
+        busy_line(len(running) + len(queued))
     for v in running:
         show_running(v)
     for v in queued:
@@ -296,20 +304,29 @@ def jobs_panel(had_active: bool, ended: frozenset[int]) -> None:
         show_finished(mine_view)
 
 
+def busy_line(mine: int) -> None:
+    """How busy the server is with other visitors' trainings: counts only, nothing about whose."""
+    running, waiting = manager().load()
+    others = running + waiting - mine
+    if others > 0:
+        st.caption(f"The server is also busy with {others} other visitor(s)' training(s): one trains at a time, "
+                   f"at most {manager().max_queue} wait.")
+
+
 def recent_jobs_ui(views: list[JobView]) -> None:
     mine = st.session_state.get("train.job_id")
     recent = sorted((v for v in views if not v.active and v.id != mine), key=lambda v: -(v.finished or 0))[:5]
     if recent:
         with st.expander(f"Recent jobs ({len(recent)})"):
             st.dataframe(pd.DataFrame([{
-                "job": v.id, "corpus": v.corpus_name, "model": f"{v.config.layers} × {v.config.units}",
+                "job": v.number, "corpus": v.corpus_name, "model": f"{v.config.layers} × {v.config.units}",
                 "epochs": v.config.epochs, "status": v.status, "message": v.message} for v in recent]),
                 hide_index=True)
 
 
 def jobs_ui() -> None:
     st.subheader("Training")
-    views = manager().jobs()
+    views = manager().jobs(owner=session.job_owner())
     active_now = any(v.active for v in views)
     st.fragment(jobs_panel, run_every=1.0 if active_now else 5.0)(active_now, ended_ids(views))
     if active_now:
@@ -324,9 +341,9 @@ def activate(key: str | None) -> None:
 
 def delete(key: str) -> None:
     try:
-        store().delete(key)
+        workspace.shelf().delete(key, keep=manager().busy()[1])  # its corpus goes too, unless a job needs it
     except StoreError as e:
-        return note(RUNS_NOTE, "error", str(e))
+        return note(RUNS_NOTE, "error", md(e))
     if session.active_key() == key:
         session.set_active_run(None)
     note(RUNS_NOTE, "success", f"Deleted run {key[:8]}.")
@@ -341,13 +358,13 @@ def resume(key: str, lim: Limits) -> None:
         return note(RUNS_NOTE, "error", f"Not continued: {run.epochs_done} + {more} epochs is more than this server "
                                         f"allows ({lim.max_epochs}).")
     try:
-        view, how = manager().resume(key, more)
-    except (StoreError, ValueError) as e:
-        return note(RUNS_NOTE, "error", f"Not continued: {e}")
+        view, how = manager().resume(key, more, store=workspace.shelf().store_of(key), owner=workspace.owner())
+    except (StoreError, ValueError, Refused) as e:
+        return note(RUNS_NOTE, "error", f"Not continued: {md(e)}")
     session.own_job(view.id)
     word = {"started": "Continuing", "queued": "Queued to continue", "joined": "Already continuing",
             "cached": "Loaded from cache:"}[how]
-    note(RUNS_NOTE, "info", f"{word} run {key[:8]} for {more} more epoch(s) (job #{view.id}).")
+    note(RUNS_NOTE, "info", f"{word} run {key[:8]} for {more} more epoch(s) (job #{view.number}).")
 
 
 def runs_table_ui(runs: list[Run], active_key: str | None) -> None:
@@ -381,13 +398,18 @@ def run_actions_ui(key: str, active_key: str | None, lim: Limits) -> None:
     a, b, c, d = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
     a.button("Make active", key="train.activate", on_click=activate, args=(key,), icon=":material/check:",
              disabled=key == active_key)
-    b.download_button("Download bundle", data=partial(store().export_bundle, key), file_name=f"charlstm-{key}.zip",
-                      mime="application/zip", on_click="ignore", key="train.download", icon=":material/download:")
+    b.download_button("Download bundle", data=partial(workspace.shelf().export_bundle, key),
+                      file_name=f"charlstm-{key}.zip", mime="application/zip", on_click="ignore",
+                      key="train.download", icon=":material/download:")
     with c:
         left, right = st.columns([1, 2], vertical_alignment="bottom")
         left.number_input("More epochs", min_value=1, max_value=lim.max_epochs, value=1, key="train.more")
         right.button("Continue training", key="train.resume", on_click=resume, args=(key, lim),
                      icon=":material/fast_forward:")
+    if not workspace.shelf().owns(key):  # a shared run (the built-in corpus): read only for every visitor
+        d.button("Delete…", key="train.delete_shared", icon=":material/delete:", disabled=True,
+                 help="Shared by every visitor (trained on the built-in corpus), so nobody can delete it here.")
+        return
     with d.popover("Delete…", icon=":material/delete:"):
         st.markdown(f"Delete run `{key[:8]}` for good?")
         st.button("Delete for good", key="train.delete", on_click=delete, args=(key,), type="primary")
@@ -438,13 +460,20 @@ def upload_bundle_ui() -> None:
         return
     if st.session_state.get("train.bundle_seen") != up.file_id:
         st.session_state["train.bundle_seen"] = up.file_id
+        shelf = workspace.shelf()
+        data = up.getvalue()
+        key = bundle_key(data)
+        refused = shelf.import_refusal(key) if key else None  # never over a run this visitor can see
         try:
+            if refused:
+                raise StoreError(refused)
             with st.spinner("Checking the bundle in a separate process (it loads TensorFlow: a few seconds)…"):
-                run = import_bundle(store(), up.getvalue())  # in its own process: no TensorFlow here
+                run = import_bundle(shelf.own, data)  # into this visitor's workspace; no TensorFlow here
         except StoreError as e:
-            note(BUNDLE_NOTE, "error", f"{up.name} was not imported: {e}")
+            note(BUNDLE_NOTE, "error", f"{md(up.name)} was not imported: {md(e)}")
         else:
-            note(BUNDLE_NOTE, "success", f"Imported run {run.key[:8]}: {run.label}.")
+            note(BUNDLE_NOTE, "success", f"Imported run {run.key[:8]}: {md(run.label)}.")
+            workspace.housekeeping(manager(), force=True)  # within the workspace's quota
         st.rerun()  # redraw the runs list with the new run in it
     show_note(BUNDLE_NOTE, keep=True)
 
@@ -452,7 +481,7 @@ def upload_bundle_ui() -> None:
 def runs_ui(lim: Limits) -> None:
     st.subheader("Stored runs")
     show_note(RUNS_NOTE)
-    runs = store().list()
+    runs = workspace.shelf().list()
     active_key = session.active_key()
     if not runs:
         st.caption("No trained runs yet. Train one above, or upload a bundle below. The active model, until then:")
@@ -472,7 +501,7 @@ def runs_ui(lim: Limits) -> None:
 lim = limits()
 session.adopt_job_from_url()
 corpus = session.active_corpus()
-intro("Train", f"Corpus: **{corpus.name}**, {len(corpus):,} characters. Training runs in the background, one job "
+intro("Train", f"Corpus: **{md(corpus.name)}**, {len(corpus):,} characters. Training runs in the background, one job "
                "at a time; the same corpus and settings are never trained twice.")
 navigation.link("corpus", label="Change the corpus")
 config_form_ui(lim)

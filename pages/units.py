@@ -15,8 +15,9 @@ from charlstm.charts import color_legend_html
 from charlstm.store import Run
 from charlstm.surprise import surprise
 from pages.common.persist import default_for, remember, restore
-from pages.common.resources import is_demo, store
+from pages.common.resources import is_demo, run_store
 from pages.common.session import active_run
+from pages.common.text import md
 from pages.common.widgets import lazy_tabs_ui, traced_ui
 
 VIEWS = ["Cell finder", "Span search and match", "Surprise"]
@@ -37,7 +38,7 @@ KEPT = "units.kept"
 # ---- cached work: the corpus sample and its trace are the same for every visitor of a run
 @st.cache_data(show_spinner=False, max_entries=16)
 def the_sample(path: str, stamp: str, _run: Run) -> find.Sample | None:
-    return find.run_sample(_run, store())
+    return find.run_sample(_run, run_store(_run))
 
 
 # Read-only arrays shared by every session; 20,000 x 128 units x 2 layers x 2 states is 41 MB, so only a few.
@@ -103,7 +104,7 @@ def cell_finder_view(run: Run) -> None:
         return
     count = (f"{int(y.sum()):,} of them ({y.mean():.1%}) are labelled" if binary
              else "each labelled with its position in its line")
-    st.caption(f"**{title}:** {help_} Scored over {sample.source}; {count}.")
+    st.caption(f"**{title}:** {help_} Scored over {md(sample.source)}; {count}.")
     if binary:
         st.info("A unit's score is the **area under the ROC curve** (AUC): the chance that a labelled character "
                 "gets a higher value than an unlabelled one. 1 means always higher, 0 always lower (a detector "
@@ -264,7 +265,7 @@ def span_view(run: Run) -> None:
     matches = find.match(long.layers[layer][state], units, threshold, end - start, below=below, k=12)
     col = long.layers[layer][state][:, units]
     share = ((col < threshold) if below else (col >= threshold)).mean(axis=1)  # (T,)
-    st.markdown(f"Searched: {sample.source}. Below, the places where at least half of these units are "
+    st.markdown(f"Searched: {md(sample.source)}. Below, the places where at least half of these units are "
                 f"{'off' if below else 'on'} at once, best first. A score of 1 means all of them, for exactly as "
                 "many characters as your span; the shade of each matched character shows how many.")
     if not matches:
@@ -303,7 +304,7 @@ def surprise_view(run: Run) -> None:
 run = active_run()
 restore(KEYS, KEPT)
 st.title("Units")
-st.markdown(f"What do single units of the active model ({run.meta.get('corpus_name', '?')}, {run.config.layers} × "
+st.markdown(f"What do single units of the active model ({md(run.meta.get('corpus_name', '?'))}, {run.config.layers} × "
             f"{run.config.units}{', the shipped demo' if is_demo(run) else ''}) do? Three ways to find out. Every "
             "value comes from charlstm's own numpy LSTM over the Keras weights, gate by gate and character by "
             "character, which is also how to get a Keras LSTM's gates at every time step (Keras returns only the "

@@ -39,7 +39,9 @@ def goto(at: AppTest, page: str) -> AppTest:
 
 
 def texts(elements) -> list[str]:
-    return [e.value for e in elements]
+    """The elements' text as a reader sees it: Markdown's backslash escapes and word joiners (md) undone."""
+    return [re.sub(r"\\(.)", r"\1", e.value).replace("\u2060", "") if isinstance(e.value, str) else e.value
+            for e in elements]
 
 
 def charts_of(at: AppTest) -> list[dict]:
@@ -210,7 +212,7 @@ def test_a_too_long_sequence_for_the_corpus_is_refused(at, monkeypatch):
 
 @pytest.mark.slow
 def test_train_a_tiny_model_then_reuse_continue_delete_and_reimport_it(at, tmp_path):
-    from charlstm.store import RunStore
+    from charlstm.workspace import ServerSettings, Workspaces
 
     goto(at, "corpus")
     upload_corpus(at, "tiny.txt", TINY.encode())
@@ -223,7 +225,8 @@ def test_train_a_tiny_model_then_reuse_continue_delete_and_reimport_it(at, tmp_p
     wait_for(at, lambda a: any("finished: run" in s or "finished" in s for s in texts(a.success)))
     key = at.session_state["active_run_key"]
     assert key and any(f"run `{key[:8]}`" in s for s in texts(at.success))
-    device = RunStore(tmp_path / "home").get(key).meta["device"]  # where the worker trained, in words
+    shelf = Workspaces(tmp_path / "home", ServerSettings()).shelf(at.session_state["ws.token"])
+    device = shelf.get(key).meta["device"]  # where the worker trained, in words
     assert device and any(f"(tiny.txt, trained on {device})" in s for s in texts(at.success))
     side = " ".join(texts(at.sidebar.markdown))
     assert "tiny.txt" in side and "1 × 8 LSTM" in side and "Status:** complete" in side
@@ -264,7 +267,7 @@ def test_train_a_tiny_model_then_reuse_continue_delete_and_reimport_it(at, tmp_p
     assert any("characters per second" in c for c in texts(at.caption))
 
     # download (the page's button serves exactly this), delete, import the bundle back
-    bundle = RunStore(tmp_path / "home").export_bundle(key)
+    bundle = Workspaces(tmp_path / "home", ServerSettings()).shelf(at.session_state["ws.token"]).export_bundle(key)
     goto(at, "train")
     at.button(key="train.delete").click().run()
     assert any(f"Deleted run {key[:8]}" in s for s in texts(at.success))
@@ -285,7 +288,9 @@ ENDLESS = 10_000  # epochs: a training that cannot end before the test cancels o
 
 @pytest.mark.slow
 def test_jobs_queue_join_and_cancel(at, monkeypatch):
+    """Personal mode: one user may queue several trainings (public mode allows one per visitor: test_privacy.py)."""
     monkeypatch.setenv("CHARLSTM_MAX_EPOCHS", str(ENDLESS))
+    monkeypatch.setenv("CHARLSTM_MODE", "personal")
     goto(at, "corpus")
     upload_corpus(at, "tiny.txt", TINY.encode())
     goto(at, "train")

@@ -42,7 +42,7 @@ def test_empty_and_whitespace_rejected():
 def test_size_cap(monkeypatch):
     with pytest.raises(CorpusError, match=r"file is 5 kB; the limit is 1 kB"):
         C.from_bytes(b"a" * 5000, "big.txt", max_bytes=1000)
-    monkeypatch.setenv("CHARLSTM_MAX_CORPUS_BYTES", "100")
+    monkeypatch.setenv("CHARLSTM_MAX_CORPUS_MB", "0.0001")  # 100 bytes
     with pytest.raises(CorpusError, match="limit"):
         C.from_bytes(b"a" * 101, "big.txt")
     assert C.from_bytes(b"a" * 100, "ok.txt").text == "a" * 100

@@ -73,14 +73,14 @@ def test_clamp_the_story(at):
     assert at.session_state["teach.clamp_from"] == 18
     metrics = {m.label: m.value for m in at.metric}
     assert set(metrics) == {"Likeliest untouched", "Likeliest clamped", "How far it moved"}
-    codes = [c.value for c in at.code]
+    codes = [c.value for c in at.main.code]
     assert len(codes) == 2 and all(len(c.strip()) > 120 for c in codes)  # 160 characters each
     at.selectbox(key="teach.clamp_layer").set_value(2).run()
     at.number_input(key="teach.clamp_unit").set_value(72).run()
     at.session_state["teach.clamp_at"] = 23
     at.run()
     assert float({m.label: m.value for m in at.metric}["How far it moved"].split()[0]) > 0.1
-    a, b = (c.value for c in at.code)
+    a, b = (c.value for c in at.main.code)
     assert a != b  # the continuations part
 
 
@@ -94,9 +94,10 @@ def test_minimal_pairs(at):
     assert any("nothing changed" in i.value for i in at.info)
 
 
-def test_how_a_unit_learns(at, trained_run, tmp_path):
+def test_how_a_unit_learns(at, trained_run, tmp_path, monkeypatch):
     view(at, "How a unit learns")
     assert any("trained before charlstm kept a probe" in i.value for i in at.info)  # the demo model has none
+    monkeypatch.setenv("CHARLSTM_MODE", "personal")  # a run put in the home folder, as the command line does
     home = tmp_path / "home"
     shutil.copytree(trained_run.path, home / "runs" / trained_run.key)
     at.session_state["active_run_key"] = trained_run.key

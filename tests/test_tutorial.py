@@ -278,6 +278,7 @@ def at_tutorial(tmp_path, monkeypatch, tutorial_run):
     home = tmp_path / "home"
     shutil.copytree(tutorial_run.path, home / "runs" / tutorial_run.key)
     monkeypatch.setenv("CHARLSTM_HOME", str(home))
+    monkeypatch.setenv("CHARLSTM_MODE", "personal")  # a run put in the home folder, as the command line does
     for name in limits_mod.FIELDS:
         monkeypatch.delenv(limits_mod.env_name(name), raising=False)
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)

@@ -128,7 +128,8 @@ def test_the_views_remember_their_settings(at):
     assert at.selectbox(key="units.label").value == "vowel"
 
 
-def test_a_run_without_its_corpus_says_so(at, tmp_path, trained_run):
+def test_a_run_without_its_corpus_says_so(at, tmp_path, trained_run, monkeypatch):
+    monkeypatch.setenv("CHARLSTM_MODE", "personal")  # a run put in the home folder, as the command line does
     home = tmp_path / "home"  # the fixture's store: copy in a run, without the corpus it was trained on
     shutil.copytree(trained_run.path, home / "runs" / trained_run.key)
     at.session_state["active_run_key"] = trained_run.key

@@ -2,30 +2,47 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from charlstm import corpus as corpus_mod
 from charlstm.corpus import Corpus
 from charlstm.jobs import JobManager
-from charlstm.store import Run, RunStore, StoreError, default_home, demo_run
+from charlstm.store import Run, StoreError, default_home, demo_run, read_run
 
 
 @st.cache_resource(show_spinner=False)
-def _store(home: str) -> RunStore:
-    return RunStore(home)
+def _manager(home: str, key: str, _settings) -> JobManager:
+    from pages.common.workspace import spaces
+
+    ws = spaces()
+
+    def housekeeping(_view) -> None:  # after every job: keep each workspace within its quota, the store its cap
+        if _settings.public:
+            paths, shas = m.busy()
+            ws.sweep(busy=paths, keep_corpora=shas, force=True)
+
+    # JobManager locks its own state: safe to share across sessions
+    m = JobManager(ws.shared, max_queue=_settings.max_queue, max_train_s=_settings.max_train_minutes * 60,
+                   max_workers=_settings.max_workers, grace=_settings.cancel_grace_s,
+                   one_per_owner=_settings.public, after_job=housekeeping,
+                   worker_settings={"CHARLSTM_TF_THREADS": str(_settings.tf_threads)})
+    return m
 
 
-@st.cache_resource(show_spinner=False)
-def _manager(home: str) -> JobManager:
-    return JobManager(_store(home))  # JobManager locks its own state: safe to share across sessions
+def store():
+    """The shared store (personal mode: the only one)."""
+    from pages.common.workspace import spaces
 
-
-def store() -> RunStore:
-    return _store(str(default_home()))
+    return spaces().shared
 
 
 def manager() -> JobManager:
-    return _manager(str(default_home()))
+    from pages.common.workspace import settings
+
+    s = settings()
+    return _manager(str(default_home()), repr(s), s)
 
 
 @st.cache_resource(show_spinner="Loading the built-in corpus…")
@@ -43,18 +60,37 @@ def is_demo(run: Run) -> bool:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _run(home: str, key: str, stamp: int) -> Run | None:
+def _run(path: str, stamp: int) -> Run | None:
     """A stored run, read once per version of its folder (stamp = meta.json's mtime)."""
-    return _store(home).get(key)
+    try:
+        return read_run(Path(path))
+    except StoreError:
+        return None
 
 
 def load_run(key: str) -> Run | None:
-    """A stored run by key, or None when it is gone or unreadable."""
-    try:
-        stamp = (store().path(key) / "meta.json").stat().st_mtime_ns
-        return _run(str(default_home()), key, stamp)
-    except (StoreError, OSError):
+    """A run this visitor may use, by key, or None when it is gone, unreadable or someone else's."""
+    from pages.common.workspace import shelf
+
+    run = shelf().get(key) if isinstance(key, str) else None
+    if run is None:
         return None
+    try:
+        return _run(str(run.path), (run.path / "meta.json").stat().st_mtime_ns)
+    except OSError:
+        return None
+
+
+def run_store(run: Run):
+    """The store that holds a run (its corpus is kept there): the visitor's own or the shared one."""
+    from pages.common.workspace import shelf
+
+    if is_demo(run):
+        return store()
+    try:
+        return shelf().store_of(run.key)
+    except StoreError:
+        return store()
 
 
 def run_corpus_text(run: Run) -> str | None:
@@ -62,7 +98,7 @@ def run_corpus_text(run: Run) -> str | None:
     sha = run.meta.get("corpus_sha256", "")
     if sha == builtin_corpus().sha256:
         return builtin_corpus().text
-    corpus = store().load_corpus(sha) if sha else None
+    corpus = run_store(run).load_corpus(sha) if sha else None
     return corpus.text if corpus is not None else None
 
 

@@ -9,7 +9,8 @@ import streamlit as st
 from charlstm import limits as limits_mod
 
 
-def _secret_overrides() -> dict:
+def secret_overrides() -> dict:
+    """Every CHARLSTM_* key of st.secrets (and the [charlstm] table's keys), for the library to read."""
     try:
         if not st.secrets.load_if_toml_exists():
             return {}
@@ -25,7 +26,7 @@ def _secret_overrides() -> dict:
 def limits() -> limits_mod.Limits:
     """The server's caps; a misconfigured value stops the page with a message naming it."""
     try:
-        return limits_mod.from_env(os.environ, _secret_overrides())
+        return limits_mod.from_env(os.environ, secret_overrides())
     except ValueError as e:
         st.error(f"This server's limits are misconfigured: {e}. Ask whoever runs it to fix the setting.")
         st.stop()

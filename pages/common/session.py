@@ -10,8 +10,9 @@ from __future__ import annotations
 import streamlit as st
 
 from charlstm.corpus import Corpus
-from charlstm.jobs import JobView
+from charlstm.jobs import ANY, JobView
 from charlstm.store import Run
+from pages.common import workspace
 from pages.common.resources import builtin_corpus, demo, load_run, manager
 
 ACTIVE_RUN = "active_run_key"  # None (or absent) means the shipped demo model
@@ -55,23 +56,33 @@ def set_active_run(key: str | None) -> None:
 
 
 # ---- own job
-def own_job(job_id: int) -> None:
-    """Remember the job this visitor started, in the session and in the URL, so a reload keeps it."""
+def job_owner():
+    """Whose jobs this visitor sees: their workspace's in public mode, every job in personal mode."""
+    o = workspace.owner()
+    return ANY if o is None else o
+
+
+def own_job(job_id: str) -> None:
+    """Remember the job this visitor started, in the session and in the URL, so a reload keeps it.
+
+    The id is unguessable and checked against the workspace: a copied ?job= from someone else's
+    URL names nothing here.
+    """
     st.session_state[OWN_JOB] = job_id
-    st.query_params["job"] = str(job_id)
+    st.query_params["job"] = job_id
 
 
 def adopt_job_from_url() -> None:
     """After a reload the session is new; the URL still names the job this browser started."""
-    if st.session_state.get(OWN_JOB) is None and st.query_params.get("job", "").isdigit():
-        job_id = int(st.query_params["job"])
-        if manager().get(job_id) is not None:
+    job_id = st.query_params.get("job")
+    if st.session_state.get(OWN_JOB) is None and job_id:
+        if manager().get(job_id, owner=job_owner()) is not None:
             st.session_state[OWN_JOB] = job_id
 
 
 def own_job_view() -> JobView | None:
     job_id = st.session_state.get(OWN_JOB)
-    return manager().get(job_id) if job_id is not None else None
+    return manager().get(job_id, owner=job_owner()) if job_id is not None else None
 
 
 def own_job_finished(view: JobView | None) -> bool:

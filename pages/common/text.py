@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 from charlstm.store import Run
+
+WJ = "\u2060"  # the invisible word joiner
+_AUTOLINK = re.compile(r"\\:|@|(?i:www)")
+# the characters that can start Markdown or Streamlit markup mid-line: emphasis, code, links and images,
+# raw HTML, headings, strikethrough, tables, LaTeX, :emoji: and :material/icons:, :colour[text]
+_ACTIVE = re.compile(r"([\\`*_\[\]()<>#~|$:!{}])")
+
+
+def md(text: object) -> str:
+    """Text a visitor typed (a file name, a corpus, a run label), made safe to put inside Markdown.
+
+    Every character that can start markup is backslash-escaped (CommonMark allows it for any ASCII
+    punctuation; `.` and `-` start a list only at a line's start, which these never are), so
+    `[x](https://…)`, `**b**`, `<img …>`, `:red[…]`, `:material/…:` and `$…$` are shown as the
+    characters they are; line breaks become spaces, so nothing starts a heading or a list.
+    """
+    escaped = _ACTIVE.sub(r"\\\1", " ".join(str(text).splitlines()))
+    # GFM turns bare URLs and e-mail addresses into links after escapes are gone: an invisible word
+    # joiner (U+2060) after each ':' and '@' and inside 'www.' keeps them text, looking the same
+    return _AUTOLINK.sub(lambda m: m.group(0) + WJ, escaped)
 
 
 def fmt_seconds(s: float | None) -> str:
@@ -22,7 +44,7 @@ def fmt_loss(v: float | None) -> str:
 
 def model_words(run: Run, demo: bool) -> str:
     """'tiny Shakespeare, 2 × 128, the shipped demo': which model a page is showing."""
-    return (f"{run.meta.get('corpus_name', '?')}, {run.config.layers} × {run.config.units}"
+    return (f"{md(run.meta.get('corpus_name', '?'))}, {run.config.layers} × {run.config.units}"
             f"{', the shipped demo' if demo else ''}")
 
 

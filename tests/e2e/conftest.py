@@ -84,6 +84,7 @@ def running_server(base: Path):
     port = _free_port()
     env = dict(os.environ, CHARLSTM_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
                CHARLSTM_MAX_EPOCHS="10000")  # a training that cannot end before a test cancels it
+    env.pop("CHARLSTM_MODE", None)  # public mode, the default: the browser tests see what strangers see
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            # no reload-on-save: watching the tree (.venv included) overflows inotify and costs CPU

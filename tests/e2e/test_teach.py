@@ -58,7 +58,8 @@ def test_clamp_a_unit(page, server):
     metrics = dict(zip(page.get_by_test_id("stMetricLabel").all_inner_texts(),
                        page.get_by_test_id("stMetricValue").all_inner_texts(), strict=True))
     assert re.fullmatch(r"\d\.\d{4} nats", metrics["How far it moved"]), metrics
-    assert page.get_by_test_id("stCode").count() == 2  # a continuation each way
+    # a continuation each way, in the page (the sidebar has the workspace link in a code box too)
+    assert page.get_by_test_id("stMain").get_by_test_id("stCode").count() == 2
     page.get_by_test_id("stVegaLiteChart").nth(1).locator("canvas, svg").first.wait_for(timeout=PAGE_LOAD_MS)
     assert page.get_by_text("python -m charlstm clamp RUN").count() == 1
     no_exception(page)

@@ -1,0 +1,348 @@
+"""Private workspaces on a public server: tokens, what one visitor sees, and the disk they may use.
+
+Two modes (CHARLSTM_MODE): **public**, the default wherever the app runs, gives every visitor a
+private workspace; **personal** (`make run`) is one user, who sees everything in CHARLSTM_HOME,
+command-line runs included.
+
+On disk (public mode):
+  $CHARLSTM_HOME/runs, corpora           shared, read only for visitors: runs trained on the built-in
+                                          corpus (no private data in them; the second visitor who trains
+                                          the default config gets it at once) and the command line's runs
+                                          (never listed to visitors unless on the built-in corpus)
+  $CHARLSTM_HOME/workspaces/<id>/runs, corpora   one visitor's uploads, trainings, imports
+where <id> is a hash of the visitor's token: a directory listing never shows a usable token.
+
+Every function that decides what to delete takes the time from an injected clock, so tests use a
+fake one and tiny caps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .corpus import Corpus
+from .store import Run, RunStore, StoreError
+
+MODES = ("public", "personal")
+TOKEN_BYTES = 24  # 192 bits from secrets.token_urlsafe: far past guessing, short enough to copy
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,64}")
+USED = ".used"  # a file whose mtime is when a run or a workspace was last used
+TOUCH_EVERY_S = 60.0  # last-used times need no finer grain; fewer writes
+
+
+# ---- the server's settings that are not model caps (those are in limits.py)
+@dataclass(frozen=True)
+class ServerSettings:
+    mode: str = "public"
+    max_queue: int = 8  # trainings waiting (not counting the running ones); more are refused with a message
+    max_train_minutes: float = 20.0  # wall time per training; then it stops and keeps its finished epochs
+    workspace_ttl_hours: float = 24.0  # a workspace unused this long is deleted with its corpora and runs
+    workspace_mb: float = 100.0  # one workspace's runs and corpora; its least recently used runs go first
+    store_mb: float = 400.0  # everything under CHARLSTM_HOME; Community Cloud gives an app a few GB of disk
+    max_workers: int = 1  # trainings at once (each wants both cores of a small server); later ones queue
+    cancel_grace_s: float = 30.0  # a cancelled worker's time to stop at a batch boundary before it is killed
+    tf_threads: int = 1  # TensorFlow's intra-op threads in the process that trains
+
+    @property
+    def public(self) -> bool:
+        return self.mode == "public"
+
+
+SETTINGS = tuple(f.name for f in fields(ServerSettings))
+
+
+def env_name(field: str) -> str:
+    return "CHARLSTM_" + field.upper()
+
+
+def settings_from(environ: Mapping[str, str] | None = None, overrides: Mapping | None = None) -> ServerSettings:
+    """The settings from the environment, with overrides (st.secrets: CHARLSTM_MODE or mode) on top.
+
+    A malformed value raises ValueError naming the setting.
+    """
+    from .limits import _parse
+
+    environ = os.environ if environ is None else environ
+    overrides = overrides or {}
+    values = {}
+    for f in fields(ServerSettings):
+        name = env_name(f.name)
+        raw = next((s for s in (overrides.get(f.name), overrides.get(name), environ.get(name))
+                    if s is not None and s != ""), None)
+        if raw is None:
+            continue
+        if f.name == "mode":
+            mode = str(raw).strip().lower()
+            if mode not in MODES:
+                raise ValueError(f"{name} must be public or personal, got {raw!r}")
+            values["mode"] = mode
+        else:
+            values[f.name] = _parse(name, raw, int if f.type in ("int", int) else float)
+    return ServerSettings(**values)
+
+
+# ---- tokens
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def valid_token(token: object) -> bool:
+    return isinstance(token, str) and _TOKEN.fullmatch(token) is not None
+
+
+def workspace_id(token: str) -> str:
+    """The folder name of a token's workspace: a hash, so the folder never gives the token away."""
+    return hashlib.sha256(("charlstm-workspace:" + token).encode()).hexdigest()[:32]
+
+
+# ---- what one visitor sees
+class Shelf:
+    """The runs one visitor may see and use: their own (read-write) and the shared ones (read only).
+
+    In personal mode both are the same store and everything in it is listed.
+    """
+
+    def __init__(self, own: RunStore, shared: RunStore, builtin_sha: str | None, owner: str | None,
+                 clock: Callable[[], float] = time.time):
+        self.own, self.shared, self.builtin_sha, self.owner, self.clock = own, shared, builtin_sha, owner, clock
+
+    @property
+    def personal(self) -> bool:
+        return self.owner is None
+
+    def _shared_ok(self, run: Run) -> bool:
+        return self.personal or run.meta.get("corpus_sha256") == self.builtin_sha
+
+    def list(self) -> list[Run]:
+        runs = self.own.list()
+        if not self.personal:
+            mine = {r.key for r in runs}
+            runs += [r for r in self.shared.list() if self._shared_ok(r) and r.key not in mine]
+        return sorted(runs, key=lambda r: r.meta.get("created", ""), reverse=True)
+
+    def get(self, key: str) -> Run | None:
+        """A run this visitor may use, or None; a malformed key is None too (it comes from a browser)."""
+        try:
+            run = self.own.get(key)
+            if run is None and not self.personal:
+                run = self.shared.get(key)
+                if run is not None and not self._shared_ok(run):
+                    return None
+        except StoreError:
+            return None
+        if run is not None:
+            touch(run.path, self.clock)
+        return run
+
+    def owns(self, key: str) -> bool:
+        """Whether this visitor may delete the run (shared runs are read only in public mode)."""
+        try:
+            return self.own.get(key) is not None
+        except StoreError:
+            return False
+
+    def store_of(self, key: str) -> RunStore:
+        run = self.get(key)
+        if run is None:
+            raise StoreError(f"no stored run {key}")
+        return self.own if run.path.parent == self.own.runs else self.shared
+
+    def store_for(self, corpus: Corpus) -> RunStore:
+        """Where a training of corpus is stored: the shared cache for the built-in corpus, else the workspace."""
+        return self.shared if corpus.sha256 == self.builtin_sha else self.own
+
+    def delete(self, key: str, keep: Iterable[str] = ()) -> None:
+        if not self.owns(key):
+            raise StoreError(f"run {key[:8]} is shared by every visitor and cannot be deleted here"
+                             if self.get(key) is not None else f"no stored run {key}")
+        self.own.delete(key, keep_corpora=keep)
+
+    def export_bundle(self, key: str) -> bytes:
+        run = self.get(key)
+        if run is None:
+            raise StoreError(f"no stored run {key}")
+        with reading(run.path):
+            return self.store_of(key).export_bundle(key)
+
+    def import_refusal(self, key: str) -> str | None:
+        if self.get(key) is not None:
+            return f"run {key[:8]} is already stored here; an import never replaces a run"
+        return None
+
+
+# ---- runs that must not be evicted now
+_pins: dict[Path, int] = {}
+_pins_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def reading(path: Path):
+    """Mark a run folder as being read (an export, a model load) so that eviction leaves it alone."""
+    path = Path(path).resolve()
+    with _pins_lock:
+        _pins[path] = _pins.get(path, 0) + 1
+    try:
+        yield
+    finally:
+        with _pins_lock:
+            _pins[path] -= 1
+            if not _pins[path]:
+                del _pins[path]
+
+
+def pinned() -> set[Path]:
+    with _pins_lock:
+        return set(_pins)
+
+
+def touch(folder: Path, clock: Callable[[], float] = time.time, force: bool = False) -> None:
+    """Record that folder (a run or a workspace) was used now; at most once a minute unless forced."""
+    now = clock()
+    f = Path(folder) / USED
+    with contextlib.suppress(OSError):
+        if force or not f.exists() or now - f.stat().st_mtime > TOUCH_EVERY_S or f.stat().st_mtime > now:
+            f.touch()
+            os.utime(f, (now, now))
+
+
+def last_used(folder: Path) -> float:
+    for f in (Path(folder) / USED, Path(folder) / "meta.json", Path(folder)):
+        with contextlib.suppress(OSError):
+            return f.stat().st_mtime
+    return 0.0
+
+
+def size_of(folder: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+# ---- the workspaces and the disk they use
+class Workspaces:
+    """Every visitor's workspace under home/workspaces, with the quota, the total cap and the expiry."""
+
+    def __init__(self, home: Path | str, settings: ServerSettings, builtin_sha: str | None = None,
+                 clock: Callable[[], float] = time.time):
+        self.home = Path(home)
+        self.root = self.home / "workspaces"
+        self.settings, self.builtin_sha, self.clock = settings, builtin_sha, clock
+        self.shared = RunStore(self.home)
+        self._lock = threading.Lock()
+        self._last_sweep = float("-inf")
+
+    def path(self, token: str) -> Path:
+        if not valid_token(token):
+            raise StoreError("not a workspace token")
+        return self.root / workspace_id(token)
+
+    def exists(self, token: str) -> bool:
+        return valid_token(token) and self.path(token).is_dir()
+
+    def store(self, token: str) -> RunStore:
+        """The token's own store, made when first used, and marked as used now."""
+        p = self.path(token)
+        store = RunStore(p)
+        touch(p, self.clock)
+        return store
+
+    def shelf(self, token: str | None) -> Shelf:
+        """What the visitor with this token sees; in personal mode (or token None) everything in home."""
+        if not self.settings.public or token is None:
+            return Shelf(self.shared, self.shared, self.builtin_sha, None, self.clock)
+        return Shelf(self.store(token), self.shared, self.builtin_sha, workspace_id(token), self.clock)
+
+    # ---- limits
+    def expire(self, busy: Iterable[Path] = ()) -> list[Path]:
+        """Delete every workspace unused for workspace_ttl_hours, except one a job is using; returns them."""
+        busy = {Path(b).resolve() for b in busy} | pinned()
+        cutoff = self.clock() - self.settings.workspace_ttl_hours * 3600
+        gone = []
+        if not self.root.is_dir():
+            return gone
+        for ws in sorted(self.root.iterdir()):
+            if not ws.is_dir() or ws.name.startswith("."):
+                continue
+            r = ws.resolve()
+            if last_used(ws) < cutoff and not any(b == r or r in b.parents for b in busy):
+                _remove(ws)
+                gone.append(ws)
+        return gone
+
+    def _runs(self, store: RunStore) -> list[Path]:
+        return [p for p in store.runs.iterdir() if p.is_dir() and not p.name.startswith(".")] \
+            if store.runs.is_dir() else []
+
+    def enforce(self, busy: Iterable[Path] = (), keep_corpora: Iterable[str] = (),
+                keep_newest: Iterable[Path] = ()) -> list[Path]:
+        """Evict least recently used runs until each workspace is within its quota and the store within its cap.
+
+        Never a run in busy (trained, resumed from) or being read; a workspace's most recent run is
+        kept over the quota (the visitor just made it). Returns the evicted run folders.
+        """
+        busy = {Path(b).resolve() for b in busy} | pinned()
+        protect = busy | {Path(p).resolve() for p in keep_newest}
+        evicted: list[Path] = []
+        ws_quota = int(self.settings.workspace_mb * 1e6)
+        workspaces = [RunStore(w) for w in sorted(self.root.iterdir())
+                      if w.is_dir() and not w.name.startswith(".")] if self.root.is_dir() else []
+        for store in [*workspaces, self.shared]:  # corpora no run needs (a training that kept nothing)
+            store.gc_corpora(keep_corpora)
+        for store in workspaces:
+            runs = sorted(self._runs(store), key=last_used)
+            newest = runs[-1].resolve() if runs else None
+            while size_of(store.root) > ws_quota:
+                victim = next((r for r in runs if r.resolve() not in protect and r.resolve() != newest), None)
+                if victim is None:
+                    break
+                runs.remove(victim)
+                store.delete(victim.name, keep_corpora=keep_corpora)
+                evicted.append(victim)
+        cap = int(self.settings.store_mb * 1e6)
+        if size_of(self.home) > cap:
+            # private runs first (the least recently used across every workspace), then the shared cache
+            private = sorted(((r, s) for s in workspaces for r in self._runs(s)), key=lambda rs: last_used(rs[0]))
+            shared = sorted(((r, self.shared) for r in self._runs(self.shared)), key=lambda rs: last_used(rs[0]))
+            for run, store in private + shared:
+                if size_of(self.home) <= cap:
+                    break
+                if run.resolve() in protect:
+                    continue
+                store.delete(run.name, keep_corpora=keep_corpora)
+                evicted.append(run)
+        return evicted
+
+    def sweep(self, busy: Iterable[Path] = (), keep_corpora: Iterable[str] = (), every_s: float = 60.0,
+              force: bool = False) -> bool:
+        """expire() and enforce(), at most once every every_s seconds (pages call it on every run)."""
+        busy = list(busy)
+        with self._lock:
+            now = self.clock()
+            if not force and now - self._last_sweep < every_s:
+                return False
+            self._last_sweep = now
+            self.expire(busy)
+            self.enforce(busy, keep_corpora)
+            return True
+
+
+def _remove(folder: Path) -> None:
+    trash = folder.with_name(f".del-{folder.name}-{secrets.token_hex(4)}")
+    try:
+        folder.rename(trash)  # gone at once, even if removal is slow
+    except OSError:
+        trash = folder
+    shutil.rmtree(trash, ignore_errors=True)

@@ -1,0 +1,174 @@
+"""Two visitors, A and B, on one public server (two AppTest sessions sharing the process, as on one server).
+
+Everything A uploads, trains or imports is A's: B cannot list, open, make active, trace, generate
+from, download, continue, cancel or delete it, by any widget, URL parameter or copied job id. A
+bundle never replaces a run; a file name made of Markdown and HTML is drawn as the characters it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from test_app import TINY, TINY_FORM, goto, set_form, start_training, texts, upload_corpus, wait_for
+
+from charlstm import limits as limits_mod
+from charlstm import workspace as ws_mod
+from charlstm.jobs import live_managers
+
+ROOT = Path(__file__).resolve().parents[1]
+EVIL = "[x](https://example.com) <img src=x onerror=alert(1)> **b**.txt"
+ENDLESS = 10_000
+
+
+@pytest.fixture
+def visitors(tmp_path, monkeypatch):
+    """Two fresh browser sessions of the same public server (CHARLSTM_HOME shared, nothing else)."""
+    monkeypatch.setenv("CHARLSTM_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CHARLSTM_MODE", raising=False)
+    for name in limits_mod.FIELDS:
+        monkeypatch.delenv(limits_mod.env_name(name), raising=False)
+    monkeypatch.setenv("CHARLSTM_MAX_EPOCHS", str(ENDLESS))
+    pair = []
+    for _ in range(2):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        pair.append(at)
+    yield pair
+    for m in live_managers():
+        if tmp_path in m.store.root.parents:
+            m.close()
+
+
+def token(at: AppTest) -> str:
+    return at.session_state["ws.token"]
+
+
+def sidebar_text(at: AppTest) -> str:
+    return " ".join(texts(at.sidebar.markdown)) + " " + " ".join(texts(at.sidebar.caption))
+
+
+def test_each_visitor_gets_a_workspace_token_in_the_url_and_a_bad_one_gets_a_fresh_workspace(visitors):
+    a, b = visitors
+    ta, tb = token(a), token(b)
+    assert ws_mod.valid_token(ta) and ws_mod.valid_token(tb) and ta != tb
+    assert a.query_params["ws"] in (ta, [ta])
+    assert "Public server" in sidebar_text(a)
+    goto(a, "gates")  # a page switch keeps the token
+    assert token(a) == ta and a.query_params["ws"] in (ta, [ta])
+    # a reload is a new session: the URL brings the workspace back
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    again.query_params["ws"] = ta
+    again.run()
+    assert token(again) == ta and not again.exception
+    # a malformed link: a clear note and a fresh workspace, never a traceback
+    bad = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    bad.query_params["ws"] = "<script>alert(1)</script>"
+    bad.run()
+    assert not bad.exception and token(bad) not in (ta, tb)
+    assert any("That workspace link is not valid" in w for w in texts(bad.sidebar.warning))
+
+
+@pytest.mark.slow
+def test_a_second_visitor_cannot_reach_the_first_ones_runs_jobs_or_files(visitors, tmp_path):
+    from charlstm.store import RunStore
+    from pages.common.resources import manager
+
+    a, b = visitors
+    # A uploads a text whose name is Markdown and HTML, and trains on it
+    goto(a, "corpus")
+    upload_corpus(a, EVIL, TINY.encode())
+    goto(a, "train")
+    set_form(a, **{**TINY_FORM, "epochs": ENDLESS})
+    start_training(a)
+    job_a = a.session_state["train.job_id"]
+    assert len(job_a) >= 22 and not job_a.isdigit()
+    assert a.query_params["job"] in (job_a, [job_a])
+
+    # the name is shown as its characters: every markup character escaped, in the sidebar and on the page
+    escaped = r"\[x\]\(https\:" + "\u2060" + r"//example.com\) \<img src=x onerror=alert\(1\)\> \*\*b\*\*.txt"
+    assert escaped in " ".join(m.value for m in a.markdown)  # the Markdown source sent to the browser
+    assert any(escaped in link.proto.label for link in a.sidebar.get("page_link"))  # "Training now: ..."
+
+    # B sees none of A's job: not listed, no Cancel, not in the sidebar; A's job id in B's URL names nothing
+    goto(b, "train")
+    assert not any(b_.label == "Cancel" for b_ in b.button)
+    assert not any("img" in link.proto.label for link in b.sidebar.get("page_link"))
+    copied = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    copied.query_params["ws"] = token(b)
+    copied.query_params["job"] = job_a  # copied from A's address bar
+    copied.switch_page("pages/train.py").run()
+    assert not copied.exception and "train.job_id" not in copied.session_state
+    assert not any(x.label == "Cancel" for x in copied.button)
+    assert manager().get(job_a) is not None and manager().get(job_a).active  # still A's, still running
+
+    # A stops it after its first epoch (finished epochs kept: a run of A's); B still sees no run of A's
+    got = manager().wait_for(job_a, lambda v: v.progress is not None and v.progress.epoch >= 2, timeout=240)
+    assert got.status == "running", got.message
+    a.run()
+    next(x for x in a.button if x.label == "Cancel").click().run()
+    wait_for(a, lambda s: manager().get(job_a) is not None and not manager().get(job_a).active)
+    ended = manager().get(job_a)
+    assert ended.status == "cancelled", ended.message
+    spaces = ws_mod.Workspaces(tmp_path / "home", ws_mod.ServerSettings())
+    (key,) = [r.key for r in spaces.shelf(token(a)).list()]
+    goto(a, "train")
+    assert a.selectbox(key="train.run").value == key
+
+    goto(b, "train")
+    assert not any(d.value is not None and "key" in d.value.columns and key in d.value["key"].tolist()
+                   for d in b.dataframe)
+    with pytest.raises(Exception):  # noqa: B017 (no run selector at all: B has no runs)
+        b.selectbox(key="train.run")
+    # B forces A's key as active (as a forged widget state would): the demo model stays
+    b.session_state["active_run_key"] = key
+    goto(b, "gates")
+    assert b.session_state["active_run_key"] is None and "demo model" in sidebar_text(b)
+    goto(b, "generate")
+    assert "demo model" in sidebar_text(b)
+
+    # a forged bundle: B imports A's exported run (its key collides with A's): it lands in B's workspace only
+    bundle = spaces.shelf(token(a)).export_bundle(key)
+    a_files = {p.name: p.read_bytes() for p in (spaces.path(token(a)) / "runs" / key).iterdir()}
+    goto(b, "train")
+    b.file_uploader(key="train.bundle").set_value(("run.zip", bundle, "application/zip")).run()
+    assert any(f"Imported run {key[:8]}" in s for s in texts(b.success)), texts(b.error)
+    assert (spaces.path(token(b)) / "runs" / key).is_dir()
+    assert {p.name: p.read_bytes() for p in (spaces.path(token(a)) / "runs" / key).iterdir()} == a_files
+    # and again: refused in words, nothing replaced
+    b.file_uploader(key="train.bundle").set_value(("again.zip", bundle, "application/zip")).run()
+    assert any("already stored here; an import never replaces a run" in e for e in texts(b.error))
+    # B deleting "its" copy never touches A's
+    b.button(key="train.delete").click().run()
+    assert spaces.shelf(token(a)).get(key) is not None and spaces.shelf(token(b)).get(key) is None
+    assert RunStore(spaces.path(token(a))).get(key) is not None
+
+
+@pytest.mark.slow
+def test_one_training_per_visitor_and_a_busy_server_says_where_you_would_be(visitors, monkeypatch):
+    a, b = visitors
+    monkeypatch.setenv("CHARLSTM_MAX_QUEUE", "1")  # read on every run: one place in the queue
+    goto(a, "train")
+    set_form(a, **{**TINY_FORM, "epochs": ENDLESS})
+    start_training(a)
+    assert any(s.startswith("Started job #") for s in texts(a.success))
+    set_form(a, **{**TINY_FORM, "epochs": ENDLESS, "seed": 9})
+    start_training(a)
+    assert any("You already have a training" in w for w in texts(a.warning))
+    goto(b, "train")
+    set_form(b, **{**TINY_FORM, "epochs": ENDLESS, "seed": 11})
+    start_training(b)
+    assert any("Queued: job #" in i and "place 1 in the queue" in i for i in texts(b.info)), texts(b.info)
+    third = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    third.run()
+    goto(third, "train")
+    set_form(third, **{**TINY_FORM, "epochs": ENDLESS, "seed": 12})
+    start_training(third)
+    assert any("The server is busy" in w and "You would be number 2 in the queue" in w for w in texts(third.warning))
+    assert any("other visitor" in c for c in texts(third.caption))  # counts only, nothing about whose
+    for who in (a, b):
+        goto(who, "train")
+        for x in [x for x in who.button if x.label == "Cancel"]:
+            x.click().run()

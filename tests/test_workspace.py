@@ -1,0 +1,236 @@
+"""Private workspaces in the library: tokens, what each visitor sees, imports, the disk quota, the cap and expiry.
+
+Eviction and expiry run on a fake clock with caps of a few hundred kB; the runs are copies of one
+really trained tiny run, so every folder is a real run folder.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+
+import numpy as np
+import pytest
+
+from charlstm import workspace as ws_mod
+from charlstm.store import RunStore, StoreError
+from charlstm.workspace import ServerSettings, Workspaces, new_token, settings_from, valid_token, workspace_id
+
+
+class Clock:
+    def __init__(self, t: float = 1_800_000_000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def put(store: RunStore, run, key: str | None = None):
+    """Copy a stored run into store (under another key when given: eviction only looks at folders)."""
+    dst = store.runs / (key or run.key)
+    shutil.copytree(run.path, dst)
+    if key:
+        meta = json.loads((dst / "meta.json").read_text())
+        meta["key"] = key
+        (dst / "meta.json").write_text(json.dumps(meta))
+    return dst
+
+
+def test_tokens_are_long_random_and_never_on_disk(tmp_path):
+    tokens = {new_token() for _ in range(50)}
+    assert len(tokens) == 50 and all(valid_token(t) and len(t) >= 32 for t in tokens)  # 24 bytes: 192 bits
+    for bad in ("", "abc", "../../etc/passwd", "x" * 200, None, 12, "a b" * 20, "<script>" * 5):
+        assert not valid_token(bad)
+    spaces = Workspaces(tmp_path, ServerSettings())
+    t = next(iter(tokens))
+    spaces.store(t)
+    (folder,) = (tmp_path / "workspaces").iterdir()
+    assert folder.name == workspace_id(t) and t not in folder.name and t[:8] not in folder.name
+    with pytest.raises(StoreError, match="not a workspace token"):
+        spaces.store("../x")
+
+
+def test_settings_have_one_name_each_and_bad_values_say_which():
+    s = settings_from({})
+    assert s.mode == "public" and s.public and s.max_queue == 8 and s.max_train_minutes == 20
+    assert s.workspace_ttl_hours == 24
+    assert settings_from({"CHARLSTM_MODE": "personal"}).mode == "personal"
+    assert settings_from({"CHARLSTM_MODE": "personal"}, {"CHARLSTM_MODE": "public"}).mode == "public"  # secrets win
+    assert settings_from({}, {"max_queue": 3}).max_queue == 3
+    with pytest.raises(ValueError, match="CHARLSTM_MODE"):
+        settings_from({"CHARLSTM_MODE": "open"})
+    with pytest.raises(ValueError, match="CHARLSTM_MAX_QUEUE"):
+        settings_from({"CHARLSTM_MAX_QUEUE": "many"})
+
+
+def test_a_workspace_sees_its_own_runs_and_the_shared_ones_only(tmp_path, trained_run):
+    spaces = Workspaces(tmp_path, ServerSettings(), builtin_sha="f" * 64)
+    a, b = new_token(), new_token()
+    put(spaces.store(a), trained_run)
+    key = trained_run.key
+    A, B = spaces.shelf(a), spaces.shelf(b)
+    assert [r.key for r in A.list()] == [key] and A.owns(key)
+    # B cannot list, open, export, delete or continue-from (store_of) it
+    assert B.list() == [] and B.get(key) is None and not B.owns(key)
+    for act in (B.export_bundle, B.delete, B.store_of):
+        with pytest.raises(StoreError, match="no stored run"):
+            act(key)
+    assert A.get(key) is not None  # still there
+    # keys from a browser are junk-proof
+    assert B.get("../../etc") is None and B.get("zz") is None
+    # personal mode sees everything in home, the workspaces' runs not included (they are private to a token)
+    put(spaces.shared, trained_run)
+    personal = Workspaces(tmp_path, ServerSettings(mode="personal")).shelf(a)
+    assert personal.personal and [r.key for r in personal.list()] == [key] and personal.owns(key)
+
+
+def test_shared_runs_are_only_those_on_the_builtin_corpus_and_read_only(tmp_path, trained_run):
+    corpus_sha = trained_run.meta["corpus_sha256"]
+    other = Workspaces(tmp_path / "x", ServerSettings(), builtin_sha="0" * 64)
+    put(other.shared, trained_run)  # e.g. a command-line run on someone's own text
+    assert other.shelf(new_token()).list() == []
+    spaces = Workspaces(tmp_path / "y", ServerSettings(), builtin_sha=corpus_sha)
+    put(spaces.shared, trained_run)
+    for token in (new_token(), new_token()):
+        shelf = spaces.shelf(token)
+        assert [r.key for r in shelf.list()] == [trained_run.key] and not shelf.owns(trained_run.key)
+        with pytest.raises(StoreError, match="shared by every visitor"):
+            shelf.delete(trained_run.key)
+        assert shelf.export_bundle(trained_run.key)[:2] == b"PK"
+        assert shelf.store_of(trained_run.key).root == spaces.shared.root
+    assert spaces.shared.get(trained_run.key) is not None
+
+
+def test_an_import_never_replaces_a_run(tmp_path, trained_run):
+    """A forged bundle that claims a stored run's key (same corpus hash and config, other weights) is refused."""
+    import io
+    import zipfile
+
+    from charlstm.store import bundle_key
+
+    store = RunStore(tmp_path / "w")
+    data = RunStore(trained_run.path.parents[1]).export_bundle(trained_run.key)
+    assert bundle_key(data) == trained_run.key and bundle_key(b"junk") is None
+    run = store.import_bundle(data)
+    before = (run.path / "weights.npz").read_bytes()
+    # forge: the same files, but the Keras model's weights changed (what a hostile visitor would do)
+    import keras
+
+    model = run.keras_model()
+    model.get_layer("logits").set_weights([w * 0 + 1 for w in model.get_layer("logits").get_weights()])
+    forged_path = tmp_path / "forged.keras"
+    model.save(forged_path)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(buf, "w") as z:
+        for name in src.namelist():
+            z.writestr(name, forged_path.read_bytes() if name == "model.keras" else src.read(name))
+    with pytest.raises(StoreError, match="already stored here; an import never replaces a run"):
+        store.import_bundle(buf.getvalue())
+    assert (run.path / "weights.npz").read_bytes() == before
+    assert [r.key for r in store.list()] == [run.key]
+    assert keras  # used
+
+
+def test_a_corpus_goes_with_the_last_run_that_needs_it(tmp_path, trained_run, tiny_corpus):
+    store = RunStore(tmp_path / "w")
+    sha = trained_run.meta["corpus_sha256"]
+    (store.root / "corpora").mkdir()
+    shutil.copy(trained_run.path.parents[1] / "corpora" / f"{sha}.txt", store.root / "corpora" / f"{sha}.txt")
+    store.save_corpus(tiny_corpus)  # a corpus no run needs (a training that kept nothing)
+    put(store, trained_run)
+    put(store, trained_run, key="a" * 16)
+    store.delete("a" * 16)
+    assert store.load_corpus(sha) is not None  # the other run still needs it
+    assert store.load_corpus(tiny_corpus.sha256) is None  # nobody needs it: gone with the first delete
+    store.save_corpus(tiny_corpus)
+    store.delete(trained_run.key, keep_corpora={tiny_corpus.sha256})  # a job in flight needs this one
+    assert store.load_corpus(sha) is None and store.load_corpus(tiny_corpus.sha256) is not None
+    # a sweep removes what no run and no job needs (a training that was cancelled before it kept anything)
+    spaces = Workspaces(tmp_path / "home", ServerSettings())
+    own = spaces.store(new_token())
+    own.save_corpus(tiny_corpus)
+    spaces.enforce(keep_corpora={tiny_corpus.sha256})
+    assert own.load_corpus(tiny_corpus.sha256) is not None  # a job in flight needs it
+    spaces.enforce()
+    assert own.load_corpus(tiny_corpus.sha256) is None
+
+
+def test_an_idle_workspace_expires_with_its_runs_and_corpora(tmp_path, trained_run):
+    clock = Clock()
+    spaces = Workspaces(tmp_path, ServerSettings(workspace_ttl_hours=24), clock=clock)
+    old, busy, fresh = new_token(), new_token(), new_token()
+    for t in (old, busy, fresh):
+        put(spaces.store(t), trained_run)
+    clock.t += 23 * 3600
+    spaces.store(fresh)  # used an hour before the others expire
+    assert spaces.expire() == []
+    clock.t += 2 * 3600  # 25 h after the first use
+    busy_run = (spaces.path(busy) / "runs" / trained_run.key).resolve()
+    gone = spaces.expire(busy=[busy_run])
+    assert gone == [spaces.path(old)] and not spaces.path(old).exists()
+    assert spaces.exists(busy) and spaces.exists(fresh)  # in use by a job; used recently
+    assert spaces.shelf(old).list() == []  # coming back with an expired token: a fresh, empty workspace
+
+
+def test_the_quota_evicts_least_recently_used_runs_but_never_the_newest_a_busy_or_a_read_one(tmp_path, trained_run):
+    clock = Clock()
+    size = ws_mod.size_of(trained_run.path)
+    spaces = Workspaces(tmp_path, ServerSettings(workspace_mb=3.5 * size / 1e6, store_mb=1000), clock=clock)
+    t = new_token()
+    store = spaces.store(t)
+    keys = [f"{i:016x}" for i in range(1, 6)]
+    for k in keys:
+        clock.t += 60
+        ws_mod.touch(put(store, trained_run, key=k), clock, force=True)
+    clock.t += 60
+    ws_mod.touch(store.runs / keys[0], clock, force=True)  # the oldest was used again: now the most recent but one
+    busy = (store.runs / keys[1]).resolve()
+    with ws_mod.reading(store.runs / keys[2]):
+        evicted = spaces.enforce(busy=[busy])
+    assert [p.name for p in evicted] == [keys[3], keys[4]]  # the least recently used that may go, until within
+    assert {p.name for p in store.runs.iterdir()} == {keys[0], keys[1], keys[2]}  # most recent, busy, being read
+    assert ws_mod.size_of(store.root) <= 3.5 * size
+
+
+def test_the_total_cap_evicts_private_runs_first_then_shared(tmp_path, trained_run):
+    clock = Clock()
+    size = ws_mod.size_of(trained_run.path)
+    spaces = Workspaces(tmp_path, ServerSettings(workspace_mb=1000, store_mb=2.5 * size / 1e6), clock=clock)
+    shared = put(spaces.shared, trained_run, key="5" * 16)
+    ws_mod.touch(shared, clock, force=True)  # the shared run is the least recently used of all
+    private = []
+    for i in range(3):
+        clock.t += 60
+        private.append(put(spaces.store(new_token()), trained_run, key=f"{i + 1:016x}"))
+        ws_mod.touch(private[-1], clock, force=True)
+    evicted = spaces.enforce()
+    assert evicted == [private[0], private[1]]  # private first, least recently used first; the shared run stays
+    assert ws_mod.size_of(tmp_path) <= 2.5 * size
+
+
+def test_sweep_runs_at_most_once_a_minute(tmp_path):
+    clock = Clock()
+    spaces = Workspaces(tmp_path, ServerSettings(), clock=clock)
+    assert spaces.sweep() and not spaces.sweep()
+    clock.t += 61
+    assert spaces.sweep()
+
+
+def test_training_leaves_the_global_random_state_alone_and_is_reproducible(tiny_corpus, tiny_config):
+    """No keras.utils.set_random_seed: another session's `random` and numpy draws are not reseeded by a training."""
+    pytest.importorskip("keras")
+    from charlstm.lstm_np import Weights
+    from charlstm.train import train
+
+    random.seed(1234)
+    np.random.seed(1234)
+    py_before, np_before = random.getstate(), np.random.get_state()
+    config = tiny_config.replace(layers=1, units=8, epochs=1)
+    first = Weights.from_keras(train(tiny_corpus, config).model)
+    assert random.getstate() == py_before
+    after = np.random.get_state()
+    assert after[0] == np_before[0] and np.array_equal(after[1], np_before[1]) and after[2:] == np_before[2:]
+    second = Weights.from_keras(train(tiny_corpus, config).model)
+    np.testing.assert_array_equal(first.dense_w, second.dense_w)  # the layers' own seeds: the same weights
+    np.testing.assert_array_equal(first.layers[0].kernel, second.layers[0].kernel)
