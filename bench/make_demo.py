@@ -39,9 +39,11 @@ DEMO = ROOT / "charlstm" / "data" / "demo"
 RESULTS = ROOT / "bench" / "demo_results.json"
 MAX_BYTES = 8_000_000  # the shipped folder must stay under 8 MB
 STORY = "Divya likes to eat. Reena is not fat."
-# The recipe: the fitted settings for the built-in corpus (charlstm/fit.py: batch 128 x 32, Adam 1e-2, the
-# measured default), trained for longer with char-rnn's learning-rate decay, the best epoch's weights kept.
-RECIPE = Config(layers=2, units=128, embedding=32, dropout=0.2, seq_len=32, batch_size=128, learning_rate=1e-2,
+# The recipe: the shipped model's 2 x 128, trained for longer with char-rnn's learning-rate decay, the best
+# epoch's weights kept. Sequences of 64, not the fitted 32: a 65-minute CPU run at 128 x 32 (README, "The
+# shipped model") reached 1.629 but grew no line-position cell (best |r| 0.61; the shipped model's, trained on
+# 64, is 0.94, and tests/test_find.py asks for 0.9), since most lines are longer than 32 characters.
+RECIPE = Config(layers=2, units=128, embedding=32, dropout=0.2, seq_len=64, batch_size=64, learning_rate=5e-3,
                 lr_decay=0.98, epochs=200)
 
 

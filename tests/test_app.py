@@ -233,9 +233,7 @@ def test_train_a_tiny_model_then_reuse_continue_delete_and_reimport_it(at, tmp_p
     runs = table(at, "key")
     assert runs["key"].tolist() == [key] and runs["active"].tolist() == [True]
     # the finished run, as it stays on the page: its val loss beside both baselines, its curves, its samples
-    from charlstm.store import RunStore as _Store
-
-    run = _Store(tmp_path / "home").get(key)
+    run = shelf.get(key)
     b = run.baselines
     said = next(m for m in texts(at.markdown) if m.startswith(f"**Run `{key[:8]}`**"))
     assert f"Val loss {run.val_loss:.3f} nats/char" in said and f"(unigram) {b.unigram:.3f}" in said

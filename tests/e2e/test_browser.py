@@ -254,7 +254,7 @@ def test_train_reload_cancel(page, server):
     page.get_by_text("Job #1: loss so far").wait_for(timeout=PAGE_LOAD_MS)
     # the live panel shows the sample written after the last finished epoch, primed with a line of the text
     page.get_by_text(re.compile(r"^Sample after epoch \d+")).wait_for(timeout=PAGE_LOAD_MS)
-    sample = page.get_by_test_id("stCode").first.inner_text()
+    sample = page.get_by_test_id("stMain").get_by_test_id("stCode").first.inner_text()  # not the sidebar's link
     assert len(sample) >= 200 and set(sample) <= set(TEXT) | {"\n"}, sample
     shoot(page, "train-running")
     page.get_by_role("button", name="Cancel").click()
