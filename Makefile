@@ -9,7 +9,9 @@ PORT   ?= 8501
 # requirements-dev.txt's own tools (pytest, ruff, playwright), without its -r requirements.txt
 DEV_TOOLS := $(shell grep -v -e '^\#' -e '^-r' -e '^ *$$' requirements-dev.txt)
 
-.PHONY: run test lint bench demo-model clean
+BENCH_VENV ?= .venv-bench
+
+.PHONY: run test lint bench bench-peer demo-model clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt $(if $(GPU),requirements-gpu.txt)
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +36,19 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
 
+# charlstm and its PyTorch reference side by side (bench/peer.py, about 40 minutes): PyTorch lives in its own venv.
+$(BENCH_VENV)/.installed: requirements.txt requirements-bench.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench-peer: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python bench/peer.py $(ARGS)
+
 # Retrain the small model that ships with the package (see README: "The shipped model").
 demo-model: $(VENV)/.installed
 	$(PY) bench/make_demo.py
 
 clean:
-	rm -rf .venv .venv-gpu .pytest_cache .ruff_cache
+	rm -rf .venv .venv-gpu $(BENCH_VENV) .pytest_cache .ruff_cache

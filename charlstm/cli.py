@@ -86,9 +86,9 @@ def cmd_train(args, store: RunStore) -> int:
         return 0
     stop = threading.Event()
 
-    def first_interrupt(*_):  # Ctrl-C: stop at the next batch and keep the finished epochs; twice: quit now
+    def first_interrupt(*_):  # Ctrl-C: stop after the batches in hand and keep the finished epochs; twice: quit now
         stop.set()
-        sys.stderr.write("\nstopping at the next batch (Ctrl-C again to quit at once)...\n")
+        sys.stderr.write("\nstopping after the batches in hand (Ctrl-C again to quit at once)...\n")
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     previous = signal.signal(signal.SIGINT, first_interrupt)

@@ -15,7 +15,7 @@ import numpy as np
 from .corpus import Vocab
 from .gates import forgetters, sentence_boundaries, trace_weights
 from .lstm_np import LayerWeights, Stepper, Weights, sigmoid, softmax
-from .sampling import sample_index
+from .sampling import continue_ids
 
 TARGETS = ("input", "forget", "output", "cell")  # what a clamp can hold fixed
 STORY = "Divya likes to eat. Reena is not fat."  # the tutorial's forget-gate example
@@ -121,13 +121,8 @@ class Comparison:
 
 def _continue(stepper: Stepper, logits: np.ndarray, vocab: Vocab, length: int, temperature: float,
               seed: int | None) -> str:
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(length):
-        idx = sample_index(logits, temperature, rng)
-        out.append(vocab.chars[idx])
-        logits = stepper.step(idx)
-    return "".join(out)
+    ids = continue_ids(stepper, logits, length, temperature, 0, np.random.default_rng(seed))  # as generate draws
+    return "".join(vocab.chars[i] for i in ids)
 
 
 def compare(weights: Weights, vocab: Vocab, text: str, clamp: Clamp, length: int = 120, temperature: float = 0.5,

@@ -313,7 +313,7 @@ class JobManager:
         with contextlib.suppress(OSError, ValueError):  # the worker may have just ended
             proc.stdin.write("cancel\n")
             proc.stdin.flush()
-        job.update(message="cancelling: stopping at the next batch")
+        job.update(message="cancelling: stopping after the batches in hand")
         timer = threading.Timer(self.grace, self._kill, args=(proc,))
         timer.daemon = True
         timer.start()

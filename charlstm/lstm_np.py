@@ -127,14 +127,22 @@ class Stepper:
     def __init__(self, w: Weights):
         self.w = w
         self.reset()
-        # the first layer's input part for every character, looked up instead of multiplied
-        self.first = w.embedding @ w.layers[0].kernel + w.layers[0].bias  # (vocab, 4 * units)
-        # scales z so one tanh gives every gate: z/2 for the sigmoid gates, z for the candidate
+        # sigmoid(z) = 0.5 + 0.5 * tanh(z / 2): the columns of the three sigmoid gates are halved here, once,
+        # so one tanh of one matrix product gives all four gates. Halving is exact in floating point, so
+        # tanh(x @ (W * half)) is the very number tanh((x @ W) * half) was.
         self.half = []
         for lw in w.layers:
             s = np.full(4 * lw.units, 0.5, np.float32)
             s[2 * lw.units:3 * lw.units] = 1.0
             self.half.append(s)
+        # the first layer's input part for every character, looked up instead of multiplied: (vocab, 4 * units)
+        self.first = (w.embedding @ w.layers[0].kernel + w.layers[0].bias) * self.half[0]
+        self.recurrent0 = w.layers[0].recurrent * self.half[0]  # (units, 4 * units)
+        # above the first layer, [x, h] @ [kernel; recurrent]: one matrix product for both parts, (2 * units, 4 * units)
+        self.stacked = [None] + [np.vstack([lw.kernel, lw.recurrent]) * s
+                                 for lw, s in zip(w.layers[1:], self.half[1:], strict=True)]
+        self.bias = [lw.bias * s for lw, s in zip(w.layers, self.half, strict=True)]
+        self.units = [lw.units for lw in w.layers]
 
     def reset(self) -> None:
         """Back to the empty state (h = c = 0), as at the start of a text or of a window."""
@@ -149,14 +157,15 @@ class Stepper:
         return x[-1] @ self.w.dense_w + self.w.dense_b
 
     def step(self, idx: int) -> np.ndarray:
-        """One character in, logits out: the hot loop of generation, kept free of temporaries."""
-        x = None
-        for k, lw in enumerate(self.w.layers):
-            u = lw.units
-            z = (self.first[idx] if k == 0 else x @ lw.kernel + lw.bias) + self.h[k] @ lw.recurrent  # (4u,)
-            a = np.tanh(z * self.half[k])  # one tanh for all four: sigmoid(z) = 0.5 + 0.5 * tanh(z / 2)
-            i, f, o = 0.5 + 0.5 * a[:u], 0.5 + 0.5 * a[u:2 * u], 0.5 + 0.5 * a[3 * u:]
-            c = f * self.c[k] + i * a[2 * u:3 * u]
-            x = self.h[k] = o * np.tanh(c)
-            self.c[k] = c
+        """One character in, logits out: the hot loop of generation, as few numpy calls as the maths allows."""
+        h, c, x = self.h, self.c, None
+        for k, u in enumerate(self.units):
+            if k == 0:
+                z = self.first[idx] + h[0] @ self.recurrent0  # (4u,), sigmoid columns halved
+            else:
+                z = np.concatenate((x, h[k])) @ self.stacked[k] + self.bias[k]
+            a = np.tanh(z)  # the candidate, and tanh(z / 2) for the three sigmoid gates
+            s = 0.5 * a + 0.5  # sigmoid for i, f and o (the candidate's slice of s is not used)
+            c[k] = s[u:2 * u] * c[k] + s[:u] * a[2 * u:3 * u]
+            x = h[k] = s[3 * u:] * np.tanh(c[k])
         return x @ self.w.dense_w + self.w.dense_b

@@ -3,12 +3,14 @@
 A config with formulation "window" trains the classic tutorial's way instead (charlstm/window.py):
 every window predicts one character, so its rates count targets, not characters read.
 
-The trainer knows nothing of any UI. It reports through on_progress(Progress) after every
-batch and asks should_stop() after every batch; a small Keras Callback adapts the two.
+The trainer knows nothing of any UI. It reports through on_progress(Progress) and asks should_stop()
+after every group of batches that Keras runs in one call (steps_per_execution: see group_size); a small
+Keras Callback adapts the two.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,10 +33,10 @@ class Progress:
     phase: str  # "starting", "training", "validating", "done", "cancelled"
     epoch: int  # 1-based epoch in progress
     epochs: int
-    step: int  # 1-based step within the epoch
+    step: int  # 1-based step within the epoch (reported after every group of steps: see group_size)
     steps_per_epoch: int
     train_loss: float | None  # Keras's running mean over the epoch so far, nats/char
-    batch_loss: float | None  # this batch alone
+    batch_loss: float | None  # the last group of batches alone (their mean; see group_size)
     val_loss: float | None  # after the last finished epoch
     chars_per_sec: float  # training targets a second: every character for "sequence", one per window for "window"
     elapsed: float  # seconds of this training session
@@ -120,6 +122,30 @@ def targets_per_step(config: Config) -> int:
     return config.batch_size * (1 if config.formulation == "window" else config.seq_len)
 
 
+# Keras runs this many multiply-adds of LSTM work (group_size) in one call into TensorFlow before Python hears
+# from it again: 16 steps of the default config, measured best (README.md, Benchmarks)
+GROUP_WORK = 16 * 128 * 32 * 4 * 128 * (32 + 128 + 128 + 128)
+MAX_GROUP = 32
+
+
+def step_work(config: Config) -> int:
+    """Multiply-adds of one optimizer step's LSTM forward pass: batch x time x 4 gates x units x (input + units)."""
+    inputs = [config.embedding] + [config.units] * (config.layers - 1)
+    return config.batch_size * config.seq_len * sum(4 * config.units * (i + config.units) for i in inputs)
+
+
+def group_size(config: Config) -> int:
+    """Optimizer steps per Keras execution (compile's steps_per_execution): a few hundred milliseconds of work.
+
+    One call into TensorFlow per step costs a Python round trip and reads the loss back after every batch,
+    which keeps TensorFlow from running ahead; a group runs as one TensorFlow loop. The hooks (progress, stop)
+    run once per group, so a stop request waits at most one group. CHARLSTM_STEPS_PER_EXECUTION overrides it.
+    """
+    if os.environ.get("CHARLSTM_STEPS_PER_EXECUTION"):
+        return max(1, int(os.environ["CHARLSTM_STEPS_PER_EXECUTION"]))
+    return max(1, min(MAX_GROUP, GROUP_WORK // step_work(config)))
+
+
 def fit_one_epoch(model, ids: np.ndarray, config: Config, epoch: int, callbacks: list) -> None:
     """One epoch of model.fit on this epoch's batches (windows are gathered batch by batch)."""
     if config.formulation == "window":
@@ -158,6 +184,7 @@ class Trainer:
         self.val_batch = max(config.batch_size, 64)
         self.spe = steps_per_epoch(len(self.data.train), config)
         self.chars_per_step = targets_per_step(config)
+        self.group = group_size(config)  # optimizer steps per Keras execution: progress and stops come this often
         self.model = None  # keras.Model, made by build()
         self.hooks = None  # the Keras callback that calls after_batch and after_val_batch
         # progress
@@ -166,7 +193,7 @@ class Trainer:
         self.train_loss: float | None = None
         self.batch_loss: float | None = None
         self.val_loss: float | None = self.history["val_loss"][-1] if self.history["val_loss"] else None
-        self.epoch_curve: list[list] = []  # (global step, running loss) after every batch of this epoch
+        self.epoch_curve: list[list] = []  # (global step, running loss) after every group of batches of this epoch
         self.epochs_done = self.start_epoch
         self.saved = None  # (weights, optimizer variables) at the end of the last kept epoch
         self.t0 = 0.0
@@ -195,6 +222,10 @@ class Trainer:
                 self.model = self.resume.keras_model()
             else:
                 self.model = build_model(self.config, len(self.data.vocab))
+            if strategy is not None:  # Keras 3.15's grouped steps fail under tf.distribute ("You must feed a value
+                self.group = 1  # for placeholder tensor ... while/cond"): one step per call there
+            # the same optimizer (a resumed one keeps its state) and loss, with the steps grouped per execution
+            self.model.compile(optimizer=self.model.optimizer, loss=self.model.loss, steps_per_execution=self.group)
         self.device = describe(strategy)
         self.hooks = keras.callbacks.LambdaCallback(on_train_batch_end=self.after_batch,
                                                     on_test_batch_end=self.after_val_batch)
@@ -209,14 +240,16 @@ class Trainer:
                         eta=left / rate if rate else None, device=self.device)
 
     def after_batch(self, batch: int, logs: dict | None = None) -> None:
-        """Keras hook: record one training batch, report it, and stop when asked."""
+        """Keras hook, after a group of batches (batch: the last one's 0-based index): record, report, stop if asked."""
         mean = float(logs["loss"])
-        n = batch + 1  # Keras reports the epoch's running mean; recover this batch's own loss
-        self.batch_loss = mean * n - self.train_loss * (n - 1) if n > 1 else mean
-        self.step, self.train_loss, self.phase = n, mean, "training"
-        self.steps_done += 1
-        self.epoch_curve.append([(self.epoch - 1) * self.spe + n, round(mean, 4)])
-        self.on_progress(self.snapshot())
+        # Keras numbers a last, shorter group as if it were whole; it reports the epoch's running mean
+        n, done = min(batch + 1, self.spe), self.step
+        if n > done:
+            self.batch_loss = (mean * n - self.train_loss * done) / (n - done) if done else mean
+            self.step, self.train_loss, self.phase = n, mean, "training"
+            self.steps_done += n - done
+            self.epoch_curve.append([(self.epoch - 1) * self.spe + n, round(mean, 4)])
+            self.on_progress(self.snapshot())
         if self.should_stop():
             self.model.stop_training = True
 

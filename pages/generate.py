@@ -18,7 +18,7 @@ from pages.common.text import model_words
 from pages.common.widgets import intro, missing_chars_ui
 
 MAX_LENGTH = 10_000
-FLUSH_SECONDS = 0.05  # send the text at most 20 times a second, however fast it is sampled
+FLUSH_SECONDS = 0.1  # send the text at most 10 times a second, however fast it is sampled (each piece costs the page)
 # Sampling holds the interpreter lock; Streamlit keeps only the newest of the deltas its server thread has
 # not sent yet, so without a pause the whole text can arrive at once. A pause per chunk (4% of the time)
 # lets the server send each piece as it comes (seen once in about ten browser runs without it).

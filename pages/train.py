@@ -157,7 +157,7 @@ def show_running(v: JobView) -> None:
             if p.device:
                 st.caption(f"Training on {p.device}.")
         st.button("Cancel", key=f"train.cancel.{v.id}", on_click=cancel, args=(v.id,), icon=":material/stop:",
-                  help="Stops within one batch; finished epochs are kept.")
+                  help="Stops within a group of batches (a second or two); finished epochs are kept.")
 
 
 CURVE_EVERY_S = 5.0  # the loss chart redraws at most this often; the numbers above it every second

@@ -87,3 +87,30 @@ def test_a_priming_text_is_read_as_the_run_was_trained():
     with pytest.raises(CorpusError, match="no characters"):
         prepare_prime("ZZ", vocab, lowercase=False, drop_unknown=True)
     assert prepare_prime("", vocab, lowercase=True) == ""
+
+
+def constant_model(p: np.ndarray):
+    """Real weights whose next-character logits are log p whatever came before (every other weight zero)."""
+    from charlstm.lstm_np import LayerWeights, Weights
+
+    v, u = len(p), 4
+    z = np.zeros(4 * u, np.float32)
+    layer = LayerWeights(np.zeros((2, 4 * u), np.float32), np.zeros((u, 4 * u), np.float32), z)
+    return Weights(np.zeros((v, 2), np.float32), (layer,), np.zeros((u, v), np.float32), np.log(p).astype(np.float32))
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5, 2.0])
+def test_generation_draws_from_the_softmax_at_its_temperature(temperature):
+    """The block-wise Gumbel-max draw picks each character with probability softmax(logits / T)."""
+    from charlstm.corpus import Vocab
+    from charlstm.lstm_np import Stepper
+    from charlstm.sampling import continue_ids
+
+    p = np.array([0.5, 0.3, 0.15, 0.05])
+    want = p ** (1 / temperature) / (p ** (1 / temperature)).sum()
+    w = constant_model(p)
+    ids = np.array(list(continue_ids(Stepper(w), np.log(p), 20_000, temperature, 0, np.random.default_rng(0))))
+    np.testing.assert_allclose(np.bincount(ids, minlength=4) / len(ids), want, atol=0.015)
+    text = "".join(generate(w, Vocab(chars=tuple("abcd")), "a", 20_000, temperature, seed=0))
+    got = np.array([text.count(c) for c in "abcd"]) / len(text)
+    np.testing.assert_allclose(got, want, atol=0.015)

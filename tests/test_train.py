@@ -5,10 +5,49 @@ import shutil
 import numpy as np
 import pytest
 
-from charlstm.config import Config
+from charlstm.config import PRESETS, Config
 from charlstm.corpus import CorpusError
 from charlstm.store import RunStore, StoreError, read_run
-from charlstm.train import Cancelled, epoch_batches, run_key, split, steps_per_epoch, train, windows
+from charlstm.train import (
+    MAX_GROUP,
+    Cancelled,
+    epoch_batches,
+    group_size,
+    run_key,
+    split,
+    steps_per_epoch,
+    train,
+    windows,
+)
+
+
+@pytest.fixture(autouse=True)
+def one_step_groups(monkeypatch):
+    """Tiny models would get a whole epoch per Keras execution (group_size): here one step, unless `group` says."""
+    monkeypatch.setenv("CHARLSTM_STEPS_PER_EXECUTION", "1")
+
+
+@pytest.fixture(params=[1, 4], ids=["group1", "group4"])
+def group(request, monkeypatch):
+    """Keras runs `group` steps per call (steps_per_execution): the trainer's hooks run once per group."""
+    monkeypatch.setenv("CHARLSTM_STEPS_PER_EXECUTION", str(request.param))
+    return request.param
+
+
+def reported(spe: int, group: int) -> list[int]:
+    """The steps of an epoch after which progress is reported: every group's last, and the epoch's last."""
+    return sorted(set(range(group, spe, group)) | {spe})
+
+
+def test_group_size_follows_the_work_per_step(monkeypatch):
+    monkeypatch.delenv("CHARLSTM_STEPS_PER_EXECUTION")
+    assert group_size(Config()) == 16  # the default config: the measured best (README, Benchmarks)
+    assert group_size(PRESETS["quick demo"]) == MAX_GROUP  # small steps: capped, so a stop still comes soon
+    assert group_size(PRESETS["the tutorial, exactly"]) == 2
+    assert group_size(PRESETS["classic tutorial"]) == 1  # a step of 2 x 300 over 100 characters is long alone
+    assert group_size(Config(units=8, embedding=4, seq_len=8, batch_size=8)) == MAX_GROUP
+    monkeypatch.setenv("CHARLSTM_STEPS_PER_EXECUTION", "3")
+    assert group_size(Config()) == 3
 
 
 def test_windows_shift_by_one():
@@ -47,14 +86,15 @@ def test_run_key_depends_on_corpus_and_every_setting(tiny_config):
     assert k != run_key("abc", tiny_config.replace(dropout=0.3))
 
 
-def test_train_reports_progress_and_learns(tiny_corpus, tiny_config):
+def test_train_reports_progress_and_learns(tiny_corpus, tiny_config, group):
     seen = []
     cfg = tiny_config.replace(epochs=2)
     t = train(tiny_corpus, cfg, on_progress=seen.append)
     spe = steps_per_epoch(int(len(tiny_corpus.text) * 0.9), cfg)
     batches = [p for p in seen if p.phase == "training"]
-    assert len(batches) == 2 * spe  # one snapshot after every batch
-    assert [p.step for p in batches[:spe]] == list(range(1, spe + 1))
+    steps = reported(spe, group)
+    assert [p.step for p in batches] == steps * 2  # one snapshot after every group of batches
+    assert [p.epoch for p in batches] == [1] * len(steps) + [2] * len(steps)
     assert batches[-1].chars_per_sec > 0 and batches[-1].eta is not None
     assert seen[-1].phase == "done" and seen[-1].fraction == 1.0
     assert t.status == "complete" and t.epochs_done == 2
@@ -72,7 +112,7 @@ def test_same_seed_same_first_epoch(tiny_corpus, tiny_config):
     assert c.history["val_loss"][0] != pytest.approx(a.history["val_loss"][0], abs=1e-6)
 
 
-def test_cancel_before_first_epoch_keeps_nothing(tiny_corpus, tiny_config):
+def test_cancel_before_first_epoch_keeps_nothing(tiny_corpus, tiny_config, group):
     calls = []
 
     def stop():
@@ -82,25 +122,26 @@ def test_cancel_before_first_epoch_keeps_nothing(tiny_corpus, tiny_config):
     seen = []
     with pytest.raises(Cancelled):
         train(tiny_corpus, tiny_config.replace(epochs=3), on_progress=seen.append, should_stop=stop)
-    assert len([p for p in seen if p.phase == "training"]) == 3  # stopped within one batch
+    training = [p for p in seen if p.phase == "training"]
+    assert [p.step for p in training] == [group, 2 * group, 3 * group]  # stopped within one group of batches
     assert seen[-1].phase == "cancelled"
 
 
-def test_cancel_mid_epoch_rolls_back_to_last_finished_epoch(tiny_corpus, tiny_config):
+def test_cancel_mid_epoch_rolls_back_to_last_finished_epoch(tiny_corpus, tiny_config, group):
     one = train(tiny_corpus, tiny_config.replace(epochs=1))
     spe = steps_per_epoch(int(len(tiny_corpus.text) * 0.9), tiny_config)
     steps = []
 
     def stop():
-        return len(steps) >= spe + 2  # two batches into the second epoch
+        return bool(steps) and steps[-1].epoch == 2  # after the second epoch's first group of batches
 
     def count(p):
         if p.phase == "training":
-            steps.append(1)
+            steps.append(p)
 
     t = train(tiny_corpus, tiny_config.replace(epochs=3), on_progress=count, should_stop=stop)
     assert t.status == "cancelled" and t.epochs_done == 1 and len(t.history["val_loss"]) == 1
-    assert len(steps) == spe + 2
+    assert [(p.epoch, p.step) for p in steps[-2:]] == [(1, spe), (2, group)]
     # the kept weights are exactly those at the end of epoch 1 (same seed, same data order)
     for a, b in zip(t.model.get_weights(), one.model.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
@@ -135,7 +176,7 @@ def test_cancel_during_validation_keeps_the_last_finished_epoch(tiny_corpus, tin
 
     t = train(tiny_corpus, cfg.replace(epochs=3), on_progress=watch, should_stop=lambda: bool(stop))
     assert len(stop) == 1, f"epoch 2 reported its validation {len(stop)} times, not once: {stop}"
-    assert len([p for p in seen if p.phase == "training" and p.epoch == 2]) == spe  # epoch 2 did train in full
+    assert [p.step for p in seen if p.phase == "training" and p.epoch == 2][-1] == spe  # epoch 2 trained in full
     assert not any(p.epoch == 3 for p in seen) and seen[-1].phase == "cancelled"
     assert t.status == "cancelled" and t.epochs_done == 1
     assert len(t.history["val_loss"]) == len(t.history["train_loss"]) == len(t.history["epoch_seconds"]) == 1
@@ -148,7 +189,7 @@ def test_cancel_during_validation_keeps_the_last_finished_epoch(tiny_corpus, tin
     assert (run.status, run.epochs_done, len(run.history["val_loss"])) == ("cancelled", 1, 1)
 
 
-def test_a_cancelled_run_resubmitted_continues_from_its_last_epoch(tiny_corpus, tiny_config, store):
+def test_a_cancelled_run_resubmitted_continues_from_its_last_epoch(tiny_corpus, tiny_config, store, group):
     """What the job manager does with a resubmitted cancelled run: train() resumes it under its own key."""
     cfg = tiny_config.replace(epochs=2)
     spe = steps_per_epoch(int(len(tiny_corpus.text) * 0.9), cfg)
@@ -158,14 +199,14 @@ def test_a_cancelled_run_resubmitted_continues_from_its_last_epoch(tiny_corpus, 
         if p.phase == "training":
             steps.append(p)
 
-    cancelled = store.save(train(tiny_corpus, cfg, on_progress=count, should_stop=lambda: len(steps) >= spe + 2),
-                           tiny_corpus)
+    cancelled = store.save(train(tiny_corpus, cfg, on_progress=count,
+                                 should_stop=lambda: bool(steps) and steps[-1].epoch == 2), tiny_corpus)
     assert (cancelled.status, cancelled.epochs_done) == ("cancelled", 1)
     assert cancelled.key == run_key(tiny_corpus.sha256, cfg)  # the key of the full config: a resubmission finds it
 
     steps.clear()
     t = train(tiny_corpus, cfg, on_progress=count, resume=store.get(cancelled.key))
-    assert [p.epoch for p in steps] == [2] * spe  # only the missing epoch trains
+    assert [(p.epoch, p.step) for p in steps] == [(2, n) for n in reported(spe, group)]  # only the missing epoch
     run = store.save(t, tiny_corpus)
     assert run.key == cancelled.key and [r.key for r in store.list()] == [run.key]  # finished in place
     assert (run.status, run.epochs_done, run.meta["resumed_from"]) == ("complete", 2, cancelled.key)
