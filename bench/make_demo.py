@@ -1,17 +1,29 @@
-"""Train the small model that ships in charlstm/data/demo, with the project's own trainer.
+"""Train the small model that ships in charlstm/data/demo, with the project's own trainer, in one command.
 
-    python bench/make_demo.py [--epochs N] [--units U] [--layers L]
+    python bench/make_demo.py --minutes 60              # the shipped model's recipe, for an hour
+    python bench/make_demo.py --minutes 10 --out /tmp/demo --no-install   # try it without touching the package
 
-It trains on the built-in corpus through the run store, like the app does, then copies the
-run folder into the package. The README records the command and the validation loss.
+It trains on the built-in corpus through the run store, like the app does, keeping the weights of the
+epoch with the lowest validation loss, and stops at the epoch boundary nearest the time budget. The
+shipped copy leaves out the optimizer state (it is never continued), which halves model.keras. It
+then checks the forget-gate story of the Gates page on it (the units that let go at the sentence
+boundary of "Divya likes to eat. Reena is not fat.") and writes what it measured to
+bench/demo_results.json. The README records the command and the figures.
+
+Nothing here is TensorFlow-only: with KERAS_BACKEND=torch (and torch installed) it trains the same
+model on a GPU machine; weights.npz and the numpy stepper do not care which backend trained them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -19,35 +31,115 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from charlstm.cli import Bar
 from charlstm.config import Config
 from charlstm.corpus import builtin
-from charlstm.store import RunStore
+from charlstm.store import RunStore, read_run
 from charlstm.train import train
 
-DEMO = Path(__file__).resolve().parents[1] / "charlstm" / "data" / "demo"
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "charlstm" / "data" / "demo"
+RESULTS = ROOT / "bench" / "demo_results.json"
+MAX_BYTES = 8_000_000  # the shipped folder must stay under 8 MB
+STORY = "Divya likes to eat. Reena is not fat."
+# The recipe: the shipped model's 2 x 128, trained for longer with char-rnn's learning-rate decay, the best
+# epoch's weights kept. Sequences of 64, not the fitted 32: a 65-minute CPU run at 128 x 32 (README, "The
+# shipped model") reached 1.629 but grew no line-position cell (best |r| 0.61; the shipped model's, trained on
+# 64, is 0.94, and tests/test_find.py asks for 0.9), since most lines are longer than 32 characters.
+RECIPE = Config(layers=2, units=128, embedding=32, dropout=0.2, seq_len=64, batch_size=64, learning_rate=5e-3,
+                lr_decay=0.98, epochs=200)
+
+
+def parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--minutes", type=float, default=60.0, help="time budget (default: %(default)s); 0: all epochs")
+    for name, kind in (("layers", int), ("units", int), ("embedding", int), ("dropout", float), ("seq_len", int),
+                       ("batch_size", int), ("learning_rate", float), ("lr_decay", float), ("epochs", int),
+                       ("seed", int)):
+        p.add_argument("--" + name.replace("_", "-"), type=kind, default=getattr(RECIPE, name),
+                       help=f"default: {getattr(RECIPE, name)}")
+    p.add_argument("--text-chars", type=int, default=0, help="train on only the first N characters (0: all)")
+    p.add_argument("--out", type=Path, default=DEMO, help="where the run folder goes (default: the package's demo)")
+    p.add_argument("--no-install", action="store_true", help="write to --out only if it is not the package's demo")
+    p.add_argument("--only-if-better", action="store_true",
+                   help="replace the shipped model only when the new val loss is lower than its own")
+    return p.parse_args()
+
+
+def without_optimizer_state(run_path: Path, config: Config) -> None:
+    """Save model.keras again with a fresh, unbuilt optimizer: the weights alone (it still loads compiled)."""
+    import keras
+
+    from charlstm.model import compile_model
+
+    model = keras.saving.load_model(run_path / "model.keras", compile=False, safe_mode=True)
+    compile_model(model, config)
+    model.save(run_path / "model.keras")
+
+
+def forgetters(run_path: Path) -> list[dict]:
+    """The Gates page's story on a run: per layer, the units whose forget gate drops most at the boundary."""
+    from charlstm.gates import forgetters as find
+    from charlstm.gates import sentence_boundaries, trace
+
+    run = read_run(run_path)
+    tr = trace(run, STORY)
+    b = sentence_boundaries(tr.text)[0]
+    return [{"layer": layer + 1, "unit": f.unit, "before": round(float(f.before), 3), "at": round(float(f.at), 3)}
+            for layer in range(len(tr.layers)) for f in find(tr, layer, b, k=3)]
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--units", type=int, default=128)
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--text-chars", type=int, default=0, help="train on only the first N characters (0: all)")
-    args = p.parse_args()
+    args = parse()
+    config = RECIPE.replace(**{k: getattr(args, k) for k in ("layers", "units", "embedding", "dropout", "seq_len",
+                                                              "batch_size", "learning_rate", "lr_decay", "epochs",
+                                                              "seed")}, minutes=args.minutes)
     corpus = builtin()
     if args.text_chars:
         from charlstm.corpus import from_text
 
         corpus = from_text(corpus.text[:args.text_chars], corpus.name)
-    config = Config(layers=args.layers, units=args.units, epochs=args.epochs)
+    import keras
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as home:
         store = RunStore(home)
-        trained = train(corpus, config, on_progress=Bar())
+        trained = train(corpus, config, on_progress=Bar(), probe=None)  # a probe trace per epoch: megabytes
         run = store.save(trained, corpus)
-        if DEMO.exists():
-            shutil.rmtree(DEMO)
-        shutil.copytree(run.path, DEMO)
-        DEMO.chmod(0o755)
-    print(f"\nshipped run {run.key}: val loss {run.val_loss:.4f} after {run.epochs_done} epochs, "
-          f"{run.meta['train_seconds']:.0f} s, {run.meta['chars_per_sec']:,.0f} chars/s")
+        without_optimizer_state(run.path, config)
+        story = forgetters(run.path)
+        size = folder_bytes(run.path)
+        result = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "config": config.to_dict(),
+                  "val_loss": round(run.val_loss, 4), "best_epoch": run.best_epoch, "epochs_done": run.epochs_done,
+                  "stopped": run.history.get("stopped"), "train_seconds": run.meta["train_seconds"],
+                  "wall_seconds": round(time.perf_counter() - t0, 1), "bytes": size,
+                  "baselines": run.history.get("baselines"), "backend": keras.backend.backend(),
+                  "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "load_average_at_start": load,
+                  "load_average_at_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
+                  "forgetters": story, "key": run.key}
+        shipped = read_run(DEMO) if (DEMO / "meta.json").is_file() else None
+        better = shipped is None or shipped.val_loss is None or run.val_loss < shipped.val_loss
+        install = not (args.no_install and args.out.resolve() == DEMO.resolve())
+        if args.only_if_better and args.out.resolve() == DEMO.resolve() and not better:
+            install = False
+        if size >= MAX_BYTES:
+            install = False
+            print(f"\nnot installed: {size / 1e6:.1f} MB is over the {MAX_BYTES / 1e6:.0f} MB limit")
+        if install:
+            if args.out.exists():
+                shutil.rmtree(args.out)
+            shutil.copytree(run.path, args.out)
+            args.out.chmod(0o755)
+        result["installed_to"] = str(args.out) if install else None
+    runs = json.loads(RESULTS.read_text()) if RESULTS.is_file() else []
+    RESULTS.write_text(json.dumps([*runs, result], indent=2) + "\n")
+    print(f"\nrun {run.key}: val loss {run.val_loss:.4f} (epoch {run.best_epoch} of {run.epochs_done}, "
+          f"stopped: {run.history.get('stopped')}), {run.meta['train_seconds']:.0f} s, {size / 1e6:.1f} MB"
+          + (f", installed in {args.out}" if install else ", not installed"))
+    for f in story:
+        print(f"  layer {f['layer']}, unit {f['unit']}: forget gate {f['before']:.2f} -> {f['at']:.2f} at the period")
 
 
 if __name__ == "__main__":

@@ -9,16 +9,20 @@ import sys
 import time
 
 from . import __version__
+from . import fit as fit_mod
+from .baselines import sentence
 from .config import PRESETS, Config, settings
 from .corpus import CorpusError, load_path
 from .store import RunStore, StoreError, demo_run
-from .train import run_key
+from .train import run_key, stop_words
 
 
 def add_config_args(p: argparse.ArgumentParser, cls: type = Config) -> None:
     """--preset, and one flag per setting of the Config class, declared by its field (config.py)."""
-    p.add_argument("--preset", choices=sorted(PRESETS), default="default",
-                   help="start from a preset config; options below override it (default: %(default)s)")
+    p.add_argument("--preset", choices=[fit_mod.NAME, *sorted(PRESETS)], default=fit_mod.NAME,
+                   help="start from a preset config; options below override it. The default, '%(default)s', "
+                        "chooses batch size, sequence length, epochs and learning rate from the text's size and "
+                        f"a {fit_mod.DEFAULT_MINUTES:g}-minute budget (--minutes sets another)")
     for s in settings(cls):
         flag = "--" + s.name.replace("_", "-")
         text = f"{s.help} (default: from the preset)".replace("%", "%%")  # argparse formats help
@@ -28,10 +32,31 @@ def add_config_args(p: argparse.ArgumentParser, cls: type = Config) -> None:
             p.add_argument(flag, type=s.kind, choices=s.choices or None, default=None, help=text)
 
 
-def config_from(args, cls: type = Config):
-    """The chosen preset with the flags given on top of it; ValueError names any invalid setting."""
+def config_from(args, cls: type = Config, corpus=None):
+    """The chosen preset with the flags given on top of it; ValueError names any invalid setting.
+
+    "fit to my corpus" needs the corpus (its size). --minutes without --epochs trains for the budget,
+    up to the preset's cap of fit.MAX_EPOCHS epochs.
+    """
     changes = {s.name: getattr(args, s.name) for s in settings(cls) if getattr(args, s.name) is not None}
-    return cls(**{**PRESETS[args.preset].to_dict(), **changes})
+    if args.preset == fit_mod.NAME:  # without a corpus: the measured default, what it fits a large text to
+        base = fitted(args, corpus).config if corpus is not None else Config()
+    else:
+        base = PRESETS[args.preset]
+    if changes.get("minutes") and "epochs" not in changes:
+        changes["epochs"] = fit_mod.MAX_EPOCHS
+    return cls(**{**base.to_dict(), **changes})
+
+
+def fitted(args, corpus) -> fit_mod.Fitted:
+    """The fitted settings for the corpus as the run will read it (lowercased or not)."""
+    from .corpus import prepare
+
+    if corpus is None:
+        raise ValueError(f"the preset '{fit_mod.NAME}' needs the corpus to fit")
+    lowercase = bool(getattr(args, "lowercase", None))
+    minutes = getattr(args, "minutes", None) or fit_mod.DEFAULT_MINUTES
+    return fit_mod.fit(len(prepare(corpus.text, lowercase)), minutes)
 
 
 def _run(store: RunStore, ref: str):
@@ -77,8 +102,13 @@ def cmd_train(args, store: RunStore) -> int:
             raise ValueError("ask for at least one more epoch")
         config, resume_from = run.config.replace(epochs=run.epochs_done + args.epochs), run.key
     else:
-        corpus, config, resume_from = load_path(args.corpus), config_from(args), None
+        corpus = load_path(args.corpus)
+        config, resume_from = config_from(args, corpus=corpus), None
     store = _worker_store(store, args.strategy)
+    if args.command == "train" and args.preset == fit_mod.NAME:
+        given = any(getattr(args, s.name) is not None for s in settings(Config))
+        print(f"fitted to the corpus: {fitted(args, corpus).reason}"
+              + (" (then the options given on top)" if given else ""), file=sys.stderr)
     what, resume_from = plan(store, corpus, config, resume_from)
     if what == "cached":
         key = run_key(corpus.sha256, config)
@@ -102,8 +132,16 @@ def cmd_train(args, store: RunStore) -> int:
         print(outcome.message)
         return 130 if stop.is_set() else 1
     run = outcome.run
-    print(f"{outcome.message}\nrun {run.key}  val loss {run.val_loss:.4f}  {run.meta['chars_per_sec']:,.0f} chars/s  "
-          f"{run.meta['train_seconds']:.0f} s  on {run.meta.get('device') or '?'}")
+    print(outcome.message)
+    words = stop_words(run.history.get("stopped"), run.config)
+    if words:
+        print(f"it {words}")
+    said = sentence(run.val_loss, run.baselines)
+    if said:
+        print(said)
+    print(f"run {run.key}  val loss {run.val_loss:.4f} (epoch {run.best_epoch} of {run.epochs_done}, kept)  "
+          f"{run.meta['chars_per_sec']:,.0f} chars/s  {run.meta['train_seconds']:.0f} s  "
+          f"on {run.meta.get('device') or '?'}")
     if outcome.status == "complete":
         return 0
     return 130 if stop.is_set() else 1

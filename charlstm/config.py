@@ -19,7 +19,7 @@ from dataclasses import dataclass
 FORMULATIONS = ("sequence", "window")
 # Fields added after runs were first stored, with the value every older run had. At that value they
 # are left out of to_json(), and so of the run key: older runs keep their keys and their bundles import.
-LATER_FIELDS = {"formulation": "sequence"}
+LATER_FIELDS = {"formulation": "sequence", "minutes": 0.0, "patience": 0, "lr_decay": 1.0}
 
 
 def setting(default, label: str, help: str, **spec) -> dataclasses.Field:
@@ -63,6 +63,20 @@ class Config:
     epochs: int = setting(8, "Epochs", "Passes over the training part of the text.", min=1, step=1, column=1)
     seed: int = setting(0, "Random seed", "Seeds the initial weights, dropout and batch order: same seed, same "
                         "model.", min=0, step=1, column=2)
+    # added later (LATER_FIELDS): a time budget instead of a number of epochs; epochs stays the cap. The
+    # run stops at the epoch boundary nearest the budget (train.py, Trainer.over_budget)
+    minutes: float = setting(0.0, "Or train for (minutes)", "Train for about this many minutes instead, stopping at "
+                             "the epoch boundary nearest the budget; 0: train for the number of epochs.", min=0.0,
+                             step=1.0, format="%.1f", note="0 means no time budget: train for the number of epochs",
+                             column=1)
+    # added later (LATER_FIELDS): char-rnn's learning_rate_decay; not on the Train form (bench/make_demo.py uses it)
+    lr_decay: float = setting(1.0, "Learning-rate decay", "Each epoch's learning rate is the previous one's times "
+                              "this (epoch n: learning rate x decay^(n-1)).", above=0.0, max=1.0,
+                              note="1 keeps the rate constant")
+    # added later (LATER_FIELDS): early stopping; the weights kept are always those of the best epoch
+    patience: int = setting(0, "Early stopping (epochs)", "Stop after this many epochs in a row without a lower "
+                            "validation loss; 0: never. The weights kept are always the best epoch's.", min=0, step=1,
+                            note="0 turns early stopping off", column=2)
     # added later (LATER_FIELDS): how text becomes examples; "window" needs embedding 1; the preset decides
     formulation: str = setting("sequence", "Formulation", "How text becomes training examples: 'sequence' (every "
                                "position is a target) or 'window' (the classic tutorial: each window predicts "

@@ -25,7 +25,7 @@ class Limits:
     # the process's estimated peak while training (estimate_training_mb): what keeps a shared
     # server's largest training below 1.5 GB, whatever mix of batch, length, layers and units
     max_training_mb: int = 1500
-    max_epochs: int = 20
+    max_epochs: int = 100  # fit.MAX_EPOCHS: the "fit to my corpus" preset asks for up to 100 on a small text
     max_corpus_mb: float = DEFAULT_MAX_BYTES / 1e6  # uploads above this are refused
 
     @property

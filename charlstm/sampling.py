@@ -29,6 +29,27 @@ def prepare_prime(text: str, vocab: Vocab, lowercase: bool, drop_unknown: bool =
     return kept
 
 
+def line_start(text: str, max_chars: int = 40) -> str:
+    """A priming text from a corpus: the first line of text (after its first newline, since text may start
+    mid-line) that has a letter in it; the whole line and its newline when it is short ('KING RICHARD III:\n'),
+    else its first words up to max_chars. Without a newline, the first words after the first space."""
+    lines = text.split("\n")
+    for line in lines[1:-1]:  # the first and last pieces may be cut off
+        if any(c.isalpha() for c in line):
+            return line + "\n" if len(line) <= max_chars else _words(line, max_chars)
+    rest = text.split(" ", 1)[-1].lstrip()
+    return _words(rest, max_chars) if rest else text[:max_chars]
+
+
+def _words(text: str, max_chars: int) -> str:
+    """The longest start of text, up to max_chars, that ends at a word's end (at least one word)."""
+    if len(text) <= max_chars:
+        return text.rstrip()
+    head = text[:max_chars + 1]
+    cut = head.rfind(" ")
+    return (head[:cut] if cut > 0 else head[:max_chars]).rstrip()
+
+
 def sample_index(logits: np.ndarray, temperature: float, rng: np.random.Generator, top_k: int = 0) -> int:
     """Pick the next id: temperature 0 is greedy argmax; top_k > 0 keeps only the k likeliest."""
     if temperature <= 0:

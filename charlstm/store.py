@@ -69,9 +69,30 @@ class Run:
         return self.meta.get("status", "complete")
 
     @property
+    def best_epoch(self) -> int | None:
+        """The epoch (1-based) whose weights the run holds: its lowest val loss; the last for older runs."""
+        v = self.history.get("val_loss") or []
+        best = self.history.get("best_epoch")
+        return best if isinstance(best, int) and 1 <= best <= len(v) else (len(v) or None)
+
+    @property
     def val_loss(self) -> float | None:
-        v = self.history.get("val_loss") or [None]
-        return v[-1]
+        """The val loss of the weights the run holds (its best epoch)."""
+        v = self.history.get("val_loss") or []
+        return v[self.best_epoch - 1] if v else None
+
+    @property
+    def baselines(self):
+        """The uniform and unigram baselines of the run's split (baselines.py); None for runs stored before them."""
+        from .baselines import from_dict
+
+        return from_dict(self.history.get("baselines"))
+
+    @property
+    def samples(self) -> list[str]:
+        """The sample written after each epoch, in epoch order ("" for an epoch trained before samples were kept)."""
+        s = self.history.get("samples")
+        return [x if isinstance(x, str) else "" for x in s] if isinstance(s, list) else []
 
     @property
     def label(self) -> str:
@@ -154,6 +175,8 @@ def _write_run_files(folder: Path, trained, corpus: Corpus, key: str, weights: W
         "train_seconds": round(trained.train_seconds, 2),
         "chars_per_sec": round(trained.chars_per_sec, 1),
         "resumed_from": trained.resumed_from,
+        "best_epoch": getattr(trained, "best_epoch", None),
+        "stopped": getattr(trained, "stopped", None),
         "device": getattr(trained, "device", None),  # where it trained, in words (charlstm/devices.py)
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "charlstm_version": __version__,

@@ -6,6 +6,13 @@ every window predicts one character, so its rates count targets, not characters 
 The trainer knows nothing of any UI. It reports through on_progress(Progress) and asks should_stop()
 after every group of batches that Keras runs in one call (steps_per_execution: see group_size); a small
 Keras Callback adapts the two.
+
+What a run keeps: the weights (and optimizer state) of the epoch with the lowest validation loss,
+not of the last one; history["best_epoch"] says which (1-based). A run stops after config.epochs,
+at the epoch boundary nearest its time budget (config.minutes), after config.patience epochs
+without a lower validation loss, or when cancelled; history["stopped"] says which. After every
+epoch the numpy stepper writes a 200-character sample (history["samples"]). Continuing a run
+starts from the state it kept, its best epoch, and numbers the new epochs after the last one trained.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import baselines, sampling
 from . import corpus as corpus_mod
 from . import window as window_mod
 from .config import Config
@@ -41,12 +49,16 @@ class Progress:
     chars_per_sec: float  # training targets a second: every character for "sequence", one per window for "window"
     elapsed: float  # seconds of this training session
     eta: float | None  # seconds left, estimated from the step rate so far
+    sample: str | None = None  # the sample written after the last finished epoch (SAMPLE_CHARS characters)
+    sample_epoch: int | None = None  # the epoch (1-based) that sample was written after
+    budget_s: float | None = None  # the time budget in seconds, when the run has one
     device: str | None = None  # where it trains, in words (charlstm/devices.py); None until the model is built
 
     @property
     def fraction(self) -> float:
         total = self.epochs * self.steps_per_epoch
-        return min(1.0, ((self.epoch - 1) * self.steps_per_epoch + self.step) / total) if total else 0.0
+        done = min(1.0, ((self.epoch - 1) * self.steps_per_epoch + self.step) / total) if total else 0.0
+        return max(done, min(1.0, self.elapsed / self.budget_s)) if self.budget_s else done
 
 
 @dataclass
@@ -63,7 +75,22 @@ class Trained:
     chars_per_sec: float
     resumed_from: str | None = None
     probes: Probes | None = None  # the probe text traced after every finished epoch
+    best_epoch: int | None = None  # 1-based: the epoch whose weights the model holds (lowest val loss)
+    stopped: str | None = None  # why training ended (STOP_REASONS)
     device: str | None = None  # where it trained, in words (charlstm/devices.py)
+
+
+# after every finished epoch: a sample from the numpy stepper, primed with a line start of the held-out part
+SAMPLE_CHARS, SAMPLE_TEMPERATURE, SAMPLE_SEED = 200, 0.8, 0
+# why a run ended, as history["stopped"] records it
+STOP_REASONS = {"epochs": "ran all its epochs", "minutes": "spent its time budget",
+                "patience": "had no lower validation loss for {patience} epochs (early stopping)",
+                "cancelled": "was cancelled"}
+
+
+def stop_words(reason: str | None, config: Config) -> str | None:
+    """Why a run ended, in words that follow 'it': 'spent its time budget'."""
+    return STOP_REASONS[reason].format(patience=config.patience) if reason in STOP_REASONS else None
 
 
 class Cancelled(Exception):
@@ -164,10 +191,12 @@ class Trainer:
 
     def __init__(self, corpus: Corpus, config: Config, on_progress: Callable[[Progress], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, resume: Run | None = None,
-                 probe: str | None = PROBE, strategy: str = "none"):
+                 probe: str | None = PROBE, strategy: str = "none",
+                 clock: Callable[[], float] = time.perf_counter):
         self.config = config
         self.strategy_name = strategy  # "none", "mirrored" or "multiworker" (charlstm/devices.py)
         self.device: str | None = None
+        self.clock = clock  # seconds; injectable, so tests of the time budget need no real waiting
         self.probe_text = probe  # traced after every kept epoch (None: not at all)
         self.probes = resume.probes() if resume is not None else None
         self.on_progress = on_progress or (lambda p: None)
@@ -178,7 +207,7 @@ class Trainer:
         if resume is not None:
             check_resume(resume, corpus, config)
             self.start_epoch, self.resumed_from = resume.epochs_done, resume.key
-            self.history = {k: list(v) for k, v in resume.history.items()}
+            self.history = {k: list(v) if isinstance(v, list) else v for k, v in resume.history.items()}
         self.data = split(corpus.text, config, vocab=resume.vocab if resume is not None else None)
         self.vx, self.vy = validation_data(self.data.val, config)
         self.val_batch = max(config.batch_size, 64)
@@ -197,6 +226,19 @@ class Trainer:
         self.epochs_done = self.start_epoch
         self.saved = None  # (weights, optimizer variables) at the end of the last kept epoch
         self.t0 = 0.0
+        # the best epoch so far: its number, val loss and (weights, optimizer variables); see keep_best
+        self.best_epoch: int | None = None
+        self.best_val: float | None = None
+        self.best_state = None
+        self.stopped: str | None = None  # STOP_REASONS
+        self.history["baselines"] = baselines.to_dict(baselines.of_split(self.data.train, self.data.val,
+                                                                         len(self.data.vocab)))
+        samples = self.history.setdefault("samples", [])
+        samples.extend([""] * (self.start_epoch - len(samples)))  # "": an epoch trained before samples were kept
+        self.sample_prime = sampling.line_start(self.data.vocab.decode(self.data.val[:4000]))
+        self.history["sample_prime"] = self.sample_prime  # also Generate's default priming text for the run
+        self.last_sample: str | None = self.history["samples"][-1] if self.history["samples"] else None
+        self.sample_epoch: int | None = self.start_epoch if self.last_sample else None
 
     def build(self) -> None:
         """The model, fresh or resumed; its layers carry their own seeds (model.seeded), nothing global is reseeded.
@@ -231,13 +273,15 @@ class Trainer:
                                                     on_test_batch_end=self.after_val_batch)
 
     def snapshot(self, phase: str | None = None) -> Progress:
-        el = time.perf_counter() - self.t0
+        el = self.clock() - self.t0
         rate = self.steps_done / el if el > 0 and self.steps_done else 0.0
         left = (self.config.epochs - self.epoch) * self.spe + (self.spe - self.step)
         return Progress(phase=phase or self.phase, epoch=self.epoch, epochs=self.config.epochs, step=self.step,
                         steps_per_epoch=self.spe, train_loss=self.train_loss, batch_loss=self.batch_loss,
                         val_loss=self.val_loss, chars_per_sec=rate * self.chars_per_step, elapsed=el,
-                        eta=left / rate if rate else None, device=self.device)
+                        eta=self.eta(left / rate if rate else None, el), sample=self.last_sample,
+                        sample_epoch=self.sample_epoch,
+                        budget_s=self.config.minutes * 60 or None, device=self.device)
 
     def after_batch(self, batch: int, logs: dict | None = None) -> None:
         """Keras hook, after a group of batches (batch: the last one's 0-based index): record, report, stop if asked."""
@@ -293,6 +337,78 @@ class Trainer:
             self.probes = probe_epoch(self.probes, Weights.from_keras(self.model), self.data.vocab, self.probe_text,
                                       self.epochs_done, self.config.lowercase)
 
+    # ---- what a run keeps and when it stops: the best epoch, the time budget, early stopping, a sample
+    def eta(self, by_steps: float | None, elapsed: float) -> float | None:
+        """Seconds left: by the step rate, or by the time budget when that ends the run sooner."""
+        if not self.config.minutes:
+            return by_steps
+        left = max(0.0, self.config.minutes * 60 - elapsed)
+        return left if by_steps is None else min(by_steps, left)
+
+    def model_state(self) -> tuple[list, list]:
+        return ([w.copy() for w in self.model.get_weights()], [np.array(v) for v in self.model.optimizer.variables])
+
+    def set_model_state(self, state: tuple[list, list]) -> None:
+        weights, variables = state
+        self.model.set_weights(weights)
+        for v, a in zip(self.model.optimizer.variables, variables, strict=True):
+            v.assign(a)
+
+    def start_best(self) -> None:
+        """A continued run starts from the state it kept: that is its best epoch so far (runs stored before
+        best-epoch keeping kept their last epoch, and count that one)."""
+        if self.resume is None or not self.history["val_loss"]:
+            return
+        kept = self.history.get("best_epoch") or len(self.history["val_loss"])
+        self.best_epoch, self.best_val = kept, self.history["val_loss"][kept - 1]
+        self.best_state = self.model_state()
+
+    def keep_best(self, val_loss: float) -> None:
+        """Remember the weights and optimizer state of an epoch with a lower val loss than any before."""
+        if self.best_val is None or val_loss < self.best_val:
+            self.best_epoch, self.best_val = self.epochs_done, val_loss
+            self.best_state = self.model_state() if self.epochs_done < self.config.epochs else None  # None: the model
+        self.history["best_epoch"] = self.best_epoch
+
+    def restore_best(self) -> None:
+        """Put the best epoch's weights and optimizer state back, when a later epoch was worse."""
+        if self.best_epoch is not None and self.best_epoch != self.epochs_done and self.best_state is not None:
+            self.set_model_state(self.best_state)
+
+    def over_budget(self) -> bool:
+        """Whether the epoch boundary just reached is the one nearest the time budget: another epoch of the
+        mean length so far would end farther past the budget than this boundary is short of it."""
+        if not self.config.minutes:
+            return False
+        secs = self.history["epoch_seconds"][self.start_epoch:]
+        mean = sum(secs) / len(secs) if secs else 0.0
+        return self.clock() - self.t0 + mean / 2 >= self.config.minutes * 60
+
+    def stop_reason(self) -> str | None:
+        """Why to stop at this epoch boundary (a STOP_REASONS key), or None to train on."""
+        if self.epochs_done >= self.config.epochs:
+            return "epochs"
+        if self.config.patience and self.best_epoch is not None and \
+                self.epochs_done - self.best_epoch >= self.config.patience:
+            return "patience"
+        return "minutes" if self.over_budget() else None
+
+    def set_epoch_rate(self, epoch: int) -> None:
+        """char-rnn's decay: epoch (0-based) trains at learning_rate x lr_decay^epoch, resumed runs included."""
+        if self.config.lr_decay != 1.0:
+            self.model.optimizer.learning_rate = self.config.learning_rate * self.config.lr_decay ** epoch
+
+    def sample(self) -> None:
+        """SAMPLE_CHARS characters from the epoch just kept, with the numpy stepper (a fixed seed and prime)."""
+        weights = Weights.from_keras(self.model)
+        text = "".join(sampling.generate(weights, self.data.vocab, self.sample_prime, SAMPLE_CHARS,
+                                         SAMPLE_TEMPERATURE, seed=SAMPLE_SEED, drop_unknown=True,
+                                         window=self.config.seq_len if self.config.formulation == "window" else 0))
+        self.last_sample = self.sample_prime + text
+        self.history["samples"].append(self.last_sample)
+        self.sample_epoch = self.epochs_done
+        self.on_progress(self.snapshot())
+
     def roll_back(self) -> None:
         """Restore the weights and optimizer state of the last kept epoch (the unfinished one is dropped)."""
         if self.saved is None:
@@ -304,28 +420,38 @@ class Trainer:
 
     def run(self) -> Trained:
         self.build()
-        self.t0 = time.perf_counter()
+        self.start_best()
+        self.t0 = self.clock()
         self.on_progress(self.snapshot())
         status = "complete"
         for epoch in range(self.start_epoch, self.config.epochs):
-            te = time.perf_counter()
+            te = self.clock()
+            self.set_epoch_rate(epoch)
             val = self.validate() if self.fit_epoch(epoch) else None
             if val is None:
-                status = "cancelled"
+                status, self.stopped = "cancelled", "cancelled"
                 break
-            self.keep_epoch(val, time.perf_counter() - te)
+            self.keep_epoch(val, self.clock() - te)
+            self.keep_best(val)
             self.probe()
-        seconds = time.perf_counter() - self.t0
+            self.sample()
+            self.stopped = self.stop_reason()
+            if self.stopped:
+                break
+        seconds = self.clock() - self.t0
         if status == "cancelled":
             if self.epochs_done == self.start_epoch:
                 self.on_progress(self.snapshot("cancelled"))
                 raise Cancelled("cancelled before the first epoch finished; nothing was kept")
             self.roll_back()
+        self.restore_best()
+        self.history["stopped"] = self.stopped
         self.on_progress(self.snapshot("done" if status == "complete" else "cancelled"))
         return Trained(config=self.config, vocab=self.data.vocab, model=self.model, history=self.history,
                        epochs_done=self.epochs_done, status=status, train_seconds=seconds,
                        chars_per_sec=self.steps_done * self.chars_per_step / seconds if seconds else 0.0,
-                       resumed_from=self.resumed_from, probes=self.probes, device=self.device)
+                       resumed_from=self.resumed_from, probes=self.probes, best_epoch=self.best_epoch,
+                       stopped=self.stopped, device=self.device)
 
 
 def check_resume(run: Run, corpus: Corpus, config: Config) -> None:
@@ -346,6 +472,7 @@ def train(
     resume: Run | None = None,
     probe: str | None = PROBE,
     strategy: str = "none",
+    clock: Callable[[], float] = time.perf_counter,
 ) -> Trained:
     """Train a model on corpus, or continue `resume` (a stored Run) up to config.epochs.
 
@@ -354,4 +481,4 @@ def train(
     traced after every finished epoch and kept with the run (probes.py). `strategy` trains under
     tf.distribute (charlstm/devices.py); the stored run is the same either way.
     """
-    return Trainer(corpus, config, on_progress, should_stop, resume, probe, strategy).run()
+    return Trainer(corpus, config, on_progress, should_stop, resume, probe, strategy, clock).run()

@@ -13,7 +13,8 @@ from charlstm import charts, sampling
 from charlstm.corpus import CorpusError
 from charlstm.store import Run
 from pages.common import session
-from pages.common.resources import is_demo
+from pages.common.persist import default_for
+from pages.common.resources import is_demo, run_facts
 from pages.common.text import model_words
 from pages.common.widgets import intro, missing_chars_ui
 
@@ -56,10 +57,6 @@ def chunks(chars: Iterator[str], stats: dict, flush_every: float = FLUSH_SECONDS
     stats["seconds"] = time.perf_counter() - t0
 
 
-def default_prime(chars: tuple[str, ...]) -> str:
-    return "ROMEO:\n" if all(c in chars for c in "ROMEO:\n") else ""
-
-
 def rate_caption(stats: dict) -> str:
     n, s = len(stats["text"]), stats["seconds"]  # generated characters only, not the priming text
     return f"{n:,} characters in {s:.2f} s: {n / s:,.0f} characters per second." if s > 0 else f"{n:,} characters."
@@ -67,10 +64,10 @@ def rate_caption(stats: dict) -> str:
 
 def settings_ui(run: Run) -> tuple[str, int, float, int, int]:
     """The priming text, length, temperature, top-k and seed."""
-    if "generate.prime" not in st.session_state:
-        st.session_state["generate.prime"] = default_prime(run.vocab.chars)
+    default_for("generate.prime", run.path, run_facts(run)[1])  # a new active run: a prime from its own corpus
     prime = st.text_area("Priming text", key="generate.prime", max_chars=2000, height=90,
-                         help="The model reads this first. Empty: it starts from a newline.")
+                         help="The model reads this first. Empty: it starts from a newline. It starts as the start "
+                              "of a line of the active run's held-out text, a line it never trained on.")
     a, b, c, d = st.columns(4)
     length = a.number_input("Length (characters)", min_value=1, max_value=MAX_LENGTH, value=500, step=100,
                             key="generate.length")

@@ -11,43 +11,71 @@ import streamlit as st
 
 from charlstm import charts
 from charlstm import corpus as corpus_mod
+from charlstm import fit as fit_mod
 from charlstm.config import PRESETS, Config, form_settings
 from charlstm.corpus import Corpus, CorpusError
 from charlstm.jobs import JobView, Refused
 from charlstm.limits import Limits
 from charlstm.probes import MAX_CHARS, PROBE
 from charlstm.store import Run, StoreError, bundle_key
+from charlstm.train import steps_per_epoch
 from charlstm.worker import import_bundle
 from pages.common import navigation, session, workspace
 from pages.common.persist import form_key
-from pages.common.resources import load_run, manager
+from pages.common.resources import is_demo, load_run, manager, run_facts
 from pages.common.server_limits import limits
 from pages.common.session import ACTIVE_RUN
-from pages.common.text import fmt_loss, fmt_seconds, md
+from pages.common.text import baseline_words, fmt_loss, fmt_seconds, kept_words, md
 from pages.common.widgets import intro, note, settings_ui, show_note
 
-DEFAULT_PRESET = "quick demo"
+DEFAULT_PRESET = fit_mod.NAME
 FLASH, RUNS_NOTE, BUNDLE_NOTE = "train.flash", "train.runs_msg", "train.bundle_result"  # notes left for the next run
+PENDING = "train.pending"  # a submitted config held back by a warning: (config, corpus sha256, problems)
+FITTED_FOR = "train.fitted_for"  # the corpus the form's fitted settings were chosen for
 
 
 # ---- the form: one widget per setting that config.py puts on it
+def fitted() -> fit_mod.Fitted:
+    """The settings fitted to the active corpus (as the default model reads it) and the default time budget."""
+    return fit_mod.fit(len(session.active_corpus().text))
+
+
+def preset_config(name: str) -> Config:
+    return fitted().config if name == fit_mod.NAME else PRESETS[name]
+
+
 def apply_preset() -> None:
     """Copy the chosen preset into the form's widgets (runs as a callback, before they are drawn)."""
-    cfg = PRESETS[st.session_state["train.preset"]]
+    cfg = preset_config(st.session_state["train.preset"])
     for s in form_settings():
         st.session_state[form_key(s.name)] = getattr(cfg, s.name)
+    st.session_state[FITTED_FOR] = session.active_corpus().sha256
+
+
+def apply_fitted() -> None:
+    """The warning's button: the fitted settings into the form, and nothing started."""
+    st.session_state["train.preset"] = fit_mod.NAME
+    apply_preset()
+    st.session_state.pop(PENDING, None)
 
 
 def preset_ui() -> None:
     if "train.preset" not in st.session_state:
         st.session_state["train.preset"] = DEFAULT_PRESET
-    if any(form_key(s.name) not in st.session_state for s in form_settings()):
-        apply_preset()
-    st.selectbox("Preset", list(PRESETS), key="train.preset", on_change=apply_preset,
-                 help="Fills the form below. " + " · ".join(
+    corpus_changed = st.session_state.get(FITTED_FOR) != session.active_corpus().sha256
+    if any(form_key(s.name) not in st.session_state for s in form_settings()) or (
+            corpus_changed and st.session_state["train.preset"] == fit_mod.NAME):
+        apply_preset()  # a new corpus: fit the form to it
+    st.selectbox("Preset", [fit_mod.NAME, *PRESETS], key="train.preset", on_change=apply_preset,
+                 help="Fills the form below. " + f"**{fit_mod.NAME}**: the default model, fed to suit the size "
+                      f"of the text: batch size, sequence length, epochs and learning rate chosen for a "
+                      f"{fit_mod.DEFAULT_MINUTES:g}-minute budget, early stopping after {fit_mod.PATIENCE} epochs "
+                      "without improvement · " + " · ".join(
                      f"**{name}**: {c.layers} × {c.units}, dropout {c.dropout:g}, sequences of {c.seq_len} in "
                      f"batches of {c.batch_size}{', lowercased' if c.lowercase else ''}"
                      for name, c in PRESETS.items()))
+    if st.session_state["train.preset"] == fit_mod.NAME:
+        st.caption(f"Fitted to this text: {fitted().reason}.")
 
 
 def formulation_note(preset: Config) -> None:
@@ -63,7 +91,7 @@ def formulation_note(preset: Config) -> None:
 def config_form_ui(lim: Limits) -> None:
     """The training form with its presets; submitting it starts a job."""
     preset_ui()
-    formulation_note(PRESETS[st.session_state["train.preset"]])
+    formulation_note(preset_config(st.session_state["train.preset"]))
     with st.form("train.form", border=True):
         settings_ui(form_settings(), form_key)
         if "train.probe" not in st.session_state:
@@ -74,13 +102,38 @@ def config_form_ui(lim: Limits) -> None:
         st.caption(f"This server allows {lim.describe()}.")
         st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:", on_click=submit,
                               args=(lim,))
+    warning_ui(lim)
     show_note(FLASH)
 
 
+def warning_ui(lim: Limits) -> None:
+    """A submitted config that would learn little on this text: say why, and offer the fitted settings."""
+    pending = st.session_state.get(PENDING)
+    if pending is None or pending[1] != session.active_corpus().sha256:
+        st.session_state.pop(PENDING, None)
+        return
+    config, _, problems = pending
+    f = fitted()
+    with st.container(border=True, key="train.warning"):
+        st.warning("Not started yet: " + "; ".join(problems) + ". The fitted settings for this text: "
+                   + f.reason + ".", icon=":material/warning:")
+        a, b = st.columns(2)
+        a.button("Use the fitted settings", key="train.use_fitted", on_click=apply_fitted, type="primary",
+                 icon=":material/auto_fix_high:")
+        b.button("Start anyway", key="train.start_anyway", on_click=start, args=(lim, config),
+                 icon=":material/play_arrow:")
+
+
 def form_config() -> Config:
-    """The form's values over the chosen preset (which supplies the settings the form leaves out)."""
-    base = PRESETS[st.session_state["train.preset"]]
-    return base.replace(**{s.name: s.parse(st.session_state[form_key(s.name)]) for s in form_settings()})
+    """The form's values over the chosen preset (which supplies the settings the form leaves out).
+
+    A time budget makes the epochs the most it may run: fit.MAX_EPOCHS, or this server's cap when lower.
+    """
+    base = preset_config(st.session_state["train.preset"])
+    config = base.replace(**{s.name: s.parse(st.session_state[form_key(s.name)]) for s in form_settings()})
+    if config.minutes:
+        config = config.replace(epochs=min(fit_mod.MAX_EPOCHS, limits().max_epochs))
+    return config
 
 
 def refusal(lim: Limits, corpus: Corpus, config: Config) -> str | None:
@@ -121,6 +174,19 @@ def submit(lim: Limits) -> None:
     problem = refusal(lim, corpus, config)
     if problem:
         return note(FLASH, "error", problem, ":material/block:")
+    short = fit_mod.shortfall(len(corpus_mod.prepare(corpus.text, config.lowercase)), config)
+    if short.problems:  # held back: warning_ui offers the fitted settings, or to start anyway
+        st.session_state[PENDING] = (config, corpus.sha256, short.problems)
+        return None
+    start(lim, config)
+
+
+def start(lim: Limits, config: Config) -> None:
+    st.session_state.pop(PENDING, None)
+    corpus = session.active_corpus()
+    problem = refusal(lim, corpus, config)
+    if problem:
+        return note(FLASH, "error", problem, ":material/block:")
     try:
         view, how = manager().submit(corpus, config, probe=st.session_state.get("train.probe") or None,
                                      store=workspace.shelf().store_for(corpus), owner=workspace.owner())
@@ -152,10 +218,14 @@ def show_running(v: JobView) -> None:
             m[0].metric("Train loss", fmt_loss(p.train_loss))
             m[1].metric("Val loss", fmt_loss(p.val_loss))
             m[2].metric("Chars/s", f"{p.chars_per_sec:,.0f}")
-            m[3].metric("Elapsed", fmt_seconds(p.elapsed))
+            m[3].metric("Elapsed", fmt_seconds(p.elapsed) + (f" of {fmt_seconds(p.budget_s)}" if p.budget_s else ""))
             m[4].metric("ETA", fmt_seconds(p.eta))
             if p.device:
                 st.caption(f"Training on {p.device}.")
+            if p.sample:
+                st.markdown(f"**Sample after epoch {p.sample_epoch or '?'}** "
+                            "(200 characters, temperature 0.8, the same seed every epoch):")
+                st.code(p.sample, language=None, wrap_lines=True)
         st.button("Cancel", key=f"train.cancel.{v.id}", on_click=cancel, args=(v.id,), icon=":material/stop:",
                   help="Stops within a group of batches (a second or two); finished epochs are kept.")
 
@@ -304,11 +374,15 @@ def runs_table_ui(runs: list[Run], active_key: str | None) -> None:
         "model": f"{r.config.layers} × {r.config.units}",
         "epochs": f"{r.epochs_done}/{r.config.epochs}",
         "val loss": r.val_loss,
+        "letter freq.": (run_facts(r)[0].unigram if run_facts(r)[0] is not None else None),
         "status": r.status,
         "created": r.meta.get("created", ""),
         "key": r.key,
     } for r in runs]), hide_index=True, key="train.runs_table",
-        column_config={"val loss": st.column_config.NumberColumn(format="%.3f")})
+        column_config={"val loss": st.column_config.NumberColumn(format="%.3f"),
+                       "letter freq.": st.column_config.NumberColumn(
+                           format="%.3f", help="The unigram baseline of the run's split: val loss should be well "
+                                               "below it")})
 
 
 def run_selector_ui(runs: list[Run], active_key: str | None) -> str:
@@ -339,6 +413,43 @@ def run_actions_ui(key: str, active_key: str | None, lim: Limits) -> None:
     with d.popover("Delete…", icon=":material/delete:"):
         st.markdown(f"Delete run `{key[:8]}` for good?")
         st.button("Delete for good", key="train.delete", on_click=delete, args=(key,), type="primary")
+
+
+def run_curves(run: Run) -> tuple[list, list, int]:
+    """A stored run's training curve, its val loss per epoch at the epoch's last step, and its steps per epoch."""
+    curve = [tuple(p) for p in run.history.get("curve", [])]
+    vals = run.history.get("val_loss", [])
+    spe = steps_per_epoch(int(run.meta.get("corpus_chars", 0) * (1 - run.config.val_fraction)), run.config)
+    if curve and vals:
+        spe = max(1, round(curve[-1][0] / len(vals)))  # what was trained, whatever the text's preparation
+    return curve, [((i + 1) * spe, v) for i, v in enumerate(vals)], spe
+
+
+def run_details_ui(run: Run) -> None:
+    """What a stored run learned: its val loss beside the baselines, its loss curves and its samples by epoch."""
+    b = run_facts(run)[0]
+    with st.container(border=True, key="train.run_details"):
+        name = "The shipped demo model" if is_demo(run) else f"Run `{run.key[:8]}`"
+        st.markdown(f"**{name}**: {baseline_words(run, b)}.",
+                    help="Cross-entropy of the held-out part in nats per character. Letter frequencies: a model "
+                         "that knows only how often each character comes in the training part (unigram, add-one "
+                         "smoothed); uniform guess: every character equally likely. README, “What a loss means”.")
+        st.caption(f"It holds {kept_words(run)}.")
+        curve, val_curve, spe = run_curves(run)
+        if curve or val_curve:
+            st.altair_chart(charts.loss_curves(curve, val_curve, spe), width="stretch", key="train.run_chart")
+        samples = [(i, text) for i, text in enumerate(run.samples, 1) if text]
+        if samples:
+            with st.expander(f"Samples, epoch by epoch ({len(samples)})", expanded=False):
+                st.caption("200 characters after each epoch, temperature 0.8, the same seed and priming text "
+                           "every epoch: the model's own words as it learned.")
+                for i, text in samples:
+                    st.markdown(f"**Epoch {i}** · val loss {fmt_loss(_at(run.history.get('val_loss', []), i))}")
+                    st.code(text, language=None, wrap_lines=True)
+
+
+def _at(values: list, epoch: int):
+    return values[epoch - 1] if 0 < epoch <= len(values) else None
 
 
 def upload_bundle_ui() -> None:
@@ -373,11 +484,15 @@ def runs_ui(lim: Limits) -> None:
     runs = workspace.shelf().list()
     active_key = session.active_key()
     if not runs:
-        st.caption("No trained runs yet. Train one above, or upload a bundle below.")
+        st.caption("No trained runs yet. Train one above, or upload a bundle below. The active model, until then:")
+        run_details_ui(session.active_run())
     else:
         runs_table_ui(runs, active_key)
         key = run_selector_ui(runs, active_key)
         run_actions_ui(key, active_key, lim)
+        selected = next((r for r in runs if r.key == key), None)
+        if selected is not None:
+            run_details_ui(selected)
     if active_key:
         st.button("Use the demo model instead", key="train.use_demo", on_click=activate, args=(None,))
     upload_bundle_ui()

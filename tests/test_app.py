@@ -127,9 +127,13 @@ def set_form(at: AppTest, **values) -> None:
         widget.set_value(value)
 
 
-def start_training(at: AppTest) -> AppTest:
+def start_training(at: AppTest, anyway: bool = True) -> AppTest:
+    """Submit the form; a tiny test config learns little (a warning holds it back): start it anyway unless told."""
     next(b for b in at.button if b.label == "Start training").click().run()
     assert not at.exception
+    if anyway and any(b.label == "Start anyway" for b in at.button):
+        at.button(key="train.start_anyway").click().run()
+        assert not at.exception
     return at
 
 
@@ -144,12 +148,22 @@ def wait_for(at: AppTest, done, seconds: float = 240) -> AppTest:
     raise AssertionError(f"not done after {seconds} s: {texts(at.success)} {texts(at.caption)}")
 
 
-TINY_FORM = {"layers": 1, "units": 8, "embedding": 8, "seq_len": 16, "batch_size": 16, "epochs": 1}
+TINY_FORM = {"layers": 1, "units": 8, "embedding": 8, "seq_len": 16, "batch_size": 16, "epochs": 1,
+             "patience": 0}  # no early stopping: an ENDLESS training must not end by itself
 
 
 def test_presets_fill_the_form(at):
+    from charlstm import fit
+
     goto(at, "train")
-    assert at.number_input(key="train.units").value == 64  # quick demo first
+    assert at.selectbox(key="train.preset").value == fit.NAME  # fitted to the corpus first
+    fitted = fit.fit(1_115_394)
+    assert at.number_input(key="train.batch_size").value == 128 == fitted.config.batch_size
+    assert at.number_input(key="train.epochs").value == fitted.config.epochs
+    assert at.number_input(key="train.patience").value == fit.PATIENCE
+    assert any(c == f"Fitted to this text: {fitted.reason}." for c in texts(at.caption))
+    at.selectbox(key="train.preset").set_value("quick demo").run()
+    assert at.number_input(key="train.units").value == 64
     at.selectbox(key="train.preset").set_value("classic tutorial").run()
     assert at.number_input(key="train.units").value == 300
     assert at.number_input(key="train.layers").value == 2
@@ -173,8 +187,8 @@ def test_limits_from_secrets_stop_a_large_model(at):
     at.secrets["CHARLSTM_MAX_UNITS"] = 32
     goto(at, "train")
     assert any("at most 3 layers of 32 units" in c for c in texts(at.caption))
-    start_training(at)  # quick demo asks for 64 units
-    assert any("units per layer is 64; this server allows at most 32" in e for e in texts(at.error))
+    start_training(at)  # the fitted preset asks for 128 units
+    assert any("units per layer is 128; this server allows at most 32" in e for e in texts(at.error))
     assert not at.success
     assert any("No training is running" in c for c in texts(at.caption))
 
@@ -218,6 +232,15 @@ def test_train_a_tiny_model_then_reuse_continue_delete_and_reimport_it(at, tmp_p
     assert "tiny.txt" in side and "1 × 8 LSTM" in side and "Status:** complete" in side
     runs = table(at, "key")
     assert runs["key"].tolist() == [key] and runs["active"].tolist() == [True]
+    # the finished run, as it stays on the page: its val loss beside both baselines, its curves, its samples
+    run = shelf.get(key)
+    b = run.baselines
+    said = next(m for m in texts(at.markdown) if m.startswith(f"**Run `{key[:8]}`**"))
+    assert f"Val loss {run.val_loss:.3f} nats/char" in said and f"(unigram) {b.unigram:.3f}" in said
+    assert f"uniform guess {b.uniform:.3f} (ln {b.vocab_size})" in said
+    assert at.get("vega_lite_chart") and runs["letter freq."].tolist() == [pytest.approx(b.unigram)]
+    assert [c.value for c in at.code if c.value == run.samples[0]]  # the sample of its one epoch
+    assert "Baselines:** letter frequencies" in " ".join(texts(at.sidebar.markdown))
 
     # the same corpus and config again: loaded from cache, nothing trains
     set_form(at, **TINY_FORM)
@@ -325,6 +348,44 @@ def test_a_bad_bundle_gets_a_clear_message(at):
                for e in texts(at.error))
 
 
+def test_a_config_that_learns_little_is_held_back_and_the_fitted_settings_offered(at):
+    from charlstm import fit
+
+    goto(at, "corpus")
+    article = make_text(7_385, seed=4)  # the issue's 7 kB article, in size
+    upload_corpus(at, "article.txt", article.encode())
+    goto(at, "train")
+    fitted = fit.fit(len(article))
+    assert at.number_input(key="train.batch_size").value == 16  # the form was fitted to the new corpus
+    assert any(c == f"Fitted to this text: {fitted.reason}." for c in texts(at.caption))
+    at.selectbox(key="train.preset").set_value("default").run()  # 128 x 32 for 8 epochs: 8 steps in all
+    start_training(at, anyway=False)
+    (warning,) = [w for w in texts(at.warning) if w.startswith("Not started yet")]
+    assert "only 8 optimizer steps in all" in warning and fitted.reason in warning
+    assert not at.success and any("No training is running" in c for c in texts(at.caption))  # nothing started
+    at.button(key="train.use_fitted").click().run()
+    assert at.selectbox(key="train.preset").value == fit.NAME
+    assert at.number_input(key="train.batch_size").value == 16
+    assert at.number_input(key="train.epochs").value == fitted.config.epochs
+    assert not any(w.startswith("Not started yet") for w in texts(at.warning))
+    assert not at.success  # applying the settings starts nothing
+
+
+def test_a_time_budget_replaces_the_epochs(at):
+    from charlstm import fit
+    from pages.common.resources import manager
+
+    goto(at, "corpus")
+    upload_corpus(at, "tiny.txt", TINY.encode())
+    goto(at, "train")
+    set_form(at, **{**TINY_FORM, "minutes": 0.05})  # 3 seconds: a few epochs at most
+    start_training(at, anyway=False)  # a budget decides the steps: no warning about them
+    assert not any(w.startswith("Not started yet") for w in texts(at.warning))
+    view = manager().get(at.session_state["train.job_id"])
+    assert view.config.minutes == 0.05 and view.config.epochs == fit.MAX_EPOCHS
+    manager().cancel(view.id)
+
+
 # ---- gates, with the shipped demo model
 def test_gates_page_traces_the_example_with_the_demo_model(at):
     goto(at, "gates")
@@ -377,16 +438,21 @@ def test_generate_streams_text_from_the_demo_model(at):
     at.button(key="generate.go").click().run()
     assert not at.error
     assert any("300 characters in" in c and "characters per second" in c for c in texts(at.caption))
-    # the page's defaults (prime "ROMEO:\n", temperature 0.8, top-k 0, seed 0) through the library directly
+    # the page's defaults (a line start of the held-out part, temperature 0.8, top-k 0, seed 0) through the library
+    from charlstm.baselines import prime_for
+    from charlstm.corpus import builtin
+
     demo = demo_run()
-    expected = "".join(sampling.generate(demo.weights, demo.vocab, "ROMEO:\n", 300, 0.8, 0, 0))
+    prime = prime_for(demo, builtin().text)
+    assert prime == "GREMIO:\n" and at.text_area(key="generate.prime").value == prime  # not ROMEO: for every model
+    expected = "".join(sampling.generate(demo.weights, demo.vocab, prime, 300, 0.8, 0, 0))
     assert len(expected) == 300
     assert at.session_state["generate.last"]["text"] == expected
     # the priming text, then the generated text (a line break at the very end is not drawn: markdown drops it)
-    assert output_text(at) == ("ROMEO:\n" + expected).rstrip("\n")
+    assert output_text(at) == (prime + expected).rstrip("\n")
     at.run()  # the text stays after another rerun
     assert any("300 characters in" in c for c in texts(at.caption))
-    assert output_text(at) == ("ROMEO:\n" + expected).rstrip("\n")
+    assert output_text(at) == (prime + expected).rstrip("\n")
 
 
 def test_generate_names_missing_characters_in_the_prime(at):

@@ -51,7 +51,8 @@ def test_every_setting_is_declared():
         assert s.label and s.help.endswith("."), s.name
         assert s.problem(s.default) is None, s.name
     assert [s.name for s in form_settings()] == ["layers", "units", "embedding", "dropout", "seq_len", "batch_size",
-                                                 "epochs", "learning_rate", "seed", "lowercase"]
+                                                 "epochs", "minutes", "learning_rate", "seed", "patience",
+                                                 "lowercase"]
 
 
 @pytest.mark.parametrize("changes,message", [

@@ -91,3 +91,29 @@ def run_store(run: Run):
         return shelf().store_of(run.key)
     except StoreError:
         return store()
+
+
+def run_corpus_text(run: Run) -> str | None:
+    """The text a run was trained on, when this server has it (the built-in one, or stored with the run)."""
+    sha = run.meta.get("corpus_sha256", "")
+    if sha == builtin_corpus().sha256:
+        return builtin_corpus().text
+    corpus = run_store(run).load_corpus(sha) if sha else None
+    return corpus.text if corpus is not None else None
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _run_facts(path: str, stamp: int, _run: Run) -> tuple:
+    from charlstm import baselines
+
+    text = run_corpus_text(_run) if _run.baselines is None or not _run.history.get("sample_prime") else None
+    return baselines.for_run(_run, text), baselines.prime_for(_run, text)
+
+
+def run_facts(run: Run) -> tuple:
+    """(Baselines or None, priming text) of a run, computed once per version of its folder (immutable values)."""
+    try:
+        stamp = (run.path / "meta.json").stat().st_mtime_ns
+    except OSError:
+        stamp = 0
+    return _run_facts(str(run.path), stamp, run)

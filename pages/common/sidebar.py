@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from charlstm import baselines
 from pages.common import navigation, session, workspace
-from pages.common.resources import is_demo
+from pages.common.resources import is_demo, run_facts
 from pages.common.text import fmt_loss, md
 
 
@@ -15,6 +16,12 @@ def mode_line() -> None:
         st.caption(":material/lock: Public server: your runs are private to your workspace link.")
     else:
         st.caption(":material/person: Personal mode: one user, every run in this folder.")
+
+
+BASELINES_HELP = ("Cross-entropy of the held-out part, in nats per character, lower is better. Uniform guess: "
+                  "every character equally likely (ln of the vocabulary size). Letter frequencies: each character "
+                  "as frequent as in the training part, ignoring what came before (a unigram model). How far below "
+                  "letter frequencies the model is says what it learned: README, “What a loss means”.")
 
 
 def sidebar() -> None:
@@ -29,9 +36,14 @@ def sidebar() -> None:
             f"**Corpus:** {md(run.meta.get('corpus_name', '?'))}  \n"
             f"**Model:** {c.layers} × {c.units} LSTM ({run.meta.get('params', 0):,} parameters)  \n"
             f"**Epochs:** {run.epochs_done} of {c.epochs}  \n"
-            f"**Val loss:** {fmt_loss(run.val_loss)} nats/char  \n"
-            f"**Status:** {run.status}"
+            f"**Val loss:** {fmt_loss(run.val_loss)} nats/char"
+            + (f" (epoch {run.best_epoch}, the best)" if run.best_epoch and run.best_epoch != run.epochs_done else "")
+            + f"  \n**Status:** {run.status}"
         )
+        b = run_facts(run)[0]
+        if b is not None:
+            st.markdown(f"**Baselines:** letter frequencies {b.unigram:.3f} · uniform guess {b.uniform:.3f}  \n"
+                        f"*It {baselines.verdict(run.val_loss, b)}.*", help=BASELINES_HELP)
         if is_demo(run):
             st.caption("This is the small demo model shipped with charlstm. Train your own on the Train page.")
         else:

@@ -26,7 +26,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 EXAMPLE = "Divya likes to eat. Reena is not fat."  # the Gates page's first example
 CORPUS_NAME = "sentences.txt"
 # 40,000 characters, seq len 16, batch 6: 375 steps per epoch. Two epochs train in seconds in the worker process.
-TRAIN = {"Units per layer": 32, "Sequence length": 16, "Batch size": 6, "Epochs": 2}
+TRAIN = {"Layers": 1, "Units per layer": 32, "Sequence length": 16, "Batch size": 6, "Epochs": 2}
 ENDLESS = 5000  # epochs: a training that cannot end before the test cancels it (the server allows it: conftest)
 PAGE_LOAD_MS = 90_000  # a fresh page on a busy 2-core machine: lazy-loaded widgets, TensorFlow imports
 TRAIN_DONE_MS = 300_000
@@ -225,8 +225,9 @@ def test_train_reload_cancel(page, server):
     open_page(page, "Train", "Train")
     page.get_by_text(f"Corpus: {CORPUS_NAME}, {len(TEXT):,} characters").wait_for()
     page.get_by_text("No training is running.").wait_for()
-    # the quick demo preset (1 layer) with smaller numbers; wide batches: short epochs, so one soon finishes
-    for label, value in {**TRAIN, "Batch size": 64, "Epochs": ENDLESS}.items():
+    # one layer and smaller numbers than the fitted preset; wide batches: short epochs, so one soon finishes;
+    # no early stopping (the fitted preset's), which would end this easy text's training by itself
+    for label, value in {**TRAIN, "Batch size": 64, "Epochs": ENDLESS, "Early stopping (epochs)": 0}.items():
         page.get_by_label(label, exact=True).fill(str(value))
     page.get_by_role("button", name="Start training").click()
     page.get_by_text("Started job #1.").wait_for(timeout=PAGE_LOAD_MS)
@@ -251,6 +252,10 @@ def test_train_reload_cancel(page, server):
     # once an epoch has finished, cancel: the finished epoch is kept, the unfinished one rolled back
     progress(page, "p.epoch >= 2", TRAIN_DONE_MS)
     page.get_by_text("Job #1: loss so far").wait_for(timeout=PAGE_LOAD_MS)
+    # the live panel shows the sample written after the last finished epoch, primed with a line of the text
+    page.get_by_text(re.compile(r"^Sample after epoch \d+")).wait_for(timeout=PAGE_LOAD_MS)
+    sample = page.get_by_test_id("stMain").get_by_test_id("stCode").first.inner_text()  # not the sidebar's link
+    assert len(sample) >= 200 and set(sample) <= set(TEXT) | {"\n"}, sample
     shoot(page, "train-running")
     page.get_by_role("button", name="Cancel").click()
     warning = page.get_by_text(re.compile(r"Job #1: cancelled; kept the \d+ finished epoch\(s\) as run"))
@@ -285,6 +290,13 @@ def test_train_to_the_end_while_watching(page, server):
     assert f"Epochs: {TRAIN['Epochs']} of {TRAIN['Epochs']}" in side, side
     assert re.search(r"Val loss: \d+\.\d{3} nats/char", side), side
     assert "Status: complete" in side, side
+    assert re.search(r"Baselines: letter frequencies \d\.\d{3} · uniform guess \d\.\d{3}", side), side
+    # the finished run stays on the page: its val loss beside both baselines, a verdict, its loss chart
+    details = page.locator(".st-key-train-run_details")
+    details.get_by_text(re.compile(r"Val loss \d\.\d{3} nats/char · letter frequencies \(unigram\) \d\.\d{3} · "
+                                   r"uniform guess \d\.\d{3} \(ln \d+\): \w")).wait_for(timeout=PAGE_LOAD_MS)
+    details.get_by_test_id("stVegaLiteChart").locator("canvas, svg").first.wait_for(timeout=PAGE_LOAD_MS)
+    details.get_by_text(re.compile(r"^Samples, epoch by epoch \(2\)")).wait_for()
     no_exception(page)
     shoot(page, "train-finished")
 
