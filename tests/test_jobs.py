@@ -119,9 +119,13 @@ def test_a_killed_worker_fails_its_job_in_words_and_the_next_training_runs(manag
 
 
 def test_cancel_mid_epoch_keeps_the_last_finished_epoch_across_the_process_boundary(
-        manager, tiny_corpus, tiny_config, store, tmp_path):
+        manager, tiny_corpus, tiny_config, store, tmp_path, monkeypatch):
     from charlstm.store import RunStore
     from charlstm.worker import execute
+
+    # a tiny model's whole epoch would be one group of Keras steps (train.group_size): one step each, so that
+    # the cancel lands inside epoch 2; the worker inherits this environment
+    monkeypatch.setenv("CHARLSTM_STEPS_PER_EXECUTION", "1")
 
     config = tiny_config.replace(epochs=ENDLESS)
     job, _ = manager.submit(tiny_corpus, config)
