@@ -259,6 +259,7 @@ def color_legend_html(value_range: tuple[float, float], what: str, steps: int = 
 
 
 _MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:&=\"'^")
+WORD_JOINER = "\u2060"  # invisible; after ':' and '@' and inside 'www.' it keeps GFM from making an autolink
 
 
 def markdown_text(chunk: str, at_line_start: bool = True) -> tuple[str, bool]:
@@ -266,7 +267,9 @@ def markdown_text(chunk: str, at_line_start: bool = True) -> tuple[str, bool]:
 
     Returns (markdown, whether the next chunk starts a line), so a stream can be escaped
     piece by piece: every ASCII punctuation mark is backslash-escaped (CommonMark allows it),
-    a newline becomes a hard break, and spaces at the start of a line become &nbsp;.
+    a newline becomes a hard break, and spaces at the start of a line become &nbsp;. GFM turns bare URLs,
+    e-mail addresses and www. names into links after escapes are gone, so an invisible word joiner follows
+    every ':' and '@' and splits 'www.' (within a chunk): a generated or primed URL stays text.
     """
     out = []
     for c in chunk:
@@ -278,7 +281,11 @@ def markdown_text(chunk: str, at_line_start: bool = True) -> tuple[str, bool]:
             out.append("&nbsp;")
             continue
         at_line_start = False
+        if c == "." and out[-3:] == ["w", "w", "w"]:
+            out.append(WORD_JOINER)
         out.append("\\" + c if c in _MD_SPECIAL else c)
+        if c in ":@":
+            out.append(WORD_JOINER)
     return "".join(out), at_line_start
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import altair as alt
 import numpy as np
@@ -189,3 +190,12 @@ def test_markdown_text_escapes_and_keeps_lines():
     second, _ = charts.markdown_text(" x", start)
     assert start is True and second == "&nbsp;x"
     assert charts.markdown_text(" x", False)[0] == " x"
+
+
+def test_markdown_text_makes_no_autolinks():
+    """GFM links bare URLs, e-mail addresses and www. names even when escaped: a word joiner breaks each."""
+    text = "see https://example.com, mail a@b.org or www.example.com"
+    md, _ = charts.markdown_text(text)
+    wj = charts.WORD_JOINER
+    assert re.sub(r"\\(.)", r"\1", md).replace(wj, "") == text
+    assert md.count(wj) == 3 and ":" + wj in md and "@" + wj in md and "www" + wj + "\\." in md

@@ -6,6 +6,7 @@ result is asserted.
 """
 
 import os
+import re
 import signal
 
 import numpy as np
@@ -132,11 +133,16 @@ def test_cancel_mid_epoch_keeps_the_last_finished_epoch_across_the_process_bound
     training(manager, job.id, epoch=2)  # epoch 1 finished and validated; epoch 2 under way
     manager.cancel(job.id)
     end = finished(manager, job.id)
-    assert end.status == "cancelled" and "kept the 1 finished epoch(s)" in end.message, end.message
+    # epoch 2 of a tiny model can still finish before the cancel reaches the worker on a busy machine:
+    # then it keeps 2. Either way it keeps exactly the finished epochs it names, and no unfinished one.
+    said = re.search(r"kept the (\d+) finished epoch\(s\)", end.message)
+    assert end.status == "cancelled" and said, end.message
+    n = int(said.group(1))
+    assert 1 <= n < ENDLESS
     kept = store.get(run_key(tiny_corpus.sha256, config))
-    assert kept is not None and kept.status == "cancelled" and kept.epochs_done == 1
-    # the very same training for one epoch, in this process: the kept run must be that epoch's model
-    reference = execute(RunStore(tmp_path / "reference"), tiny_corpus, tiny_config.replace(epochs=1)).run
+    assert kept is not None and kept.status == "cancelled" and kept.epochs_done == n
+    # the very same training for n epochs, in this process: the kept run must be that epoch's model
+    reference = execute(RunStore(tmp_path / "reference"), tiny_corpus, tiny_config.replace(epochs=n)).run
     assert kept.history["val_loss"] == pytest.approx(reference.history["val_loss"], abs=1e-6)
     for w_kept, w_ref in zip(arrays(kept.weights), arrays(reference.weights), strict=True):
         np.testing.assert_allclose(w_kept, w_ref, atol=1e-6)
