@@ -19,16 +19,16 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from app_server import start_app  # noqa: E402  (bench/ is the script's folder, first on sys.path)
 
 from charlstm.config import PRESETS  # noqa: E402
 from charlstm.store import RunStore  # noqa: E402
@@ -88,21 +88,9 @@ class App:
     """A real server and a real browser tab on its Train page."""
 
     def __init__(self, threads: int):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
         self.home = tempfile.mkdtemp(prefix="charlstm-bench-app-")
         env = dict(os.environ, CHARLSTM_HOME=self.home, CHARLSTM_TF_THREADS=str(threads), CHARLSTM_MAX_EPOCHS="10000")
-        self.proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                                      "--server.port", str(self.port), "--server.address", "127.0.0.1"],
-                                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.url = f"http://127.0.0.1:{self.port}"
-        while True:
-            try:
-                if urllib.request.urlopen(self.url + "/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.1)
+        self.proc, self.url = start_app(env)
 
     def train(self, browser, preset: str, epochs: int | None) -> dict:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
