@@ -103,6 +103,12 @@ def main() -> None:
             page.goto(url + "/generate")
             page.get_by_role("button", name="Generate", exact=True).wait_for(timeout=120_000)
             page.wait_for_function(IDLE_JS, timeout=120_000, polling=100)
+            # the page primes with a line of the run's held-out text now; the bench and library_rate use ROMEO:
+            prime = page.get_by_label("Priming text", exact=True)
+            prime.fill("ROMEO:\n")
+            prime.press("Control+Enter")  # commit the text area's value
+            page.wait_for_timeout(500)
+            page.wait_for_function(IDLE_JS, timeout=120_000, polling=100)
             length = page.get_by_label("Length (characters)", exact=True)
             length.fill(str(args.length))
             length.press("Enter")
