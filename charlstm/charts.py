@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 
 import altair as alt
 import numpy as np
@@ -287,6 +288,53 @@ def markdown_text(chunk: str, at_line_start: bool = True) -> tuple[str, bool]:
         if c in ":@":
             out.append(WORD_JOINER)
     return "".join(out), at_line_start
+
+
+FLUSH_SECONDS = 0.1  # a streamed text goes out at most 10 times a second, however fast it is sampled...
+PIECES = 20  # ... and in about this many pieces at least: a tiny model writes 10,000 characters in a sixth of
+MIN_PIECE = 100  # a second, which at 10 a second would be the priming text, then the whole text at once
+# Sampling holds the interpreter lock, and Streamlit keeps only the newest of the deltas its server thread has
+# not sent yet, so without a pause the whole text can arrive at once. A pause per piece (2 ms, so 40 ms at most
+# for a 10,000-character text) lets the server send each piece as it comes.
+HAND_OVER_SECONDS = 0.002
+
+
+def piece_size(length: int) -> int:
+    """The most characters one streamed piece of a `length`-character text holds: a twentieth, at least 100."""
+    return max(MIN_PIECE, -(-length // PIECES))
+
+
+def markdown_stream(chars: Iterable[str], stats: dict, prefix: str = "", piece: int = MIN_PIECE,
+                    flush_every: float = FLUSH_SECONDS, hand_over: float = HAND_OVER_SECONDS) -> Iterator[str]:
+    """Sampled characters as markdown pieces for st.write_stream, counted in stats (prefix, text, seconds).
+
+    st.write_stream resends everything written so far with each piece, so a piece per character would
+    send the text quadratically often. A piece goes out every `flush_every` seconds, or sooner once it holds
+    `piece` characters, so a fast model's text streams in too. The prefix (the priming text) comes first,
+    so the output reads as one text; stats["text"] holds the generated characters only.
+    """
+    buf: list[str] = []
+    raw: list[str] = []
+    at_line_start = True
+    if prefix:
+        text, at_line_start = markdown_text(prefix, at_line_start)
+        yield text
+    stats["prefix"] = prefix
+    t0 = last = time.perf_counter()
+    for c in chars:
+        buf.append(c)
+        now = time.perf_counter()
+        if now - last >= flush_every or len(buf) >= piece:
+            text, at_line_start = markdown_text("".join(buf), at_line_start)
+            raw.extend(buf)
+            buf, last = [], now
+            yield text
+            time.sleep(hand_over)
+    if buf:
+        raw.extend(buf)
+        yield markdown_text("".join(buf), at_line_start)[0]
+    stats["text"] = "".join(raw)
+    stats["seconds"] = time.perf_counter() - t0
 
 
 def context_html(text: str, position: int, before: int = 40) -> str:

@@ -134,7 +134,8 @@ def pairs_ui(text: str) -> None:
     st.subheader("What the model learns from")
     st.markdown("Every position is a question: *given these characters, which comes next?* "
                 "A few windows from the start of the text, each with the character that follows:")
-    window = st.slider("Window length", 3, 40, 10, key="corpus.window")
+    st.session_state.setdefault("corpus.window", 10)  # a first value as state: the key is also set as state
+    window = st.slider("Window length", 3, 40, key="corpus.window")
     pairs = corpus_mod.training_pairs(text, window, n=8)
     st.dataframe(pd.DataFrame([{"input window": charts.visible(w), "next character": corpus_mod.char_label(n)}
                                for w, n in pairs]), hide_index=True, key="corpus.pairs")

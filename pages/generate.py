@@ -4,9 +4,6 @@ from pages.common.navigation import through_app
 
 through_app()  # first, before the heavy imports: see pages/common/navigation.py
 
-import time
-from collections.abc import Iterator
-
 import streamlit as st
 
 from charlstm import charts, sampling
@@ -19,42 +16,6 @@ from pages.common.text import model_words
 from pages.common.widgets import intro, missing_chars_ui
 
 MAX_LENGTH = 10_000
-FLUSH_SECONDS = 0.1  # send the text at most 10 times a second, however fast it is sampled (each piece costs the page)
-# Sampling holds the interpreter lock; Streamlit keeps only the newest of the deltas its server thread has
-# not sent yet, so without a pause the whole text can arrive at once. A pause per chunk (4% of the time)
-# lets the server send each piece as it comes (seen once in about ten browser runs without it).
-HAND_OVER_SECONDS = 0.002
-
-
-def chunks(chars: Iterator[str], stats: dict, flush_every: float = FLUSH_SECONDS, prefix: str = "") -> Iterator[str]:
-    """Group sampled characters into markdown chunks of a few characters, and count them in stats.
-
-    st.write_stream resends everything written so far with each chunk, so one chunk per
-    character would send the text quadratically often; a chunk per 50 ms keeps it sane.
-    The prefix (the priming text) is shown first, so the output reads as one text.
-    """
-    buf: list[str] = []
-    raw: list[str] = []
-    at_line_start = True
-    if prefix:
-        text, at_line_start = charts.markdown_text(prefix, at_line_start)
-        yield text
-    stats["prefix"] = prefix
-    t0 = last = time.perf_counter()
-    for c in chars:
-        buf.append(c)
-        now = time.perf_counter()
-        if now - last >= flush_every:
-            text, at_line_start = charts.markdown_text("".join(buf), at_line_start)
-            raw.extend(buf)
-            buf, last = [], now
-            yield text
-            time.sleep(HAND_OVER_SECONDS)
-    if buf:
-        raw.extend(buf)
-        yield charts.markdown_text("".join(buf), at_line_start)[0]
-    stats["text"] = "".join(raw)
-    stats["seconds"] = time.perf_counter() - t0
 
 
 def rate_caption(stats: dict) -> str:
@@ -69,16 +30,19 @@ def settings_ui(run: Run) -> tuple[str, int, float, int, int]:
                          help="The model reads this first. Empty: it starts from a newline. It starts as the start "
                               "of a line of the active run's held-out text, a line it never trained on.")
     a, b, c, d = st.columns(4)
-    length = a.number_input("Length (characters)", min_value=1, max_value=MAX_LENGTH, value=500, step=100,
+    for key, value in (("generate.length", 500), ("generate.temperature", 0.8), ("generate.top_k", 0),
+                       ("generate.seed", 0)):  # first values as state, not value=: these keys are also set as state
+        st.session_state.setdefault(key, value)
+    length = a.number_input("Length (characters)", min_value=1, max_value=MAX_LENGTH, step=100,
                             key="generate.length")
-    temperature = b.slider("Temperature", 0.0, 2.0, 0.8, step=0.05, key="generate.temperature",
+    temperature = b.slider("Temperature", 0.0, 2.0, step=0.05, key="generate.temperature",
                            help="0 always takes the likeliest character (greedy); low is safe and repetitive, "
                                 "high is adventurous and misspelt.")
     if st.session_state.get("generate.top_k", 0) > len(run.vocab):  # kept from a model with a larger vocabulary
         st.session_state["generate.top_k"] = 0
-    top_k = c.number_input("Top-k", min_value=0, max_value=len(run.vocab), value=0, step=1, key="generate.top_k",
+    top_k = c.number_input("Top-k", min_value=0, max_value=len(run.vocab), step=1, key="generate.top_k",
                            help="Sample only among the k likeliest characters; 0 means no limit.")
-    seed = d.number_input("Random seed", min_value=0, value=0, step=1, key="generate.seed",
+    seed = d.number_input("Random seed", min_value=0, step=1, key="generate.seed",
                           help="The same seed, settings and model give the same text.")
     return prime, int(length), float(temperature), int(top_k), int(seed)
 
@@ -121,7 +85,7 @@ def output_ui(run: Run, prime: str, drop: bool, length: int, temperature: float,
             text = sampling.prepare_prime(prime, run.vocab, run.config.lowercase, drop_unknown=drop)
             chars = sampling.generate(run.weights, run.vocab, text, length, temperature, top_k, seed, window=window)
             with st.container(border=True, key="generate.output"):
-                st.write_stream(chunks(chars, stats, prefix=text))
+                st.write_stream(charts.markdown_stream(chars, stats, prefix=text, piece=charts.piece_size(length)))
         except (CorpusError, ValueError) as e:
             st.error(f"Nothing generated: {e}.", icon=":material/error:")
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 
 import altair as alt
@@ -199,3 +200,23 @@ def test_markdown_text_makes_no_autolinks():
     wj = charts.WORD_JOINER
     assert re.sub(r"\\(.)", r"\1", md).replace(wj, "") == text
     assert md.count(wj) == 3 and ":" + wj in md and "@" + wj in md and "www" + wj + "\\." in md
+
+
+def test_markdown_stream_sends_a_fast_text_in_pieces_that_add_up_to_it():
+    """However fast the characters come, a long text goes out in about 20 pieces, each escaped, none lost."""
+    text = "".join(random.Random(0).choice("ab:\n *") for _ in range(10_000))
+    stats: dict = {}
+    pieces = list(charts.markdown_stream(iter(text), stats, prefix="ROMEO:\n", piece=charts.piece_size(len(text)),
+                                         flush_every=3600, hand_over=0))
+    assert charts.piece_size(10_000) == 500 and charts.piece_size(1_200) == 100 and charts.piece_size(7) == 100
+    assert pieces[0] == charts.markdown_text("ROMEO:\n")[0]  # the priming text first, on its own
+    assert len(pieces) == 1 + 20
+    assert "".join(pieces) == charts.markdown_text("ROMEO:\n" + text)[0]  # line starts carry across pieces
+    assert stats["prefix"] == "ROMEO:\n" and stats["text"] == text and stats["seconds"] >= 0
+
+
+def test_markdown_stream_flushes_by_time_before_a_piece_is_full():
+    """Once flush_every seconds have passed (here: none), what has come goes out, however short."""
+    stats: dict = {}
+    pieces = list(charts.markdown_stream(iter("abcdef"), stats, piece=1_000, flush_every=0.0, hand_over=0))
+    assert pieces == list("abcdef") and stats["text"] == "abcdef"

@@ -339,9 +339,9 @@ def test_generate(page, server):
     assert page.get_by_text("never saw").count() == 0
     length = page.get_by_label("Length (characters)", exact=True)
 
-    # the longest text the page allows: sampling 10,000 characters takes far longer than the 50 ms the page
-    # waits between chunks, so it must reach the browser in pieces. Read them as the server sent them (the
-    # browser may draw several in one frame): every markdown whose text starts with the priming text.
+    # the longest text the page allows: it goes out in about 20 pieces (at most 500 characters or 0.1 s each),
+    # so even this tiny model's sixth of a second reaches the browser in pieces. Read them as the server sent
+    # them (the browser may draw several in one frame): every markdown whose text starts with the priming text.
     length.fill("10000")
     rerun(page, lambda: length.press("Enter"))
     sent: list[str] = []
@@ -357,14 +357,16 @@ def test_generate(page, server):
         rerun(page, lambda: page.get_by_role("button", name="Generate", exact=True).click())
     finally:
         socket.remove_listener("framereceived", collect)
-    page.get_by_text(re.compile(r"^10,000 characters in [\d.]+ s")).wait_for(timeout=PAGE_LOAD_MS)
+    caption = page.get_by_text(re.compile(r"^10,000 characters in [\d.]+ s"))
+    caption.wait_for(timeout=PAGE_LOAD_MS)
     no_exception(page)
     assert sent, "the output never arrived"
     final = sent[-1]
     assert len(plain(final)) > 10_000, len(plain(final))  # the priming text, then 10,000 characters
     assert all(final.startswith(body) for body in sent), "a piece was rewritten, not extended"
     partial = [len(body) for body in sent if len(PRIME) < len(body) < len(final)]
-    assert partial, f"the text did not stream in: the pieces the server sent were {[len(b) for b in sent]} long"
+    assert partial, (f"the text did not stream in: the pieces the server sent were {[len(b) for b in sent]} long "
+                     f"({caption.inner_text()})")
     shown = page.locator(".st-key-generate-output").inner_text().replace("\xa0", " ").replace("\u2060", "")
     assert shown.split() == plain(final).split()  # what is drawn is the last piece (HTML collapses spaces)
 
@@ -406,3 +408,14 @@ def test_bad_upload_is_refused(browser, server):
         shoot(page, "corpus-bad-upload")
     finally:
         context.close()
+
+
+def test_the_journey_left_no_warning_in_the_server_log(server):
+    """Last in this file: after every page above, the server logged no Streamlit warning and no traceback.
+
+    (A widget given both a value= and a value through st.session_state logs a warning with a stack.)
+    """
+    log = server.log_text()
+    assert "streamlit" in log.lower()  # the log is the server's, and was read
+    for bad in ("Traceback", "was created with a default value", "Exception"):
+        assert bad not in log, f"{bad!r} in the server log:\n{log[-5000:]}"
