@@ -110,7 +110,8 @@ class Comparison:
     def divergence(self) -> np.ndarray:
         """KL(plain || clamped) at every position, in nats: how much the clamp moved each prediction."""
         p, q = np.clip(self.plain, 1e-12, 1), np.clip(self.clamped, 1e-12, 1)
-        return (p * (np.log(p) - np.log(q))).sum(axis=-1)  # (T,)
+        kl = (p * (np.log(p) - np.log(q))).sum(axis=-1)  # (T,)
+        return np.maximum(kl, 0.0)  # never below 0: rounding made an untouched prediction read "-0.0000 nats"
 
     def top(self, position: int, k: int = 8) -> list[tuple[str, float, float]]:
         """The characters likeliest after `position` either way: (char, p untouched, p clamped), by the larger."""

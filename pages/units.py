@@ -41,7 +41,8 @@ def the_sample(path: str, stamp: str, _run: Run) -> find.Sample | None:
     return find.run_sample(_run, run_store(_run))
 
 
-# Read-only arrays shared by every session; 20,000 x 128 units x 2 layers x 2 states is 41 MB, so only a few.
+# Read-only arrays shared by every session; 20,000 characters x 256 units x 2 layers x 2 states is 82 MB for the
+# shipped model (41 MB for a 2 x 128 one), so only a few.
 @st.cache_resource(show_spinner="Reading the corpus sample through the model…", max_entries=4, ttl=3600)
 def sample_trace(path: str, stamp: str, states: tuple[str, ...], layers: int | None, _run: Run,
                  _text: str) -> find.LongTrace:

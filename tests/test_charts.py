@@ -208,7 +208,7 @@ def test_markdown_stream_sends_a_fast_text_in_pieces_that_add_up_to_it():
     stats: dict = {}
     pieces = list(charts.markdown_stream(iter(text), stats, prefix="ROMEO:\n", piece=charts.piece_size(len(text)),
                                          flush_every=3600, hand_over=0))
-    assert charts.piece_size(10_000) == 500 and charts.piece_size(1_200) == 100 and charts.piece_size(7) == 100
+    assert charts.piece_size(20_000) == 1_000 and charts.piece_size(10_000) == 500 and charts.piece_size(7) == 500
     assert pieces[0] == charts.markdown_text("ROMEO:\n")[0]  # the priming text first, on its own
     assert len(pieces) == 1 + 20
     assert "".join(pieces) == charts.markdown_text("ROMEO:\n" + text)[0]  # line starts carry across pieces

@@ -306,7 +306,9 @@ def test_the_shipped_model_has_a_line_position_cell():
     run = demo_run()
     long = trace_long(run.weights, run.vocab, run_sample(run, None).text)
     _, _, ranked = cell_finder(long, "line-position", k=1)
-    assert abs(ranked[0].score) > 0.9, ranked
+    # the 2 x 256 model trained on a GPU (README, "The shipped model"): its best line-position unit, layer 1 unit
+    # 85's hidden state, has r = -0.73 over the sample (the old 2 x 128 model's cell had 0.94); chance is about 0.05
+    assert abs(ranked[0].score) > 0.7, ranked
 
 
 # ---- the command line
@@ -321,7 +323,9 @@ def test_cli_units_ranks_the_demo_models_line_position_cell(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "20,000 characters from the held-out end of tiny Shakespeare" in r.stdout
     rows = [line.split() for line in r.stdout.splitlines() if line.strip()[:1].isdigit()]
-    assert len(rows) == 3 and rows[0][0] == "1" and abs(float(rows[0][4])) > 0.9
+    assert len(rows) == 3 and rows[0][0] == "1" and abs(float(rows[0][4])) > 0.7
+    scores = [abs(float(row[4])) for row in rows]
+    assert scores == sorted(scores, reverse=True)  # ranked by |r|
 
 
 def test_cli_units_with_a_regex_over_another_corpus(tmp_path):
@@ -338,8 +342,11 @@ def test_cli_match_finds_sentence_ends_in_the_corpus(tmp_path):
     assert "span 19:20 ' '" in r.stdout and "layer 2, hidden >= 0.5" in r.stdout
     hits = [line for line in r.stdout.splitlines() if "score" in line]
     assert len(hits) == 5
-    for line in hits:  # each match is a space right after the end of a sentence: ...sir![ ]Pray...
-        assert any(f"{p}[ ]" in line for p in ".!?"), line
+    # the best match is a space right after the end of a sentence: ...sure of it.[ ]To express...; every match
+    # is the break after a sentence or a colon (a speaker's name, BIANCA:[↵]In time...): a new utterance
+    assert "score 1.00" in hits[0] and any(f"{p}[ ]" in hits[0] for p in ".!?"), hits[0]
+    for line in hits:
+        assert any(f"{p}[{w}]" in line for p in ".!?:" for w in " ↵"), line
 
 
 @pytest.mark.parametrize("args,message", [

@@ -16,6 +16,20 @@ from charlstm.interventions import STORY
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def demo_forgetter(layer: int | None = None) -> tuple[int, int]:
+    """(layer from 1, unit) of the shipped model's strongest forgetter at the story's period: in one layer, or any."""
+    from charlstm import gates
+    from charlstm.interventions import strongest_forgetter
+    from charlstm.store import demo_run
+
+    run = demo_run()
+    if layer is None:
+        best_layer, unit, _ = strongest_forgetter(run.weights, run.vocab)
+        return best_layer + 1, unit
+    tr = gates.trace_weights(run.weights, run.vocab, STORY)
+    return layer, gates.forgetters(tr, layer - 1, gates.sentence_boundaries(STORY)[0], k=1)[0].unit
+
+
 @pytest.fixture
 def at(fresh_app) -> AppTest:
     fresh_app.switch_page("pages/teach.py").run()
@@ -44,7 +58,7 @@ def test_the_three_gates_start_with_the_forget_lesson_at_the_period(at):
     assert [t.value for t in at.title] == ["Teach"]
     assert [t.label for t in at.tabs] == ["The three gates", "Clamp a unit", "Minimal pairs", "How a unit learns"]
     assert at.text_area(key="teach.lesson_text").value == STORY
-    assert (at.selectbox(key="teach.layer").value, at.number_input(key="teach.unit").value) == (1, 17)
+    assert (at.selectbox(key="teach.layer").value, at.number_input(key="teach.unit").value) == demo_forgetter()
     assert at.session_state["teach.position"] == STORY.index(".")
     svg = diagram(at)
     assert "reading “.” (position 18)" in svg and "f × c_prev = " in svg
@@ -69,19 +83,41 @@ def test_an_unknown_character_is_handled_as_elsewhere(at):
 def test_clamp_the_story(at):
     view(at, "Clamp a unit")
     assert at.text_area(key="teach.clamp_text").value == STORY
-    assert (at.selectbox(key="teach.clamp_layer").value, at.number_input(key="teach.clamp_unit").value) == (1, 17)
+    assert (at.selectbox(key="teach.clamp_layer").value,
+            at.number_input(key="teach.clamp_unit").value) == demo_forgetter()
     assert at.session_state["teach.clamp_from"] == 18
     metrics = {m.label: m.value for m in at.metric}
     assert set(metrics) == {"Likeliest untouched", "Likeliest clamped", "How far it moved"}
     codes = [c.value for c in at.main.code]
     assert len(codes) == 2 and all(len(c.strip()) > 120 for c in codes)  # 160 characters each
+    unit, position, moved, parted = demo_clamp_that_moves(layer=2)
     at.selectbox(key="teach.clamp_layer").set_value(2).run()
-    at.number_input(key="teach.clamp_unit").set_value(72).run()
-    at.session_state["teach.clamp_at"] = 23
+    at.number_input(key="teach.clamp_unit").set_value(unit).run()
+    at.session_state["teach.clamp_at"] = position
     at.run()
-    assert float({m.label: m.value for m in at.metric}["How far it moved"].split()[0]) > 0.1
+    shown = float({m.label: m.value for m in at.metric}["How far it moved"].split()[0])
+    assert shown == pytest.approx(moved, abs=1e-4) and shown > 0.01
     a, b = (c.value for c in at.main.code)
-    assert a != b  # the continuations part
+    assert parted and a != b  # the continuations part
+
+
+def demo_clamp_that_moves(layer: int) -> tuple[int, int, float, bool]:
+    """Of the layer's five strongest forgetters at the story's period, the one whose forget gate held at 1 moves
+    the shipped model's prediction most: (unit, where, how far in nats, whether the continuations differ)."""
+    from charlstm import gates, interventions
+    from charlstm.store import demo_run
+
+    run = demo_run()
+    tr = gates.trace_weights(run.weights, run.vocab, STORY)
+    boundary = gates.sentence_boundaries(STORY)[0]
+    best = None
+    for f in gates.forgetters(tr, layer - 1, boundary, k=5):
+        clamp = interventions.Clamp(layer=layer - 1, unit=f.unit, target="forget", value=1.0, start=boundary)
+        cmp = interventions.compare(run.weights, run.vocab, STORY, clamp, length=160, temperature=0.5, seed=0)
+        kl = cmp.divergence
+        if best is None or kl.max() > best[2]:
+            best = (f.unit, int(kl.argmax()), float(kl.max()), cmp.continuation_plain != cmp.continuation_clamped)
+    return best
 
 
 def test_minimal_pairs(at):

@@ -12,6 +12,23 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="module")
+def demo_long():
+    """The shipped model's trace over the page's sample: the library's own answers, to hold the page to."""
+    from charlstm import find
+    from charlstm.store import demo_run
+
+    run = demo_run()
+    return find.trace_long(run.weights, run.vocab, find.run_sample(run, None).text)
+
+
+def library_ranking(long, label: str, states=("cell", "hidden")):
+    from charlstm import find
+
+    lab, y = find.label_for(long.text, label, None)
+    return [(u.layer + 1, u.unit, u.state) for u in find.rank_units(long, y, lab.binary, states, k=10)]
+
+
 @pytest.fixture
 def at(fresh_app) -> AppTest:
     fresh_app.switch_page("pages/units.py").run()
@@ -38,15 +55,16 @@ def specs(at: AppTest) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
 
 
-def test_the_cell_finder_starts_with_the_line_position_cell(at):
+def test_the_cell_finder_starts_with_the_line_position_cell(at, demo_long):
     assert [t.value for t in at.title] == ["Units"]
     assert [t.label for t in at.tabs] == ["Cell finder", "Span search and match", "Surprise"]
     assert "Val loss:" in " ".join(m.value for m in at.sidebar.markdown)  # app.py's sidebar, as on every page
     assert any("python -m charlstm trace RUN --format csv" in m.value for m in at.markdown)  # gates per step: said
     ranked = table(at, "separation")
     assert len(ranked) == 10 and ranked["separation"].is_monotonic_decreasing
-    best = ranked.iloc[0]
-    assert (best["layer"], best["unit"], best["state"]) == (2, 67, "cell") and best["score"] > 0.9
+    assert list(zip(ranked["layer"], ranked["unit"], ranked["state"], strict=True)) == library_ranking(
+        demo_long, "line-position")
+    assert abs(ranked.iloc[0]["score"]) > 0.7  # the shipped model's line-position unit (layer 1 unit 85: r = -0.73)
     assert any("20,000 characters from the held-out end of tiny Shakespeare" in c.value for c in at.caption)
     assert any("correlation" in i.value for i in at.info)
     (text,) = html(at, "charlstm-units-text")
@@ -55,12 +73,13 @@ def test_the_cell_finder_starts_with_the_line_position_cell(at):
     assert marks == ["bar", "area"]  # the scores, and the median value along the line
 
 
-def test_a_yes_no_label_is_scored_by_auc_and_underlined(at):
+def test_a_yes_no_label_is_scored_by_auc_and_underlined(at, demo_long):
     at.selectbox(key="units.label").set_value("sentence-boundary").run()
     assert not at.exception
     ranked = table(at, "separation")
-    best = ranked.iloc[0]
-    assert (best["layer"], best["unit"], best["state"]) == (2, 93, "hidden") and best["score"] > 0.95
+    assert list(zip(ranked["layer"], ranked["unit"], ranked["state"], strict=True)) == library_ranking(
+        demo_long, "sentence-boundary")
+    assert ranked.iloc[0]["separation"] > 0.95  # AUC above 0.975 or below 0.025: a sentence-boundary detector
     assert any("area under the ROC curve" in i.value for i in at.info)
     assert "box-shadow" in html(at, "charlstm-units-text")[0]
     at.radio(key="units.states").set_value("cell").run()
@@ -78,12 +97,23 @@ def test_quotes_and_bad_regular_expressions_get_a_clear_message(at):
     assert not at.exception
 
 
+def library_span_units(start: int, end: int, threshold: float) -> list[int]:
+    """The units of the demo model's layer 2 whose hidden state is on through the span and off around it."""
+    from charlstm import find, gates
+    from charlstm.store import demo_run
+
+    run = demo_run()
+    values = gates.trace_weights(run.weights, run.vocab, gates.EXAMPLE).layers[1]["hidden"]
+    return [f.unit for f in find.span_search(values, start, end, threshold)]
+
+
 def test_span_search_finds_the_units_that_mark_a_new_sentence(at):
     view(at, "Span search and match")
     assert at.text_area(key="units.span_text").value == "Divya likes to eat. Reena is not fat."
     assert at.slider(key="units.span").value == (19, 19)
     found = table(at, "margin")
-    assert list(found["unit"])[:2] == [120, 0] and found["margin"].is_monotonic_decreasing
+    assert list(found["unit"]) == library_span_units(19, 20, 0.5) and len(found) >= 2
+    assert found["margin"].is_monotonic_decreasing
     assert any(s.get("layer") and len(s["layer"]) == 4 for s in specs(at))  # span, others, threshold, units
     (matches,) = html(at, "charlstm-matches")
     assert matches.count("at ") >= 10 and "1.00" in matches

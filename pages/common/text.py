@@ -43,13 +43,13 @@ def fmt_loss(v: float | None) -> str:
 
 
 def model_words(run: Run, demo: bool) -> str:
-    """'tiny Shakespeare, 2 × 128, the shipped demo': which model a page is showing."""
+    """'tiny Shakespeare, 2 × 256, the shipped demo': which model a page is showing."""
     return (f"{md(run.meta.get('corpus_name', '?'))}, {run.config.layers} × {run.config.units}"
             f"{', the shipped demo' if demo else ''}")
 
 
 def baseline_words(run: Run, b) -> str:
-    """'1.786 nats/char · letter frequencies 3.347 · uniform guess 4.174: learned ...', or the val loss alone."""
+    """'1.497 nats/char · letter frequencies 3.347 · uniform guess 4.174: learned ...', or the val loss alone."""
     from charlstm import baselines
 
     said = baselines.sentence(run.val_loss, b)
