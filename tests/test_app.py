@@ -72,6 +72,8 @@ def test_every_page_renders_with_the_sidebar(at, page):
     side = " ".join(texts(at.sidebar.markdown))
     assert "tiny Shakespeare" in side and f"{demo.layers} × {demo.units} LSTM" in side and "Val loss:" in side
     assert any("demo model" in c for c in texts(at.sidebar.caption))
+    run = demo_run()  # stopped by its time budget before its epochs: the sidebar says so
+    assert f"Epochs:** {run.epochs_done} of {demo.epochs} (it spent its time budget)" in side, side
 
 
 # ---- corpus

@@ -24,6 +24,14 @@ BASELINES_HELP = ("Cross-entropy of the held-out part, in nats per character, lo
                   "letter frequencies the model is says what it learned: README, “What a loss means”.")
 
 
+def stop_note(run) -> str:
+    """' (it spent its time budget)' for a run that stopped before its epochs, else ''."""
+    from charlstm.train import stop_words
+
+    why = stop_words(run.history.get("stopped"), run.config) if run.epochs_done < run.config.epochs else None
+    return f" (it {why})" if why else ""
+
+
 def sidebar() -> None:
     run = session.active_run()
     c = run.config
@@ -35,7 +43,7 @@ def sidebar() -> None:
         st.markdown(
             f"**Corpus:** {md(run.meta.get('corpus_name', '?'))}  \n"
             f"**Model:** {c.layers} × {c.units} LSTM ({run.meta.get('params', 0):,} parameters)  \n"
-            f"**Epochs:** {run.epochs_done} of {c.epochs}  \n"
+            f"**Epochs:** {run.epochs_done} of {c.epochs}{stop_note(run)}  \n"
             f"**Val loss:** {fmt_loss(run.val_loss)} nats/char"
             + (f" (epoch {run.best_epoch}, the best)" if run.best_epoch and run.best_epoch != run.epochs_done else "")
             + f"  \n**Status:** {run.status}"
