@@ -36,6 +36,27 @@ def choose(page, label: str, option: str) -> None:
 
 
 @journey
+def test_gates_on_the_shipped_model(page, server):
+    """The Gates page as a first visitor sees it (the README's first picture): the shipped model, last layer."""
+    from charlstm.store import demo_run
+
+    config = demo_run().config
+    page.goto(f"{server.url}/gates", wait_until="domcontentloaded")
+    heading(page, "Gates").wait_for(timeout=PAGE_LOAD_MS)
+    settle(page)
+    intro = page.get_by_text("Inside the active model (").inner_text()
+    assert f"(tiny Shakespeare, {config.layers} × {config.units}, the shipped demo)" in intro, intro
+    heading(page, f"Forget gate, layer {config.layers}: every unit at every character", 3).wait_for()
+    page.get_by_text(f"{config.units} units (rows) × {len(EXAMPLE)} characters (columns)").wait_for()
+    heading(page, "Who forgets at the boundary", 3).wait_for()
+    page.get_by_test_id("stDataFrame").first.locator("canvas").first.wait_for(timeout=PAGE_LOAD_MS)
+    page.get_by_test_id("stVegaLiteChart").first.locator("canvas, svg").first.wait_for(timeout=PAGE_LOAD_MS)
+    settle(page)
+    no_exception(page)
+    shoot(page, "gates-demo")
+
+
+@journey
 def test_cell_finder(page, server):
     page.goto(f"{server.url}/units", wait_until="domcontentloaded")
     heading(page, "Units").wait_for(timeout=PAGE_LOAD_MS)
