@@ -10,6 +10,13 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# the app has finished its script run, is connected, and draws no placeholder: a click now is not lost to a rerun
+IDLE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
+    && app.getAttribute('data-test-connection-state') === 'CONNECTED'
+    && document.querySelectorAll('[data-testid="stSkeleton"]').length === 0;
+}"""
 
 
 def free_port() -> int:
@@ -36,3 +43,7 @@ def start_app(env: dict[str, str], poll: float = 0.1) -> tuple[subprocess.Popen,
                 return proc, url
         except OSError:
             time.sleep(poll)
+
+
+def wait_idle(page, timeout_ms: int = 120_000) -> None:
+    page.wait_for_function(IDLE_JS, timeout=timeout_ms, polling=100)

@@ -25,17 +25,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from app_server import start_app  # noqa: E402  (bench/ is the script's folder, first on sys.path)
+from app_server import IDLE_JS, start_app  # noqa: E402  (bench/ is the script's folder, first on sys.path)
 
 RESULTS = Path(__file__).with_name("results.json")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-IDLE_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
-    && app.getAttribute('data-test-connection-state') === 'CONNECTED'
-    && document.querySelectorAll('[data-testid="stSkeleton"]').length === 0;
-}"""
 RATE = re.compile(r"([\d,]+) characters in ([\d.]+) s: ([\d,]+) characters per second")
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app_server import start_app  # noqa: E402  (bench/ is the script's folder, first on sys.path)
+from app_server import start_app, wait_idle  # noqa: E402  (bench/ is the script's folder, first on sys.path)
 
 from charlstm.config import PRESETS  # noqa: E402
 from charlstm.store import RunStore  # noqa: E402
@@ -93,6 +93,8 @@ class App:
         self.proc, self.url = start_app(env)
 
     def train(self, browser, preset: str, epochs: int | None) -> dict:
+        from playwright.sync_api import expect
+
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(self.url + "/train")
         page.get_by_label("Units per layer", exact=True).wait_for(timeout=120_000)
@@ -104,14 +106,29 @@ class App:
                 break
             except Exception:
                 page.keyboard.press("Escape")
-        units = page.get_by_label("Units per layer", exact=True)
-        page.wait_for_function("([el, v]) => el.value === v", arg=[units.element_handle(),
-                                                                  str(PRESETS[preset].units)])
+        wait_idle(page)
+        # a locator, not an element handle: the rerun that applies the preset may draw a new input element
+        expect(page.get_by_label("Units per layer", exact=True)).to_have_value(str(PRESETS[preset].units),
+                                                                               timeout=60_000)
         if epochs:
             page.get_by_label("Epochs", exact=True).fill(str(epochs))
+            page.get_by_label("Epochs", exact=True).press("Enter")
+        wait_idle(page)  # the preset's rerun is over: a click during a rerun can be lost
         rss_before = rss_mb(self.proc.pid)
         page.get_by_role("button", name="Start training").click()
-        page.get_by_text("Training:").first.wait_for(timeout=120_000)
+        anyway = page.get_by_role("button", name="Start anyway")
+        started = page.get_by_text("Training:").first
+        try:
+            started.or_(anyway).first.wait_for(timeout=120_000)
+            if anyway.is_visible():  # fewer than about 300 steps (the default config for 1 epoch): train it as asked
+                wait_idle(page)
+                anyway.click()
+            started.wait_for(timeout=120_000)
+        except Exception:
+            shot = Path(tempfile.gettempdir()) / "worker_bench_failed.png"
+            page.screenshot(path=str(shot), full_page=True)
+            raise RuntimeError(f"the training did not start; the page is in {shot}:\n"
+                               + page.get_by_test_id("stMain").inner_text()[:3000]) from None
         cpu0, t0, peak, browser0 = cpu_seconds(self.proc.pid), time.perf_counter(), 0.0, browser_cpu_seconds()
         done = page.get_by_text("finished: run").first
         while not done.is_visible():  # the browser stays on the Train page all the way
