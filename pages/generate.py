@@ -85,7 +85,7 @@ def output_ui(run: Run, prime: str, drop: bool, length: int, temperature: float,
             text = sampling.prepare_prime(prime, run.vocab, run.config.lowercase, drop_unknown=drop)
             chars = sampling.generate(run.weights, run.vocab, text, length, temperature, top_k, seed, window=window)
             with st.container(border=True, key="generate.output"):
-                st.write_stream(charts.markdown_stream(chars, stats, prefix=text, piece=charts.piece_size(length)))
+                st.write_stream(charts.markdown_stream(chars, stats, prefix=text))
         except (CorpusError, ValueError) as e:
             st.error(f"Nothing generated: {e}.", icon=":material/error:")
         else:

@@ -339,7 +339,7 @@ def test_generate(page, server):
     assert page.get_by_text("never saw").count() == 0
     length = page.get_by_label("Length (characters)", exact=True)
 
-    # the longest text the page allows: it goes out in about 20 pieces (at most 500 characters or 0.1 s each),
+    # the longest text the page allows: it goes out in about 10 pieces (at most 1,000 characters or 0.1 s each),
     # so even this tiny model's sixth of a second reaches the browser in pieces. Read them as the server sent
     # them (the browser may draw several in one frame): every markdown whose text starts with the priming text.
     length.fill("10000")
