@@ -1,4 +1,6 @@
-"""The browser benchmarks' Streamlit server: this checkout's app on a free loopback port, ready when it answers."""
+"""A Streamlit app seen from a browser: this checkout's app on a free loopback port, ready when it answers, and
+what the browser benchmarks and the browser tests (tests/e2e) both read of it: when a script run is over, and
+the server's messages on the websocket."""
 
 from __future__ import annotations
 
@@ -45,5 +47,27 @@ def start_app(env: dict[str, str], poll: float = 0.1) -> tuple[subprocess.Popen,
             time.sleep(poll)
 
 
-def wait_idle(page, timeout_ms: int = 120_000) -> None:
-    page.wait_for_function(IDLE_JS, timeout=timeout_ms, polling=100)
+def wait_idle(page, timeout_ms: int = 120_000, polling: int = 100) -> None:
+    page.wait_for_function(IDLE_JS, timeout=timeout_ms, polling=polling)
+
+
+def forward_msg(payload):
+    """A message from the Streamlit server (one protobuf ForwardMsg per websocket frame), or None."""
+    from google.protobuf.message import DecodeError
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    if not isinstance(payload, bytes):
+        return None
+    try:
+        return ForwardMsg.FromString(payload)
+    except DecodeError:
+        return None
+
+
+def markdown_sent(payload) -> str | None:
+    """The body of an st.markdown element the server sent in this frame, if it is one."""
+    msg = forward_msg(payload)
+    if msg is None or msg.WhichOneof("type") != "delta" or msg.delta.WhichOneof("type") != "new_element":
+        return None
+    element = msg.delta.new_element
+    return element.markdown.body if element.WhichOneof("type") == "markdown" else None

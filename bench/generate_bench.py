@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from app_server import IDLE_JS, start_app  # noqa: E402  (bench/ is the script's folder, first on sys.path)
+from app_server import forward_msg, markdown_sent, start_app, wait_idle  # noqa: E402  (bench/ is the script's folder, first on sys.path)
 
 RESULTS = Path(__file__).with_name("results.json")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -47,26 +47,10 @@ def library_rate(length: int, repeats: int) -> float:
     return statistics.median(rates)
 
 
-def forward_msg(payload):
-    """A message from the Streamlit server (one protobuf ForwardMsg per websocket frame), or None."""
-    from google.protobuf.message import DecodeError
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-    if not isinstance(payload, bytes):
-        return None
-    try:
-        return ForwardMsg.FromString(payload)
-    except DecodeError:
-        return None
-
-
 def markdown_pieces(payload) -> int:
     """1 when this frame is a piece of the generated text (a markdown that starts with the priming text)."""
-    msg = forward_msg(payload)
-    return int(msg is not None and msg.WhichOneof("type") == "delta"
-               and msg.delta.WhichOneof("type") == "new_element"
-               and msg.delta.new_element.WhichOneof("type") == "markdown"
-               and msg.delta.new_element.markdown.body.startswith("ROMEO"))
+    body = markdown_sent(payload)
+    return int(body is not None and body.startswith("ROMEO"))
 
 
 def run_finished(payload) -> bool:
@@ -96,24 +80,24 @@ def main() -> None:
             page.on("websocket", lambda ws: sockets.append(ws))
             page.goto(url + "/generate")
             page.get_by_role("button", name="Generate", exact=True).wait_for(timeout=120_000)
-            page.wait_for_function(IDLE_JS, timeout=120_000, polling=100)
+            wait_idle(page)
             # the page primes with a line of the run's held-out text now; the bench and library_rate use ROMEO:
             prime = page.get_by_label("Priming text", exact=True)
             prime.fill("ROMEO:\n")
             prime.press("Control+Enter")  # commit the text area's value
             page.wait_for_timeout(500)
-            page.wait_for_function(IDLE_JS, timeout=120_000, polling=100)
+            wait_idle(page)
             length = page.get_by_label("Length (characters)", exact=True)
             length.fill(str(args.length))
             length.press("Enter")
             page.wait_for_timeout(500)
-            page.wait_for_function(IDLE_JS, timeout=120_000, polling=100)
+            wait_idle(page)
             seed = page.get_by_label("Random seed", exact=True)
             for i in range(args.repeats + 1):  # the first warms the server up and is not counted
                 seed.fill(str(i + 1))
                 seed.press("Enter")
                 page.wait_for_timeout(300)
-                page.wait_for_function(IDLE_JS, timeout=120_000, polling=100)
+                wait_idle(page)
                 count = [0]
                 ws = [w for w in sockets if "/_stcore/stream" in w.url and not w.is_closed()][-1]
 
@@ -125,12 +109,12 @@ def main() -> None:
                     t0 = time.perf_counter()
                     page.get_by_role("button", name="Generate", exact=True).click()
                     caption = page.get_by_text(RATE).first
-                page.wait_for_function(IDLE_JS, timeout=120_000, polling=50)
+                wait_idle(page, polling=50)
                 wall = time.perf_counter() - t0
                 ws.remove_listener("framereceived", collect)
                 m = RATE.search(caption.inner_text())
                 rate = int(m.group(3).replace(",", ""))
-                page.wait_for_function(IDLE_JS, timeout=120_000, polling=100)
+                wait_idle(page)
                 print(f"{'warm-up' if i == 0 else f'run {i}'}: page says {rate:,} chars/s; click to caption "
                       f"{wall:.2f} s; {count[0]} pieces (load {os.getloadavg()[0]:.1f})", flush=True)
                 if i:

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import make_text  # tests/conftest.py
 
+from bench.app_server import IDLE_JS, forward_msg, markdown_sent, wait_idle  # what the browser benchmarks read too
+
 from .conftest import ROOT, VIEWPORT, app_socket
 
 pytestmark = pytest.mark.e2e
@@ -31,13 +33,6 @@ ENDLESS = 5000  # epochs: a training that cannot end before the test cancels it 
 PAGE_LOAD_MS = 90_000  # a fresh page on a busy 2-core machine: lazy-loaded widgets, TensorFlow imports
 TRAIN_DONE_MS = 300_000
 
-# Streamlit sets data-test-script-state on stApp; widgets whose code is still loading show stSkeleton.
-IDLE_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
-    && app.getAttribute('data-test-connection-state') === 'CONNECTED'
-    && document.querySelectorAll('[data-testid="stSkeleton"]').length === 0;
-}"""
 # ... and no element is marked stale (drawn faded) by a rerun in progress.
 FRESH_JS = f"() => !document.querySelector('[data-stale=\"true\"]') && ({IDLE_JS})()"
 # The training progress bar: its text ("Training: epoch 1/2, step 40/281 (7%)") and its value (aria-valuenow).
@@ -65,20 +60,7 @@ TEXT = make_text(40_000, seed=11)  # the same short sentences the library tests 
 # ---- helpers
 def settle(page, timeout: int = PAGE_LOAD_MS) -> None:
     """Wait until Streamlit has finished the current script run and every widget is drawn."""
-    page.wait_for_function(IDLE_JS, timeout=timeout, polling=100)
-
-
-def forward_msg(payload):
-    """A message from the Streamlit server (one protobuf ForwardMsg per websocket frame), or None."""
-    from google.protobuf.message import DecodeError
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-    if not isinstance(payload, bytes):
-        return None
-    try:
-        return ForwardMsg.FromString(payload)
-    except DecodeError:
-        return None
+    wait_idle(page, timeout)
 
 
 def run_finished(payload) -> bool:
@@ -88,15 +70,6 @@ def run_finished(payload) -> bool:
     msg = forward_msg(payload)
     return (msg is not None and msg.WhichOneof("type") == "script_finished"
             and msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY)
-
-
-def markdown_sent(payload) -> str | None:
-    """The body of an st.markdown element the server sent in this frame, if it is one."""
-    msg = forward_msg(payload)
-    if msg is None or msg.WhichOneof("type") != "delta" or msg.delta.WhichOneof("type") != "new_element":
-        return None
-    element = msg.delta.new_element
-    return element.markdown.body if element.WhichOneof("type") == "markdown" else None
 
 
 def rerun(page, action) -> None:
