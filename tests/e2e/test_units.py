@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from test_units_page import library_span_units  # tests/test_units_page.py: the page's AppTest twin
 
 from .test_browser import PAGE_LOAD_MS, heading, no_exception, open_page, settle, shoot
 
@@ -90,23 +91,13 @@ def test_cell_finder(page, server):
     no_exception(page)
 
 
-def library_span_units() -> list[int]:
-    """The demo model's layer-2 units whose hidden state is at or above 0.5 on the space after "eat." only."""
-    from charlstm import find, gates
-    from charlstm.store import demo_run
-
-    run = demo_run()
-    values = gates.trace_weights(run.weights, run.vocab, EXAMPLE).layers[1]["hidden"]
-    return [f.unit for f in find.span_search(values, 19, 20, 0.5)]
-
-
 @journey
 def test_span_search_and_match(page, server):
     tab(page, "Span search and match", page.locator(".charlstm-span mark"))
     assert page.get_by_label("Text to trace", exact=True).input_value() == EXAMPLE
     mark = page.locator(".charlstm-span mark")
     assert mark.inner_text() == " "  # the space after "eat.", where a new sentence begins
-    units = library_span_units()
+    units = library_span_units(19, 20, 0.5)  # layer 2's hidden state on the space after "eat." only
     assert len(units) >= 2
     found = heading(page, f"{len(units)} units mark “␣”", 3)  # the page finds what the library finds
     found.wait_for(timeout=PAGE_LOAD_MS)
