@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import re2  # google-re2: a visitor's pattern runs in time linear in the text, whatever the pattern
 
 MAX_REGEX = 200  # characters of a user's pattern: a long one is more likely a mistake than a label
+RE2_MAX_MEM = 8 << 20  # bytes RE2 may spend on one pattern's automata; past it, it falls back to a slower linear scan
 
 
 @dataclass(frozen=True)
@@ -66,21 +68,39 @@ def line_position(text: str) -> np.ndarray:
     return (t - last).astype(np.float64)
 
 
-def regex_mask(text: str, pattern: str) -> np.ndarray:
-    """True on every character inside a match of pattern; raises ValueError for a bad pattern."""
+def compile_pattern(pattern: str):
+    """A visitor's pattern, compiled by RE2; ValueError, in one sentence, for one it cannot run.
+
+    Python's re backtracks: `(.|.)*X` takes exponential time and would freeze the one server process that
+    every visitor shares. RE2 guarantees linear time and bounded memory; the price is no backreferences
+    and no lookaround, which it refuses at compile time (we say so instead of falling back to re).
+    """
     if not pattern:
         raise ValueError("the regular expression is empty")
     if len(pattern) > MAX_REGEX:
-        raise ValueError(f"the regular expression is {len(pattern)} characters; the limit is {MAX_REGEX}")
+        raise ValueError(f"the regular expression is {len(pattern):,} characters; the limit is {MAX_REGEX}")
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print each refused pattern on the server's stderr
+    options.max_mem = RE2_MAX_MEM
     try:
-        rx = re.compile(pattern)
-    except re.error as e:
-        raise ValueError(f"not a regular expression: {pattern!r} ({e})") from None
+        return re2.compile(pattern, options)
+    except re2.error as e:
+        why = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        hint = ""
+        if any(s in pattern for s in ("(?=", "(?!", "(?<", "\\1", "\\2")):
+            hint = "; lookaround and backreferences are not supported, since they can take exponential time"
+        raise ValueError(f"not a regular expression this server can run: {why}{hint}") from None
+
+
+def regex_mask(text: str, pattern: str) -> np.ndarray:
+    """True on every character inside a match of a visitor's pattern (run by RE2); ValueError for a bad pattern."""
+    rx = compile_pattern(pattern)
     return _mask(text, (m.span() for m in rx.finditer(text)))
 
 
 def word_start(text: str) -> np.ndarray:
-    return regex_mask(text, r"(?<![\w'])\w")
+    # our own fixed pattern, so Python's re (with its lookbehind) is safe here
+    return _mask(text, (m.span() for m in re.finditer(r"(?<![\w'])\w", text)))
 
 
 def after_sentence_end(text: str) -> np.ndarray:

@@ -93,7 +93,8 @@ def cell_finder_view(run: Run) -> None:
             if "units.regex" not in st.session_state:
                 st.session_state["units.regex"] = r"\b[A-Z]+:"
             regex = st.text_input("Regular expression", key="units.regex", max_chars=labels.MAX_REGEX,
-                                  help="Python syntax. Every character inside a match is labelled: "
+                                  help="Python's syntax, run by RE2 in time linear in the text: no lookaround, "
+                                       "no backreferences. Every character inside a match is labelled: "
                                        r"`\b[A-Z]+:` marks the speakers' names in Shakespeare.")
     states = ("cell", "hidden") if scored == "both" else (scored,)
     long = sample_trace(str(run.path), stamp(run), ("cell", "hidden"), None, run, sample.text)

@@ -29,7 +29,7 @@ from charlstm.find import (
     trace_long,
 )
 from charlstm.gates import EXAMPLE, trace_weights
-from charlstm.labels import LABELS, label_values
+from charlstm.labels import LABELS, label_values, regex_mask
 from charlstm.lstm_np import LayerWeights, Weights, softmax
 from charlstm.surprise import surprise
 
@@ -124,10 +124,34 @@ def test_cell_finder_ranks_the_boundary_forgetter_first(planted):
 
 def test_a_regular_expression_works_as_a_label(planted):
     _, long = planted
-    label, y, ranked = cell_finder(long, regex=r"(?<=\.)\s(?=\S)", k=3)  # a space or newline after a full stop
-    np.testing.assert_array_equal(y, label_values(long.text, "sentence-boundary")[1])
+    label, y, ranked = cell_finder(long, regex=r"[aeiouAEIOU]", k=3)
+    np.testing.assert_array_equal(y, label_values(long.text, "vowel")[1])
     assert label.name == "regex" and label.binary
-    assert (ranked[0].layer, ranked[0].unit) == (0, FORGET_UNIT)
+    assert ranked == cell_finder(long, "vowel", k=3)[2]
+
+
+@pytest.mark.parametrize("pattern,message", [
+    ("(.|.)*X", None),  # exponential for Python's re; linear for RE2
+    ("(a|aa)*$", None),
+    ("(?<=\\.)\\s", "lookaround and backreferences are not supported"),
+    ("(a)\\1", "lookaround and backreferences are not supported"),
+    ("(", "not a regular expression"),
+    ("a" * 201, "the limit is 200"),
+    ("", "empty"),
+])
+def test_a_visitor_pattern_runs_in_linear_time_or_is_refused_in_words(pattern, message):
+    text = "ab" * 50_000 + "X"  # Python's re would take longer than the universe's age on (.|.)*X here
+    if message is None:
+        y = regex_mask(text, pattern)
+        assert y.shape == (len(text),) and y.dtype == bool
+        assert y[-1] == (pattern == "(.|.)*X")
+    else:
+        with pytest.raises(ValueError, match=message.replace("(", "\\(")):
+            regex_mask(text, pattern)
+
+
+def test_a_pattern_finds_the_characters_it_matches_in_any_script():
+    assert regex_mask("aéébé", "é+").tolist() == [False, True, True, False, True]  # spans in characters, not bytes
 
 
 def test_span_search_ranks_the_quote_detector_first():
