@@ -10,11 +10,13 @@ import time
 
 from . import __version__
 from . import fit as fit_mod
+from . import limits as limits_mod
 from .baselines import sentence
 from .config import PRESETS, Config, settings
 from .corpus import CorpusError, load_path
 from .store import RunStore, StoreError, demo_run
 from .train import run_key, stop_words
+from .workspace import public_here
 
 
 def add_config_args(p: argparse.ArgumentParser, cls: type = Config) -> None:
@@ -101,6 +103,10 @@ def cmd_train(args, store: RunStore) -> int:
         if args.epochs < 1:
             raise ValueError("ask for at least one more epoch")
         config, resume_from = run.config.replace(epochs=run.epochs_done + args.epochs), run.key
+        if public_here():  # on the public server's host, with its settings: the caps its Continue button applies
+            problems = limits_mod.from_env().problems(config, corpus_bytes=len(corpus.text.encode("utf-8")))
+            if problems:
+                raise ValueError("not continued: " + "; ".join(problems) + " (CHARLSTM_MODE=public)")
     else:
         corpus = load_path(args.corpus)
         config, resume_from = config_from(args, corpus=corpus), None

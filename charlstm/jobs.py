@@ -24,12 +24,14 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import Config
 from .corpus import Corpus
 from .curves import LIVE_POINTS, thin
+from .limits import Limits
 from .store import RunStore, StoreError, run_key
 from .train import Progress
 from .worker import plan
@@ -151,7 +153,8 @@ class JobManager:
 
     def __init__(self, store: RunStore, max_kept: int = 50, max_workers: int | None = None,
                  grace: float | None = None, max_queue: int | None = None, max_train_s: float | None = None,
-                 one_per_owner: bool = True, after_job=None, worker_settings: dict[str, str] | None = None):
+                 one_per_owner: bool = True, after_job=None, worker_settings: dict[str, str] | None = None,
+                 limits: Limits | Callable[[], Limits] | None = None):
         from .workspace import settings_from
 
         defaults = settings_from() if max_queue is None or max_train_s is None else None
@@ -163,6 +166,9 @@ class JobManager:
         self.one_per_owner = one_per_owner  # at most one queued-or-running job per workspace
         self.after_job = after_job  # called with the view of every job that ends (the app evicts old runs then)
         self.worker_settings = dict(worker_settings or {})  # environment for the workers (CHARLSTM_TF_THREADS)
+        # the server's caps, checked here where every job is accepted (start, continue, URL); a callable is asked
+        # at each submission, so caps changed in the server's settings apply without a new manager
+        self._limits = limits
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._jobs: dict[str, Job] = {}  # bounded: finished jobs beyond max_kept are forgotten
@@ -189,6 +195,9 @@ class JobManager:
         already has a job waiting or running, or when the queue is full.
         """
         store = store or self.store
+        problems = self.problems(corpus, config)
+        if problems:
+            raise Refused("; ".join(problems) + ".")
         key = run_key(corpus.sha256, config)
         with self._lock:
             for job in self._jobs.values():
@@ -217,6 +226,16 @@ class JobManager:
             self._wake.notify_all()
             return job.view(), how
 
+    def problems(self, corpus: Corpus | None, config: Config) -> list[str]:
+        """Why this server will not train config on corpus (its caps and its time limit), in words; [] when it will."""
+        size = len(corpus.text.encode("utf-8")) if corpus is not None else None
+        lim = self._limits() if callable(self._limits) else self._limits
+        out = lim.problems(config, corpus_bytes=size) if lim is not None else []
+        if config.minutes and self.max_train_s and config.minutes * 60 > self.max_train_s:
+            out.append(f"the time budget is {config.minutes:g} minutes; this server allows at most "
+                       f"{self.max_train_s / 60:g}")
+        return out
+
     def resume(self, key: str, more_epochs: int, store: RunStore | None = None,
                owner: str | None = None) -> tuple[JobView, str]:
         """Continue a stored run of `store` for more epochs, from its saved optimizer state."""
@@ -224,11 +243,14 @@ class JobManager:
         run = store.get(key)
         if run is None:
             raise StoreError(f"no stored run {key}")
+        if more_epochs < 1:
+            raise ValueError("ask for at least one more epoch")
+        problems = self.problems(None, run.config.replace(epochs=run.epochs_done + more_epochs))
+        if problems:  # said first: no upload of its corpus would let this run continue here
+            raise Refused("; ".join(problems) + ".")
         corpus = store.load_corpus(run.meta["corpus_sha256"])
         if corpus is None:
             raise StoreError("the corpus this run was trained on is not stored here; upload it and train again")
-        if more_epochs < 1:
-            raise ValueError("ask for at least one more epoch")
         return self.submit(corpus, run.config.replace(epochs=run.epochs_done + more_epochs), resume_from=key,
                            store=store, owner=owner)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from . import __version__
+from . import __version__, bounded
 from .config import Config
 from .corpus import Corpus, Vocab
 from .lstm_np import Weights
@@ -31,7 +31,8 @@ from .probes import Probes
 FILES = ("model.keras", "weights.npz", "config.json", "vocab.json", "history.json", "meta.json")
 OPTIONAL = ("probes.npz",)  # kept and bundled when there; a run without them is whole
 MAX_BUNDLE_BYTES = 200_000_000  # a bundle larger than this is refused before it is unpacked
-MAX_MEMBER_BYTES = 200_000_000
+MAX_MEMBER_BYTES = 200_000_000  # uncompressed, any one file inside a bundle
+MAX_UNPACKED_BYTES = 400_000_000  # uncompressed, all its files together
 
 
 class StoreError(ValueError):
@@ -314,23 +315,19 @@ class RunStore:
 
     def import_bundle(self, data: bytes) -> Run:
         """Validate a bundle made by export_bundle and add it to the store; it never replaces a stored run."""
-        if len(data) > MAX_BUNDLE_BYTES:
-            raise StoreError(f"the bundle is {len(data) / 1e6:.0f} MB; the limit is {MAX_BUNDLE_BYTES / 1e6:.0f} MB")
-        try:
-            z = zipfile.ZipFile(io.BytesIO(data))
-        except zipfile.BadZipFile:
-            raise StoreError("not a charlstm bundle: the file is not a zip archive") from None
+        z = open_bundle(data)
         with z:
             infos = {i.filename: i for i in z.infolist()}
             if not set(FILES) <= set(infos) <= set(FILES + OPTIONAL):
                 raise StoreError("not a charlstm bundle: it must hold exactly " + ", ".join(FILES)
                                  + " (and " + ", ".join(OPTIONAL) + " when it has them)")
-            if any(i.file_size > MAX_MEMBER_BYTES for i in infos.values()):
-                raise StoreError("not a charlstm bundle: a file inside it is too large")
             tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=self.runs))
             try:
                 for name in FILES + tuple(o for o in OPTIONAL if o in infos):  # fixed names: nothing lands outside
-                    (tmp / name).write_bytes(z.read(name))
+                    member = bounded.read_member(z, name, MAX_MEMBER_BYTES)
+                    if name.endswith(".json"):
+                        bounded.loads(member, name)  # size and nesting checked before read_run parses it
+                    (tmp / name).write_bytes(member)
                 if "probes.npz" in infos:
                     try:
                         Probes.from_bytes((tmp / "probes.npz").read_bytes())
@@ -349,19 +346,47 @@ class RunStore:
                                      "(delete it first to import it again)") from None
             except zipfile.BadZipFile as e:
                 raise StoreError(f"the bundle is damaged: {e}") from None
+            except bounded.BoundedError as e:
+                raise StoreError(f"not a charlstm bundle: {e}") from None
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         return read_run(self.path(key))
 
 
-def bundle_key(data: bytes) -> str | None:
-    """The run key a bundle says it holds (unchecked: import_bundle checks it), or None when unreadable."""
+def open_bundle(data: bytes) -> zipfile.ZipFile:
+    """The bundle's zip, once its size, entry count and declared sizes are within the caps (StoreError if not)."""
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise StoreError(f"the bundle is {len(data) / 1e6:.0f} MB; the limit is {MAX_BUNDLE_BYTES / 1e6:.0f} MB")
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            key = json.loads(z.read("meta.json")).get("key")
-    except (zipfile.BadZipFile, KeyError, ValueError, AttributeError, OSError):
-        return None
-    return key if isinstance(key, str) else None
+        return bounded.open_zip(data, max_member=MAX_MEMBER_BYTES, max_total=MAX_UNPACKED_BYTES)
+    except bounded.BoundedError as e:
+        raise StoreError(f"not a charlstm bundle: {e}") from None
+
+
+def _bundle_json(data: bytes, name: str):
+    with open_bundle(data) as z:
+        try:
+            return bounded.loads(bounded.read_member(z, name, bounded.MAX_JSON_BYTES), name)
+        except bounded.BoundedError as e:
+            raise StoreError(f"not a charlstm bundle: {e}") from None
+
+
+def bundle_key(data: bytes) -> str:
+    """The run key a bundle says it holds (unchecked: import_bundle checks it); StoreError, in one sentence, when the
+    bundle is refused. Safe in the server: nothing is inflated or parsed past the caps (charlstm/bounded.py)."""
+    meta = _bundle_json(data, "meta.json")
+    key = meta.get("key") if isinstance(meta, dict) else None
+    if not isinstance(key, str):
+        raise StoreError("not a charlstm bundle: its meta.json names no run key")
+    return key
+
+
+def bundle_config(data: bytes) -> Config:
+    """The config a bundle says its run was trained with (for the server's caps, before the bundle is imported)."""
+    try:
+        return Config.from_dict(_bundle_json(data, "config.json"))
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        raise StoreError(f"not a charlstm bundle: its config.json is unreadable ({str(e)[:160]})") from None
 
 
 def demo_run() -> Run:

@@ -91,6 +91,13 @@ def settings_from(environ: Mapping[str, str] | None = None, overrides: Mapping |
     return ServerSettings(**values)
 
 
+def public_here(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this environment names public mode itself: the command line then applies the public server's caps
+    (the server is public by default; the command line, a person's own tool, only when told)."""
+    environ = os.environ if environ is None else environ
+    return environ.get(env_name("mode"), "").strip().lower() == "public"
+
+
 # ---- tokens
 def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)

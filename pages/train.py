@@ -17,7 +17,7 @@ from charlstm.corpus import Corpus, CorpusError
 from charlstm.jobs import JobView, Refused
 from charlstm.limits import Limits
 from charlstm.probes import MAX_CHARS, PROBE
-from charlstm.store import Run, StoreError, bundle_key
+from charlstm.store import Run, StoreError, bundle_config, bundle_key
 from charlstm.train import steps_per_epoch
 from charlstm.worker import import_bundle
 from pages.common import navigation, session, workspace
@@ -354,9 +354,6 @@ def resume(key: str, lim: Limits) -> None:
     more = int(st.session_state.get("train.more", 1))
     if run is None:
         return note(RUNS_NOTE, "error", "that run is no longer stored")
-    if run.epochs_done + more > lim.max_epochs:
-        return note(RUNS_NOTE, "error", f"Not continued: {run.epochs_done} + {more} epochs is more than this server "
-                                        f"allows ({lim.max_epochs}).")
     try:
         view, how = manager().resume(key, more, store=workspace.shelf().store_of(key), owner=workspace.owner())
     except (StoreError, ValueError, Refused) as e:
@@ -452,7 +449,7 @@ def _at(values: list, epoch: int):
     return values[epoch - 1] if 0 < epoch <= len(values) else None
 
 
-def upload_bundle_ui() -> None:
+def upload_bundle_ui(lim: Limits) -> None:
     up = st.file_uploader("Upload a run bundle (.zip)", type=["zip"], key="train.bundle",
                           help="A bundle made by Download bundle, here or on another charlstm server.")
     if up is None:
@@ -462,11 +459,13 @@ def upload_bundle_ui() -> None:
         st.session_state["train.bundle_seen"] = up.file_id
         shelf = workspace.shelf()
         data = up.getvalue()
-        key = bundle_key(data)
-        refused = shelf.import_refusal(key) if key else None  # never over a run this visitor can see
         try:
+            refused = shelf.import_refusal(bundle_key(data))  # never over a run this visitor can see
             if refused:
                 raise StoreError(refused)
+            too_big = lim.problems(bundle_config(data).replace(epochs=1, minutes=0.0))  # its model, not its length
+            if too_big:
+                raise StoreError("; ".join(too_big))
             with st.spinner("Checking the bundle in a separate process (it loads TensorFlow: a few seconds)…"):
                 run = import_bundle(shelf.own, data)  # into this visitor's workspace; no TensorFlow here
         except StoreError as e:
@@ -495,7 +494,7 @@ def runs_ui(lim: Limits) -> None:
             run_details_ui(selected)
     if active_key:
         st.button("Use the demo model instead", key="train.use_demo", on_click=activate, args=(None,))
-    upload_bundle_ui()
+    upload_bundle_ui(lim)
 
 
 lim = limits()

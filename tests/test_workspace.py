@@ -107,11 +107,13 @@ def test_an_import_never_replaces_a_run(tmp_path, trained_run):
     import io
     import zipfile
 
-    from charlstm.store import bundle_key
+    from charlstm.store import StoreError, bundle_key
 
     store = RunStore(tmp_path / "w")
     data = RunStore(trained_run.path.parents[1]).export_bundle(trained_run.key)
-    assert bundle_key(data) == trained_run.key and bundle_key(b"junk") is None
+    assert bundle_key(data) == trained_run.key
+    with pytest.raises(StoreError, match="not a zip archive"):
+        bundle_key(b"junk")
     run = store.import_bundle(data)
     before = (run.path / "weights.npz").read_bytes()
     # forge: the same files, but the Keras model's weights changed (what a hostile visitor would do)

@@ -10,6 +10,7 @@ from charlstm import corpus as corpus_mod
 from charlstm.corpus import Corpus
 from charlstm.jobs import JobManager
 from charlstm.store import Run, StoreError, default_home, demo_run, read_run
+from pages.common.server_limits import limits
 
 
 @st.cache_resource(show_spinner=False)
@@ -27,7 +28,7 @@ def _manager(home: str, key: str, _settings) -> JobManager:
     m = JobManager(ws.shared, max_queue=_settings.max_queue, max_train_s=_settings.max_train_minutes * 60,
                    max_workers=_settings.max_workers, grace=_settings.cancel_grace_s,
                    one_per_owner=_settings.public, after_job=housekeeping,
-                   worker_settings={"CHARLSTM_TF_THREADS": str(_settings.tf_threads)})
+                   worker_settings={"CHARLSTM_TF_THREADS": str(_settings.tf_threads)}, limits=limits)
     return m
 
 

@@ -1,0 +1,93 @@
+"""Hostile bundles are refused in one sentence before anything in them is inflated or parsed past a cap."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bundles import bomb, declared_sizes, many_entries, nested, replaced
+
+from charlstm import bounded
+from charlstm.store import RunStore, StoreError, bundle_key
+
+ROOT = str(Path(__file__).resolve().parents[1])
+
+
+@pytest.fixture(scope="module")
+def good(trained_run) -> bytes:
+    return RunStore(trained_run.path.parents[1]).export_bundle(trained_run.key)
+
+
+def hostile(good: bytes) -> dict[str, tuple[bytes, str]]:
+    """name -> (bundle, what the one sentence must say)."""
+    return {
+        "bomb": (bomb(), "uncompressed; the limit is"),
+        "lying bomb": (bomb(lie=True), "meta.json"),
+        "nested meta.json": (replaced(good, meta_json=nested()), "meta.json nests 100,000 levels deep"),
+        "nested config.json": (replaced(good, config_json=nested()), "config.json nests 100,000 levels deep"),
+        "many entries": (many_entries(good), "holds 5,"),
+        "sizes past the total": (declared_sizes(good, 150_000_000), "MB uncompressed; the limit is 400 MB"),
+        "not a zip": (b"PK" + b"\0" * 100, "not a zip archive"),
+    }
+
+
+CASES = ["bomb", "lying bomb", "nested meta.json", "nested config.json", "many entries", "sizes past the total",
+         "not a zip"]
+
+
+def one_sentence(message: str) -> None:
+    assert "\n" not in message and "Traceback" not in message and ROOT not in message and "/tmp" not in message, message
+    assert len(message) < 300, message
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_server_reads_no_hostile_bundles_key(good, case):
+    data, says = hostile(good)[case]
+    if case == "nested config.json":  # the server reads only meta.json; the import process refuses the config
+        assert bundle_key(data) == bundle_key(good)
+        return
+    with pytest.raises(StoreError) as e:
+        bundle_key(data)
+    assert says in str(e.value)
+    one_sentence(str(e.value))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_import_refuses_each_hostile_bundle_and_keeps_the_store(tmp_path, good, case):
+    store = RunStore(tmp_path / "home")
+    kept = store.import_bundle(good)
+    data, says = hostile(good)[case]
+    with pytest.raises(StoreError) as e:
+        store.import_bundle(data)
+    assert says in str(e.value)
+    one_sentence(str(e.value))
+    assert [r.key for r in store.list()] == [kept.key]  # nothing stored is lost, nothing half-imported appears
+    assert not [p for p in store.runs.iterdir() if p.name.startswith(".import-")]
+
+
+@pytest.mark.parametrize("case", ["bomb", "nested meta.json", "nested config.json", "many entries"])
+def test_the_command_line_refuses_a_hostile_bundle_in_one_line(tmp_path, good, case):
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(hostile(good)[case][0])
+    env = dict(os.environ, CHARLSTM_HOME=str(tmp_path / "home"), PYTHONPATH=ROOT)
+    r = subprocess.run([sys.executable, "-m", "charlstm", "import", str(path)], capture_output=True, text=True,
+                       env=env, timeout=180, cwd=ROOT)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: not a charlstm bundle: "), r.stderr
+    assert hostile(good)[case][1] in lines[0]
+
+
+def test_json_depth_ignores_brackets_inside_strings():
+    assert bounded.json_depth(b'{"a": "[[[[{{{{\\"[[["}') == 1
+    assert bounded.json_depth('{"a": [[{"b": []}]]}') == 5
+    assert bounded.loads('{"a": [1]}', "x.json") == {"a": [1]}
+    with pytest.raises(bounded.BoundedError, match=r"x\.json nests 33 levels deep; the limit is 32"):
+        bounded.loads("[" * 33 + "]" * 33, "x.json")
+    with pytest.raises(bounded.BoundedError, match=r"x\.json is 11 bytes; the limit is 10"):
+        bounded.loads(b'"123456789"', "x.json", max_bytes=10)
+    with pytest.raises(bounded.BoundedError, match="not valid JSON"):
+        bounded.loads("{", "x.json")

@@ -1,0 +1,130 @@
+"""Every server cap that starting a run obeys, continuing one obeys too: in the job manager (where every job is
+accepted, so no page or URL can skip it), on the Train page, for an imported bundle, and on the command line when
+it is told it runs for the public server."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from test_app import goto, table, texts
+
+from charlstm.jobs import JobManager, Refused
+from charlstm.limits import Limits
+from charlstm.store import RunStore, run_key
+
+ROOT = str(Path(__file__).resolve().parents[1])
+
+# the shared trained run is 2 x 24, embedding 8, sequence 32, batch 16, 2 epochs, on an 8 kB corpus:
+# each cap set just below what continuing it for one epoch asks, and what the refusal says
+CAPS = {
+    "max_layers": (1, "layers is 2; this server allows at most 1"),
+    "max_units": (16, "units per layer is 24; this server allows at most 16"),
+    "max_embedding": (4, "embedding size is 8; this server allows at most 4"),
+    "max_seq_len": (16, "sequence length is 32; this server allows at most 16"),
+    "max_batch_size": (8, "batch size is 16; this server allows at most 8"),
+    "max_epochs": (2, "epochs is 3; this server allows at most 2"),
+    "max_training_mb": (700, "this server allows at most 700 MB"),
+    "max_corpus_mb": (0.001, "the corpus is 0.0 MB; this server allows at most 0.001 MB"),
+}
+
+
+@pytest.fixture
+def manager_for(trained_run):
+    made = []
+
+    def make(**kw) -> JobManager:
+        m = JobManager(RunStore(trained_run.path.parents[1]), max_workers=1, **kw)
+        made.append(m)
+        return m
+
+    yield make
+    for m in made:
+        m.close()
+
+
+@pytest.mark.parametrize("cap", list(CAPS))
+def test_continuing_a_run_past_any_cap_is_refused_where_jobs_are_accepted(manager_for, trained_run, cap):
+    value, says = CAPS[cap]
+    m = manager_for(limits=Limits(**{cap: value}))
+    with pytest.raises(Refused, match=says.replace("(", r"\(").replace(".", r"\.")):
+        m.resume(trained_run.key, 1)
+    assert m.jobs() == []  # nothing queued, nothing started
+
+
+def test_within_the_caps_continuing_is_accepted(manager_for, trained_run):
+    m = manager_for(limits=Limits())
+    assert m.problems(RunStore(trained_run.path.parents[1]).load_corpus(trained_run.meta["corpus_sha256"]),
+                      trained_run.config.replace(epochs=3)) == []
+
+
+def test_a_time_budget_past_the_servers_wall_time_cap_is_refused(manager_for, trained_run):
+    store = RunStore(trained_run.path.parents[1])
+    corpus = store.load_corpus(trained_run.meta["corpus_sha256"])
+    m = manager_for(limits=Limits(), max_train_s=600)
+    with pytest.raises(Refused, match="the time budget is 30 minutes; this server allows at most 10"):
+        m.submit(corpus, trained_run.config.replace(minutes=30.0))
+    assert m.problems(corpus, trained_run.config.replace(minutes=10.0)) == []
+
+
+def forged(bundle: bytes, **changes) -> bytes:
+    """A bundle whose config says other settings, with the key made to match (what a hostile visitor can do)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(bundle)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        config = json.loads(src.read("config.json")) | changes
+        meta = json.loads(src.read("meta.json"))
+        from charlstm.config import Config
+
+        meta["key"] = run_key(meta["corpus_sha256"], Config.from_dict(config))
+        for info in src.infolist():
+            data = {"config.json": json.dumps(config).encode(), "meta.json": json.dumps(meta).encode()}.get(
+                info.filename, src.read(info.filename))
+            dst.writestr(info.filename, data)
+    return out.getvalue()
+
+
+def test_the_command_line_continues_within_the_public_caps_only_when_told_it_is_public(tmp_path, trained_run):
+    home = tmp_path / "home"
+    store = RunStore(home)
+    store.save_corpus(RunStore(trained_run.path.parents[1]).load_corpus(trained_run.meta["corpus_sha256"]))
+    store.import_bundle(forged(RunStore(trained_run.path.parents[1]).export_bundle(trained_run.key),
+                               batch_size=4096))
+    (run,) = store.list()
+    env = dict(os.environ, CHARLSTM_HOME=str(home), PYTHONPATH=ROOT, CHARLSTM_MODE="public")
+    r = subprocess.run([sys.executable, "-m", "charlstm", "resume", run.key[:8], "--epochs", "1"],
+                       capture_output=True, text=True, env=env, timeout=180, cwd=ROOT)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    said = "error: not continued: batch size is 4096; this server allows at most 256 (CHARLSTM_MODE=public)"
+    assert lines == [said], r.stderr
+    assert [r.key for r in store.list()] == [run.key]
+
+
+def test_the_train_page_refuses_a_forged_bundle_past_the_caps_and_continuing_past_a_lowered_cap(
+        fresh_app, trained_run, monkeypatch):
+    at = fresh_app
+    bundle = RunStore(trained_run.path.parents[1]).export_bundle(trained_run.key)
+    goto(at, "train")
+    at.file_uploader(key="train.bundle").set_value(
+        ("big.zip", forged(bundle, batch_size=4096, seq_len=512), "application/zip")).run()
+    assert not at.exception
+    assert any("big.zip was not imported: sequence length is 512; this server allows at most 256; batch size is "
+               "4096; this server allows at most 256" in e for e in texts(at.error)), texts(at.error)
+
+    at.file_uploader(key="train.bundle").set_value(("ok.zip", bundle, "application/zip")).run()
+    assert any(f"Imported run {trained_run.key[:8]}" in s for s in texts(at.success))
+    assert table(at, "key")["key"].tolist() == [trained_run.key]
+    monkeypatch.setenv("CHARLSTM_MAX_UNITS", "16")  # the server's operator lowers a cap; the run is 2 x 24
+    at.run()
+    at.selectbox(key="train.run").set_value(trained_run.key).run()
+    at.number_input(key="train.more").set_value(1)
+    at.button(key="train.resume").click().run()
+    assert not at.exception
+    errors = texts(at.error)
+    assert any("Not continued: units per layer is 24; this server allows at most 16." in e for e in errors), errors
