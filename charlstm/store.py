@@ -187,10 +187,26 @@ def _write_run_files(folder: Path, trained, corpus: Corpus, key: str, weights: W
 
 
 class RunStore:
-    def __init__(self, home: Path | str | None = None):
+    def __init__(self, home: Path | str | None = None, create: bool = True, on_create=None):
+        """create=False: the folder is made only when something is first stored (a visitor's workspace), and then
+        on_create() is called (the workspace records its first use)."""
         self.root = Path(home) if home is not None else default_home()
         self.runs = self.root / "runs"
-        self.runs.mkdir(parents=True, exist_ok=True)
+        self._on_create = on_create
+        if create:
+            self.runs.mkdir(parents=True, exist_ok=True)
+
+    def _folders(self) -> list[Path]:
+        """The run folders (and temporary ones), none when nothing was ever stored."""
+        return list(self.runs.iterdir()) if self.runs.is_dir() else []
+
+    def ready(self) -> Path:
+        """The runs folder, made (and on_create called) when nothing was stored yet."""
+        if not self.runs.is_dir():
+            self.runs.mkdir(parents=True, exist_ok=True)
+            if self._on_create is not None:
+                self._on_create()
+        return self.runs
 
     def path(self, key: str) -> Path:
         if not key or not all(ch in "0123456789abcdef" for ch in key):
@@ -203,7 +219,7 @@ class RunStore:
 
     def find(self, prefix: str) -> Run:
         """A run by its key or a unique prefix of it, for the command line."""
-        matches = [p for p in self.runs.iterdir()
+        matches = [p for p in self._folders()
                    if p.is_dir() and p.name.startswith(prefix) and not p.name.startswith(".")]
         if not matches:
             raise StoreError(f"no stored run matches {prefix!r} (see `python -m charlstm runs`)")
@@ -214,7 +230,7 @@ class RunStore:
     def list(self) -> list[Run]:
         """Every readable run, newest first; unreadable folders are skipped, never deleted."""
         out = []
-        for p in self.runs.iterdir():
+        for p in self._folders():
             if p.is_dir() and not p.name.startswith("."):
                 try:
                     out.append(read_run(p))
@@ -225,7 +241,7 @@ class RunStore:
     def save(self, trained, corpus: Corpus) -> Run:
         key = run_key(corpus.sha256, trained.config)
         weights = Weights.from_keras(trained.model)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=self.runs))
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=self.ready()))
         try:
             _write_run_files(tmp, trained, corpus, key, weights)
             self._install(tmp, key)
@@ -254,6 +270,7 @@ class RunStore:
 
     def save_corpus(self, corpus: Corpus) -> None:
         """Keep the text a run was trained on, by hash, so the run can be continued later."""
+        self.ready()
         folder = self.root / "corpora"
         folder.mkdir(exist_ok=True)
         target = folder / f"{corpus.sha256}.txt"
@@ -289,7 +306,7 @@ class RunStore:
         if not folder.is_dir():
             return []
         needed = set(keep)
-        for p in self.runs.iterdir():
+        for p in self._folders():
             if p.is_dir() and not p.name.startswith("."):
                 try:
                     needed.add(json.loads((p / "meta.json").read_text(encoding="utf-8")).get("corpus_sha256"))
@@ -321,7 +338,7 @@ class RunStore:
             if not set(FILES) <= set(infos) <= set(FILES + OPTIONAL):
                 raise StoreError("not a charlstm bundle: it must hold exactly " + ", ".join(FILES)
                                  + " (and " + ", ".join(OPTIONAL) + " when it has them)")
-            tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=self.runs))
+            tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=self.ready()))
             try:
                 for name in FILES + tuple(o for o in OPTIONAL if o in infos):  # fixed names: nothing lands outside
                     member = bounded.read_member(z, name, MAX_MEMBER_BYTES)

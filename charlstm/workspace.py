@@ -11,6 +11,10 @@ On disk (public mode):
                                           (never listed to visitors unless on the built-in corpus)
   $CHARLSTM_HOME/workspaces/<id>/runs, corpora   one visitor's uploads, trainings, imports
 where <id> is a hash of the visitor's token: a directory listing never shows a usable token.
+A token is minted by the server: a random part and its HMAC under the server's secret
+(CHARLSTM_SECRET, else $CHARLSTM_HOME/secret, made once), so a link with a token the server never
+issued opens no workspace, and nobody can choose the workspace a victim will fill. A workspace's
+folder is made when something is first stored in it, not when a visitor opens a page.
 
 Every function that decides what to delete takes the time from an injected clock, so tests use a
 fake one and tiny caps.
@@ -18,8 +22,10 @@ fake one and tiny caps.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -27,15 +33,16 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .corpus import Corpus
 from .store import Run, RunStore, StoreError
 
 MODES = ("public", "personal")
-TOKEN_BYTES = 24  # 192 bits from secrets.token_urlsafe: far past guessing, short enough to copy
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,64}")
+NONCE_BYTES = 16  # 128 random bits, then 128 bits of HMAC-SHA256: 44 URL-safe characters in all
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{44}")
+SECRET_FILE = "secret"  # under CHARLSTM_HOME, when no CHARLSTM_SECRET is set
 USED = ".used"  # a file whose mtime is when a run or a workspace was last used
 TOUCH_EVERY_S = 60.0  # last-used times need no finer grain; fewer writes
 
@@ -52,6 +59,7 @@ class ServerSettings:
     max_workers: int = 1  # trainings at once (each wants both cores of a small server); later ones queue
     cancel_grace_s: float = 30.0  # a cancelled worker's time to stop at a batch boundary before it is killed
     tf_threads: int = 1  # TensorFlow's intra-op threads in the process that trains
+    secret: str = field(default="", repr=False)  # signs workspace tokens; empty: one kept under CHARLSTM_HOME
 
     @property
     def public(self) -> bool:
@@ -81,7 +89,9 @@ def settings_from(environ: Mapping[str, str] | None = None, overrides: Mapping |
                     if s is not None and s != ""), None)
         if raw is None:
             continue
-        if f.name == "mode":
+        if f.name == "secret":
+            values["secret"] = str(raw)
+        elif f.name == "mode":
             mode = str(raw).strip().lower()
             if mode not in MODES:
                 raise ValueError(f"{name} must be public or personal, got {raw!r}")
@@ -99,12 +109,55 @@ def public_here(environ: Mapping[str, str] | None = None) -> bool:
 
 
 # ---- tokens
-def new_token() -> str:
-    return secrets.token_urlsafe(TOKEN_BYTES)
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _signature(secret: bytes, nonce: str) -> str:
+    return _b64(hmac.new(secret, nonce.encode(), hashlib.sha256).digest()[:16])
+
+
+def mint(secret: bytes) -> str:
+    """A new workspace token: 16 random bytes and their HMAC under the server's secret."""
+    nonce = _b64(secrets.token_bytes(NONCE_BYTES))
+    return nonce + _signature(secret, nonce)
+
+
+def issued(secret: bytes, token: object) -> bool:
+    """Whether this server minted the token (constant-time comparison of the signature)."""
+    return valid_token(token) and hmac.compare_digest(token[22:], _signature(secret, token[:22]))
 
 
 def valid_token(token: object) -> bool:
+    """The shape of a token (44 URL-safe characters), whoever made it."""
     return isinstance(token, str) and _TOKEN.fullmatch(token) is not None
+
+
+def load_secret(home: Path, configured: str = "") -> bytes:
+    """The key that signs tokens: the configured one, else home/secret, made once (0600) and kept across restarts.
+
+    Made with O_EXCL, so two server processes starting at once agree on one secret.
+    """
+    if configured:
+        return configured.encode()
+    path = Path(home) / SECRET_FILE
+    for _ in range(50):
+        with contextlib.suppress(FileNotFoundError):
+            raw = path.read_bytes().strip()
+            if len(raw) >= 32:
+                return raw
+        Path(home).mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{SECRET_FILE}-{secrets.token_hex(8)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_hex(32).encode())
+        try:
+            os.link(tmp, path)  # atomic, and fails if another process made it first: then read theirs
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    raise StoreError(f"cannot read the server's secret in {home}")
 
 
 def workspace_id(token: str) -> str:
@@ -248,22 +301,30 @@ class Workspaces:
         self.root = self.home / "workspaces"
         self.settings, self.builtin_sha, self.clock = settings, builtin_sha, clock
         self.shared = RunStore(self.home)
+        self.secret = load_secret(self.home, settings.secret)
         self._lock = threading.Lock()
         self._last_sweep = float("-inf")
 
+    def new_token(self) -> str:
+        return mint(self.secret)
+
+    def issued(self, token: object) -> bool:
+        return issued(self.secret, token)
+
     def path(self, token: str) -> Path:
-        if not valid_token(token):
-            raise StoreError("not a workspace token")
+        if not self.issued(token):
+            raise StoreError("not a workspace token this server issued")
         return self.root / workspace_id(token)
 
     def exists(self, token: str) -> bool:
-        return valid_token(token) and self.path(token).is_dir()
+        return self.issued(token) and self.path(token).is_dir()
 
     def store(self, token: str) -> RunStore:
-        """The token's own store, made when first used, and marked as used now."""
+        """The token's own store; its folder is made when something is first stored in it. Marked as used now."""
         p = self.path(token)
-        store = RunStore(p)
-        touch(p, self.clock)
+        store = RunStore(p, create=False, on_create=lambda: touch(p, self.clock, force=True))
+        if p.is_dir():
+            touch(p, self.clock)
         return store
 
     def shelf(self, token: str | None) -> Shelf:

@@ -8,12 +8,13 @@ does (each with its own workspace id), and measures the memory of the process th
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 
 import pytest
 
 from charlstm.jobs import JobManager, Refused, valid_job_id
-from charlstm.workspace import ServerSettings, Workspaces, new_token, workspace_id
+from charlstm.workspace import ServerSettings, Workspaces, workspace_id
 
 FINISH_S = 300
 ENDLESS = 100_000
@@ -31,14 +32,14 @@ def rss_mb(pid: int) -> float:
 def test_job_ids_are_unguessable_and_other_workspaces_cannot_see_or_cancel_them(store, tiny_corpus, tiny_config):
     m = JobManager(store, grace=60, max_queue=8, max_train_s=3600)
     try:
-        a, b = workspace_id(new_token()), workspace_id(new_token())
+        a, b = workspace_id(secrets.token_hex(8)), workspace_id(secrets.token_hex(8))
         v, how = m.submit(tiny_corpus, tiny_config.replace(epochs=ENDLESS), owner=a)
         assert how == "started" and valid_job_id(v.id) and len(v.id) >= 22  # 16 random bytes
         assert not v.id.isdigit() and str(v.number) not in (v.id,)
         # B: not listed, not readable by id (copied from A's URL), not cancellable; a guessed id is nothing
         assert m.jobs(owner=b) == [] and m.get(v.id, owner=b) is None
         m.cancel(v.id, owner=b)
-        for guess in ("1", "2", str(v.number), "../x", new_token()[:22]):
+        for guess in ("1", "2", str(v.number), "../x", secrets.token_urlsafe(16)):
             assert m.get(guess, owner=b) is None
             m.cancel(guess, owner=b)
         assert m.get(v.id, owner=a).active and m.get(v.id, owner=a).status in ("queued", "running")
@@ -49,7 +50,7 @@ def test_job_ids_are_unguessable_and_other_workspaces_cannot_see_or_cancel_them(
         w, how = m.submit(tiny_corpus, tiny_config.replace(epochs=ENDLESS, seed=12), owner=b)
         assert how == "queued" and m.position(w.id) == 1 and m.load() == (1, 1)
         # and the same corpus and config from B while A trains it: B's own job, never A's
-        x, how = m.submit(tiny_corpus, tiny_config.replace(epochs=ENDLESS), owner=workspace_id(new_token()))
+        x, how = m.submit(tiny_corpus, tiny_config.replace(epochs=ENDLESS), owner=workspace_id(secrets.token_hex(8)))
         assert how == "queued" and x.id != v.id
         m.cancel(v.id, owner=a)
         assert m.wait(v.id, timeout=FINISH_S).status == "cancelled"
@@ -61,7 +62,7 @@ def test_job_ids_are_unguessable_and_other_workspaces_cannot_see_or_cancel_them(
 def test_the_wall_time_cap_stops_a_training_and_keeps_its_finished_epochs(store, tiny_corpus, tiny_config):
     m = JobManager(store, grace=60, max_queue=8, max_train_s=3600)
     try:
-        v, _ = m.submit(tiny_corpus, tiny_config.replace(epochs=ENDLESS), owner=workspace_id(new_token()))
+        v, _ = m.submit(tiny_corpus, tiny_config.replace(epochs=ENDLESS), owner=workspace_id(secrets.token_hex(8)))
         got = m.wait_for(v.id, lambda j: j.progress is not None and j.progress.epoch >= 2, timeout=FINISH_S)
         assert got.status == "running", got.message
         m.max_train_s = 0.0  # the cap passes now: the next line from the worker stops it (as 20 min would)
@@ -79,7 +80,7 @@ def test_twenty_visitors_at_once_the_queue_cap_holds_and_memory_stays_bounded(tm
                                                                               record_property):
     spaces = Workspaces(tmp_path / "home", ServerSettings())
     m = JobManager(spaces.shared, grace=60, max_queue=8, max_train_s=3600)
-    visitors = [new_token() for _ in range(20)]
+    visitors = [spaces.new_token() for _ in range(20)]
     rss_before = rss_mb(os.getpid())
     answers: dict[str, tuple[str, object]] = {}
     barrier = threading.Barrier(len(visitors))

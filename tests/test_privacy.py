@@ -71,6 +71,31 @@ def test_each_visitor_gets_a_workspace_token_in_the_url_and_a_bad_one_gets_a_fre
     assert any("That workspace link is not valid" in w for w in texts(bad.sidebar.warning))
 
 
+def test_a_forged_link_opens_nothing_and_visitors_who_store_nothing_leave_no_folder(visitors, tmp_path):
+    a, b = visitors
+    for page in ("train", "corpus", "gates"):  # two visitors look around, store nothing
+        goto(a, page)
+        goto(b, page)
+    third = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    third.run()
+    goto(third, "train")
+    assert len({token(a), token(b), token(third)}) == 3
+    workspaces = tmp_path / "home" / "workspaces"
+    assert not workspaces.exists() or list(workspaces.iterdir()) == []
+    # a link with a token this server never minted: 64 '-', or one of the right shape but unsigned
+    for forged, says in (("-" * 64, "That workspace link is not valid"),
+                         ("-" * 44, "was not issued by this server"),
+                         (token(a)[:22] + "x" * 22, "was not issued by this server")):
+        visitor = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        visitor.query_params["ws"] = forged
+        visitor.run()
+        assert not visitor.exception and token(visitor) != forged
+        assert visitor.query_params["ws"] in (token(visitor), [token(visitor)])
+        warned = texts(visitor.sidebar.warning)
+        assert any(says in w for w in warned), warned
+    assert not workspaces.exists() or list(workspaces.iterdir()) == []
+
+
 @pytest.mark.slow
 def test_a_second_visitor_cannot_reach_the_first_ones_runs_jobs_or_files(visitors, tmp_path):
     from charlstm.store import RunStore

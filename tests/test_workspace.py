@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from charlstm import workspace as ws_mod
+from charlstm.corpus import from_text
 from charlstm.store import RunStore, StoreError
-from charlstm.workspace import ServerSettings, Workspaces, new_token, settings_from, valid_token, workspace_id
+from charlstm.workspace import ServerSettings, Workspaces, load_secret, settings_from, valid_token, workspace_id
 
 
 class Clock:
@@ -28,7 +29,7 @@ class Clock:
 
 def put(store: RunStore, run, key: str | None = None):
     """Copy a stored run into store (under another key when given: eviction only looks at folders)."""
-    dst = store.runs / (key or run.key)
+    dst = store.ready() / (key or run.key)
     shutil.copytree(run.path, dst)
     if key:
         meta = json.loads((dst / "meta.json").read_text())
@@ -37,18 +38,60 @@ def put(store: RunStore, run, key: str | None = None):
     return dst
 
 
-def test_tokens_are_long_random_and_never_on_disk(tmp_path):
-    tokens = {new_token() for _ in range(50)}
-    assert len(tokens) == 50 and all(valid_token(t) and len(t) >= 32 for t in tokens)  # 24 bytes: 192 bits
-    for bad in ("", "abc", "../../etc/passwd", "x" * 200, None, 12, "a b" * 20, "<script>" * 5):
-        assert not valid_token(bad)
+def test_tokens_are_long_random_signed_and_never_on_disk(tmp_path):
     spaces = Workspaces(tmp_path, ServerSettings())
+    tokens = {spaces.new_token() for _ in range(50)}
+    assert len(tokens) == 50 and all(valid_token(t) and spaces.issued(t) and len(t) == 44 for t in tokens)
+    for bad in ("", "abc", "../../etc/passwd", "x" * 200, None, 12, "a b" * 20, "<script>" * 5):
+        assert not valid_token(bad) and not spaces.issued(bad)
     t = next(iter(tokens))
-    spaces.store(t)
+    spaces.store(t).save_corpus(from_text("Hello there. " * 20, "x.txt"))  # something stored: now the folder exists
     (folder,) = (tmp_path / "workspaces").iterdir()
     assert folder.name == workspace_id(t) and t not in folder.name and t[:8] not in folder.name
+    assert t not in (tmp_path / "secret").read_text()
     with pytest.raises(StoreError, match="not a workspace token"):
         spaces.store("../x")
+
+
+def test_a_token_the_server_never_issued_opens_no_workspace(tmp_path):
+    spaces = Workspaces(tmp_path / "home", ServerSettings())
+    mine = spaces.new_token()
+    forged = ["-" * 64, "-" * 44, mine[:22] + "A" * 22, mine[:-1] + ("A" if mine[-1] != "A" else "B"),
+              Workspaces(tmp_path / "elsewhere", ServerSettings()).new_token()]  # another server's: valid-looking
+    for token in forged:
+        assert not spaces.issued(token), token
+        assert not spaces.exists(token)
+        with pytest.raises(StoreError, match="not a workspace token this server issued"):
+            spaces.store(token)
+    assert spaces.issued(mine)
+    # the secret outlives a restart (the same home), and CHARLSTM_SECRET, when set, is the key instead
+    assert Workspaces(tmp_path / "home", ServerSettings()).issued(mine)
+    assert not Workspaces(tmp_path / "home", ServerSettings(secret="s" * 40)).issued(mine)
+    assert settings_from({"CHARLSTM_SECRET": "k" * 40}).secret == "k" * 40
+    assert "k" * 40 not in repr(settings_from({"CHARLSTM_SECRET": "k" * 40}))  # never in a log or a cache key
+    assert oct((tmp_path / "home" / "secret").stat().st_mode & 0o777) == "0o600"
+
+
+def test_two_processes_starting_at_once_agree_on_one_secret(tmp_path):
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        secrets_seen = set(pool.map(lambda _: load_secret(tmp_path / "home"), range(16)))
+    assert len(secrets_seen) == 1 and len(next(iter(secrets_seen))) == 64
+    assert [p.name for p in (tmp_path / "home").iterdir()] == ["secret"]  # no temporary file left behind
+
+
+def test_a_workspace_folder_is_made_only_when_something_is_stored(tmp_path, trained_run):
+    spaces = Workspaces(tmp_path, ServerSettings())
+    for _ in range(3):  # three visitors who look and store nothing
+        t = spaces.new_token()
+        shelf = spaces.shelf(t)
+        assert shelf.list() == [] and shelf.get(trained_run.key) is None and not spaces.exists(t)
+    assert not (tmp_path / "workspaces").exists() or list((tmp_path / "workspaces").iterdir()) == []
+    t = spaces.new_token()
+    put(spaces.store(t), trained_run)
+    assert [p.name for p in (tmp_path / "workspaces").iterdir()] == [workspace_id(t)]
+    assert [r.key for r in spaces.shelf(t).list()] == [trained_run.key]
 
 
 def test_settings_have_one_name_each_and_bad_values_say_which():
@@ -66,7 +109,7 @@ def test_settings_have_one_name_each_and_bad_values_say_which():
 
 def test_a_workspace_sees_its_own_runs_and_the_shared_ones_only(tmp_path, trained_run):
     spaces = Workspaces(tmp_path, ServerSettings(), builtin_sha="f" * 64)
-    a, b = new_token(), new_token()
+    a, b = spaces.new_token(), spaces.new_token()
     put(spaces.store(a), trained_run)
     key = trained_run.key
     A, B = spaces.shelf(a), spaces.shelf(b)
@@ -89,10 +132,10 @@ def test_shared_runs_are_only_those_on_the_builtin_corpus_and_read_only(tmp_path
     corpus_sha = trained_run.meta["corpus_sha256"]
     other = Workspaces(tmp_path / "x", ServerSettings(), builtin_sha="0" * 64)
     put(other.shared, trained_run)  # e.g. a command-line run on someone's own text
-    assert other.shelf(new_token()).list() == []
+    assert other.shelf(other.new_token()).list() == []
     spaces = Workspaces(tmp_path / "y", ServerSettings(), builtin_sha=corpus_sha)
     put(spaces.shared, trained_run)
-    for token in (new_token(), new_token()):
+    for token in (spaces.new_token(), spaces.new_token()):
         shelf = spaces.shelf(token)
         assert [r.key for r in shelf.list()] == [trained_run.key] and not shelf.owns(trained_run.key)
         with pytest.raises(StoreError, match="shared by every visitor"):
@@ -150,7 +193,7 @@ def test_a_corpus_goes_with_the_last_run_that_needs_it(tmp_path, trained_run, ti
     assert store.load_corpus(sha) is None and store.load_corpus(tiny_corpus.sha256) is not None
     # a sweep removes what no run and no job needs (a training that was cancelled before it kept anything)
     spaces = Workspaces(tmp_path / "home", ServerSettings())
-    own = spaces.store(new_token())
+    own = spaces.store(spaces.new_token())
     own.save_corpus(tiny_corpus)
     spaces.enforce(keep_corpora={tiny_corpus.sha256})
     assert own.load_corpus(tiny_corpus.sha256) is not None  # a job in flight needs it
@@ -161,7 +204,7 @@ def test_a_corpus_goes_with_the_last_run_that_needs_it(tmp_path, trained_run, ti
 def test_an_idle_workspace_expires_with_its_runs_and_corpora(tmp_path, trained_run):
     clock = Clock()
     spaces = Workspaces(tmp_path, ServerSettings(workspace_ttl_hours=24), clock=clock)
-    old, busy, fresh = new_token(), new_token(), new_token()
+    old, busy, fresh = spaces.new_token(), spaces.new_token(), spaces.new_token()
     for t in (old, busy, fresh):
         put(spaces.store(t), trained_run)
     clock.t += 23 * 3600
@@ -179,7 +222,7 @@ def test_the_quota_evicts_least_recently_used_runs_but_never_the_newest_a_busy_o
     clock = Clock()
     size = ws_mod.size_of(trained_run.path)
     spaces = Workspaces(tmp_path, ServerSettings(workspace_mb=3.5 * size / 1e6, store_mb=1000), clock=clock)
-    t = new_token()
+    t = spaces.new_token()
     store = spaces.store(t)
     keys = [f"{i:016x}" for i in range(1, 6)]
     for k in keys:
@@ -204,7 +247,7 @@ def test_the_total_cap_evicts_private_runs_first_then_shared(tmp_path, trained_r
     private = []
     for i in range(3):
         clock.t += 60
-        private.append(put(spaces.store(new_token()), trained_run, key=f"{i + 1:016x}"))
+        private.append(put(spaces.store(spaces.new_token()), trained_run, key=f"{i + 1:016x}"))
         ws_mod.touch(private[-1], clock, force=True)
     evicted = spaces.enforce()
     assert evicted == [private[0], private[1]]  # private first, least recently used first; the shared run stays

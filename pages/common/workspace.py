@@ -55,14 +55,18 @@ def token() -> str | None:
     t = st.session_state.get(TOKEN)
     if t is None:
         given = st.query_params.get(PARAM)
+        ws = spaces()
         if given is not None and not ws_mod.valid_token(given):
             st.session_state[NOTICE] = ("That workspace link is not valid (it must be the whole link, as copied); "
                                         "this is a fresh, empty workspace.")
-        elif given is not None and not spaces().exists(given):
-            st.session_state[NOTICE] = ("Nothing is stored under this workspace link: it may have been unused "
-                                        f"for more than {settings().workspace_ttl_hours:g} h and deleted. This is "
-                                        "a fresh, empty workspace under the same link.")
-        t = given if ws_mod.valid_token(given) else ws_mod.new_token()
+        elif given is not None and not ws.issued(given):
+            st.session_state[NOTICE] = ("That workspace link was not issued by this server, so it opens nothing; "
+                                        "this is a fresh, empty workspace with a link of its own.")
+        elif given is not None and not ws.exists(given):
+            st.session_state[NOTICE] = ("Nothing is stored under this workspace link yet, or it was unused for more "
+                                        f"than {settings().workspace_ttl_hours:g} h and deleted. This is a fresh, "
+                                        "empty workspace under the same link.")
+        t = given if ws.issued(given) else ws.new_token()
         st.session_state[TOKEN] = t
     return t
 
