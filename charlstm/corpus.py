@@ -88,7 +88,20 @@ def from_bytes(data: bytes, name: str, max_bytes: int | None = None) -> Corpus:
     return from_text(text, name, encoding=enc)
 
 
+# Characters a name may not carry as they are: controls (Cc), format characters (Cf: the bidirectional overrides
+# U+202A-202E and isolates U+2066-2069 that make `report\u202etxt.exe` read as another name, zero-width
+# characters, soft hyphens), line and paragraph separators, surrogates and private use.
+_HIDDEN = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co"}
+
+
+def visible(name: object) -> str:
+    """A name (file name, corpus, run label) with every invisible or direction-changing character made visible as
+    <U+XXXX>, so it reads as the characters it holds, in the order it holds them."""
+    return "".join(f"<U+{ord(c):04X}>" if c != "\t" and unicodedata.category(c) in _HIDDEN else c for c in str(name))
+
+
 def from_text(text: str, name: str, encoding: str = "utf-8") -> Corpus:
+    name = visible(name)
     notes = []
     if "\r\n" in text:  # Windows line endings would make every newline two characters
         text = text.replace("\r\n", "\n")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from . import __version__, bounded
 from .config import Config
-from .corpus import Corpus, Vocab
+from .corpus import Corpus, Vocab, visible
 from .lstm_np import Weights
 from .probes import Probes
 
@@ -150,6 +150,8 @@ def read_run(path: Path) -> Run:
         raise StoreError(f"{path.name}: unreadable run files ({e})") from None
     if not isinstance(meta, dict) or not isinstance(history, dict) or "key" not in meta:
         raise StoreError(f"{path.name}: meta.json or history.json is malformed")
+    if "corpus_name" in meta:  # an imported bundle's name is whatever its maker typed: shown as the characters it is
+        meta["corpus_name"] = visible(meta["corpus_name"])
     return Run(key=meta["key"], path=path, config=config, vocab=vocab, history=history, meta=meta)
 
 

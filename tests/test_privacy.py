@@ -197,3 +197,37 @@ def test_one_training_per_visitor_and_a_busy_server_says_where_you_would_be(visi
         goto(who, "train")
         for x in [x for x in who.button if x.label == "Cancel"]:
             x.click().run()
+
+
+LIAR = "report\u202etxt.exe\u200b"  # reads as "reportexe.txt" where the override is obeyed
+
+
+def test_a_name_with_direction_overrides_is_shown_as_the_characters_it_holds(visitors, trained_run):
+    from charlstm.corpus import from_text, visible
+    from charlstm.store import RunStore
+    from pages.common.text import md
+
+    assert visible(LIAR) == "report<U+202E>txt.exe<U+200B>" and visible("tab\there é") == "tab\there é"
+    assert from_text(TINY, LIAR).name == visible(LIAR)
+    assert "\u202e" not in md(LIAR) and "U+202E" in md(LIAR)
+    # a bundle made elsewhere carries whatever name its maker typed: it is read back made visible
+    store = RunStore(trained_run.path.parents[1])
+    meta = trained_run.path / "meta.json"
+    import json
+
+    saved = meta.read_text(encoding="utf-8")
+    try:
+        meta.write_text(json.dumps({**json.loads(saved), "corpus_name": LIAR}), encoding="utf-8")
+        run = store.get(trained_run.key)
+        assert "\u202e" not in run.label and run.label.startswith("report<U+202E>txt.exe<U+200B> · ")
+    finally:
+        meta.write_text(saved, encoding="utf-8")
+    # and on the page: the uploaded corpus's name, in the title, the sidebar and the Train page
+    a, _ = visitors
+    goto(a, "corpus")
+    upload_corpus(a, LIAR, TINY.encode())
+    shown = " ".join(texts(a.subheader) + texts(a.markdown) + texts(a.sidebar.markdown))
+    assert "report<U+202E>txt.exe<U+200B>" in shown and "\u202e" not in shown
+    goto(a, "train")
+    shown = " ".join(texts(a.markdown) + texts(a.caption))
+    assert "report<U+202E>txt.exe<U+200B>" in shown and "\u202e" not in shown

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from charlstm.corpus import visible
 from charlstm.store import Run
 
 WJ = "\u2060"  # the invisible word joiner
@@ -19,9 +20,10 @@ def md(text: object) -> str:
     Every character that can start markup is backslash-escaped (CommonMark allows it for any ASCII
     punctuation; `.` and `-` start a list only at a line's start, which these never are), so
     `[x](https://…)`, `**b**`, `<img …>`, `:red[…]`, `:material/…:` and `$…$` are shown as the
-    characters they are; line breaks become spaces, so nothing starts a heading or a list.
+    characters they are; line breaks become spaces, so nothing starts a heading or a list; invisible and
+    direction-changing characters (U+202E ...) are shown as <U+202E> (charlstm.corpus.visible).
     """
-    escaped = _ACTIVE.sub(r"\\\1", " ".join(str(text).splitlines()))
+    escaped = _ACTIVE.sub(r"\\\1", " ".join(visible(line) for line in str(text).splitlines()))
     # GFM turns bare URLs and e-mail addresses into links after escapes are gone: an invisible word
     # joiner (U+2060) after each ':' and '@' and inside 'www.' keeps them text, looking the same
     return _AUTOLINK.sub(lambda m: m.group(0) + WJ, escaped)
