@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import re2  # google-re2: a visitor's pattern runs in time linear in the text, whatever the pattern
 
-MAX_REGEX = 200  # characters of a user's pattern: a long one is more likely a mistake than a label
+from .limits import INPUTS
+
+MAX_REGEX = INPUTS.pattern  # characters of a user's pattern: a long one is more likely a mistake than a label
 RE2_MAX_MEM = 8 << 20  # bytes RE2 may spend on one pattern's automata; past it, it falls back to a slower linear scan
 
 

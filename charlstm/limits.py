@@ -74,6 +74,30 @@ def estimate_training_mb(config) -> int:
 FIELDS = tuple(f.name for f in dataclasses.fields(Limits))
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What one visitor's typing can ask of the shared server, page by page, in characters.
+
+    A widget's max_chars or max_value is enforced only in the browser (a modified client sends what it likes),
+    so each page cuts what it receives with clip() before any work; the library checks its own bounds again
+    (a pattern's length in labels, a generation's in sampling, a probe's in probes).
+    """
+    gates_text: int = 300  # Gates: a readable heatmap
+    units_text: int = 300  # Units: span search and the surprise strip
+    teach_text: int = 200  # Teach: each lesson's sentence, the clamp's text, each of a minimal pair
+    pattern: int = 200  # Units: a visitor's own regular expression (labels.MAX_REGEX)
+    prime: int = 2_000  # Generate: the priming text
+    generate_length: int = 10_000  # Generate: characters written per click (sampling.MAX_LENGTH is the library's)
+
+
+INPUTS = Inputs()
+
+
+def clip(text: object, cap: int) -> str:
+    """A visitor's text, at most cap characters: what the server works on, whatever the browser sent."""
+    return ("" if text is None else str(text))[:cap]
+
+
 def env_name(field: str) -> str:
     return "CHARLSTM_" + field.upper()  # max_units -> CHARLSTM_MAX_UNITS
 

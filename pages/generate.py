@@ -8,6 +8,7 @@ import streamlit as st
 
 from charlstm import charts, sampling
 from charlstm.corpus import CorpusError
+from charlstm.limits import INPUTS, clip
 from charlstm.store import Run
 from pages.common import session
 from pages.common.persist import default_for
@@ -15,7 +16,7 @@ from pages.common.resources import is_demo, run_facts
 from pages.common.text import model_words
 from pages.common.widgets import intro, missing_chars_ui
 
-MAX_LENGTH = 10_000
+MAX_LENGTH = INPUTS.generate_length
 
 
 def rate_caption(stats: dict) -> str:
@@ -26,7 +27,7 @@ def rate_caption(stats: dict) -> str:
 def settings_ui(run: Run) -> tuple[str, int, float, int, int]:
     """The priming text, length, temperature, top-k and seed."""
     default_for("generate.prime", run.path, run_facts(run)[1])  # a new active run: a prime from its own corpus
-    prime = st.text_area("Priming text", key="generate.prime", max_chars=2000, height=90,
+    prime = st.text_area("Priming text", key="generate.prime", max_chars=INPUTS.prime, height=90,
                          help="The model reads this first. Empty: it starts from a newline. It starts as the start "
                               "of a line of the active run's held-out text, a line it never trained on.")
     a, b, c, d = st.columns(4)
@@ -44,7 +45,8 @@ def settings_ui(run: Run) -> tuple[str, int, float, int, int]:
                            help="Sample only among the k likeliest characters; 0 means no limit.")
     seed = d.number_input("Random seed", min_value=0, step=1, key="generate.seed",
                           help="The same seed, settings and model give the same text.")
-    return prime, int(length), float(temperature), int(top_k), int(seed)
+    return (clip(prime, INPUTS.prime), min(max(int(length), 1), MAX_LENGTH), min(max(float(temperature), 0.0), 2.0),
+            min(max(int(top_k), 0), len(run.vocab)), min(max(int(seed), 0), 2**63 - 1))
 
 
 REREAD, STATEFUL = "reread", "stateful"

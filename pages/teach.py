@@ -15,6 +15,7 @@ import streamlit as st
 from charlstm import charts, gates, interventions, lessons, pairs, teach_charts
 from charlstm import corpus as corpus_mod
 from charlstm.cell_diagram import cell_svg, cell_values
+from charlstm.limits import INPUTS, clip
 from charlstm.store import Run
 from pages.common.persist import default_for, remember, restore
 from pages.common.resources import is_demo
@@ -23,7 +24,7 @@ from pages.common.text import md
 from pages.common.widgets import lazy_tabs_ui, missing_chars_ui, traced_ui
 
 VIEWS = ["The three gates", "Clamp a unit", "Minimal pairs", "How a unit learns"]
-MAX_TEXT = 200  # characters: the heatmaps and the diagram stay readable
+MAX_TEXT = INPUTS.teach_text
 PAIR = ("Divya likes to eat. Reena is not fat.", "Divya likes to eat Reena is not fat.")
 STATES = {"forget": "Forget gate", "input": "Input gate", "output": "Output gate", "cell": "Cell state",
           "hidden": "Hidden state", "candidate": "Candidate"}
@@ -75,7 +76,7 @@ def lessons_view(run: Run) -> None:
     st.subheader(lesson.title)
     st.markdown(lesson.explain)
     default_for("teach.lesson_text", name, lesson.text)
-    text = st.text_area("Sentence", key="teach.lesson_text", max_chars=MAX_TEXT, height=70)
+    text = clip(st.text_area("Sentence", key="teach.lesson_text", max_chars=MAX_TEXT, height=70), MAX_TEXT)
     tr = traced_ui(run, text, "teach.lesson_drop")
     if tr is None:
         return
@@ -110,7 +111,7 @@ def clamp_view(run: Run) -> None:
                 "the period of the tutorial's sentence, held open (at 1) so it cannot forget.")
     if "teach.clamp_text" not in st.session_state:
         st.session_state["teach.clamp_text"] = interventions.STORY
-    text = st.text_area("Text", key="teach.clamp_text", max_chars=MAX_TEXT, height=70)
+    text = clip(st.text_area("Text", key="teach.clamp_text", max_chars=MAX_TEXT, height=70), MAX_TEXT)
     tr = traced_ui(run, text, "teach.clamp_drop")
     if tr is None:
         return
@@ -185,8 +186,8 @@ def pairs_view(run: Run) -> None:
         if key not in st.session_state:
             st.session_state[key] = default
     left, right = st.columns(2)
-    a_text = left.text_input("Text A", key="teach.pair_a", max_chars=MAX_TEXT)
-    b_text = right.text_input("Text B", key="teach.pair_b", max_chars=MAX_TEXT)
+    a_text = clip(left.text_input("Text A", key="teach.pair_a", max_chars=MAX_TEXT), MAX_TEXT)
+    b_text = clip(right.text_input("Text B", key="teach.pair_b", max_chars=MAX_TEXT), MAX_TEXT)
     drop = missing_chars_ui(run, a_text + b_text, "teach.pair_drop")
     if run.vocab.missing(corpus_mod.prepare(a_text + b_text, run.config.lowercase)) and not drop:
         return

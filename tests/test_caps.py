@@ -128,3 +128,22 @@ def test_the_train_page_refuses_a_forged_bundle_past_the_caps_and_continuing_pas
     assert not at.exception
     errors = texts(at.error)
     assert any("Not continued: units per layer is 24; this server allows at most 16." in e for e in errors), errors
+
+
+def test_text_past_a_pages_cap_is_cut_on_the_server_whatever_the_browser_sent(fresh_app):
+    """max_chars and max_value are enforced only in the browser: a modified client can send a megabyte."""
+    from charlstm.limits import INPUTS
+
+    at = fresh_app
+    goto(at, "gates")
+    at.text_area(key="gates.text").set_value("It is late. " * 100_000).run()  # 1.2 million characters
+    assert not at.exception
+    shown = " ".join(texts(at.caption))
+    assert f"× {INPUTS.gates_text} characters (columns)" in shown, shown
+    goto(at, "generate")
+    at.number_input(key="generate.length").set_value(10**9)  # Streamlit itself puts a number out of range back
+    at.text_area(key="generate.prime").set_value("ROMEO:\n" * 100_000)  # 700,000 characters
+    at.button(key="generate.go").click().run()
+    assert not at.exception
+    assert at.number_input(key="generate.length").value <= INPUTS.generate_length
+    assert len(at.session_state["generate.last"]["prefix"]) == INPUTS.prime  # what the model read
