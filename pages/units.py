@@ -103,11 +103,11 @@ def cell_finder_view(run: Run) -> None:
         title, help_, binary, y, ranked = ranking(str(run.path), stamp(run), None if regex else choice, regex,
                                                   states, long)
     except ValueError as e:
-        st.warning(f"Nothing to score: {e}.", icon=":material/warning:")
+        st.warning(f"Nothing to score: {md(e)}.", icon=":material/warning:")
         return
     count = (f"{int(y.sum()):,} of them ({y.mean():.1%}) are labelled" if binary
              else "each labelled with its position in its line")
-    st.caption(f"**{title}:** {help_} Scored over {md(sample.source)}; {count}.")
+    st.caption(f"**{md(title)}:** {md(help_)} Scored over {md(sample.source)}; {count}.")
     if binary:
         st.info("A unit's score is the **area under the ROC curve** (AUC): the chance that a labelled character "
                 "gets a higher value than an unlabelled one. 1 means always higher, 0 always lower (a detector "
