@@ -54,10 +54,23 @@ def test_train_generate_trace_runs(tmp_path, tiny_text):
     assert t.returncode == 0 and "sentence boundary at 10" in t.stdout
     c = cli("trace", key, "--text", "We like tea.", "--format", "csv", home=tmp_path)
     rows = list(csv.DictReader(io.StringIO(c.stdout)))
-    assert len(rows) == len("We like tea.") * 8 and set(rows[0]) >= {"layer", "char", "unit", "forget", "cell"}
+    # every row is the library's trace of that layer, position and unit: the numbers, not just their count
+    from charlstm.gates import GATES, trace
+    from charlstm.store import RunStore
+
+    run = RunStore(tmp_path).find(key)
+    tr = trace(run, "We like tea.")
+    assert len(rows) == len("We like tea.") * 8
+    for row in rows:
+        layer, t, u = int(row["layer"]), int(row["position"]), int(row["unit"])
+        assert row["char"] == "We like tea."[t]
+        for g in GATES:
+            assert float(row[g]) == pytest.approx(float(tr.layers[layer][g][t, u]), abs=1e-6), (row, g)
     out = tmp_path / "t.json"
     assert cli("trace", key, "--text", "We", "--format", "json", "--output", str(out), home=tmp_path).returncode == 0
-    assert len(json.loads(out.read_text())) == 2 * 8
+    as_json = json.loads(out.read_text())
+    assert [(r["layer"], r["position"], r["unit"]) for r in as_json] == [(0, t, u) for t in range(2) for u in range(8)]
+    assert [r["cell"] for r in as_json] == [round(float(v), 6) for v in tr.layers[0]["cell"][:2].ravel()]
     bundle = tmp_path / "run.zip"
     assert cli("export", key, str(bundle), home=tmp_path).returncode == 0
     other = tmp_path / "other"

@@ -11,7 +11,17 @@ import re
 import pytest
 from conftest import make_text  # tests/conftest.py
 
-from .test_browser import PAGE_LOAD_MS, TRAIN_DONE_MS, after_heading, heading, no_exception, open_page, settle, shoot
+from .test_browser import (
+    PAGE_LOAD_MS,
+    TRAIN_DONE_MS,
+    after_heading,
+    heading,
+    no_exception,
+    open_page,
+    rerun,
+    settle,
+    shoot,
+)
 
 pytestmark = pytest.mark.e2e
 journey = pytest.mark.journey
@@ -112,14 +122,17 @@ def test_generate_from_a_tutorial_run(page, server):
     assert set(reread_text) <= set(TEXT.lower()) | {"\n"}, set(reread_text) - set(TEXT.lower())
     shoot(page, "tutorial-generate")
 
-    page.get_by_text(STATEFUL).click()  # the alternative: one step per character, the memory carried on
+    # the alternative: one step per character, the memory carried on. Each action waits for the script run it
+    # causes to finish (rerun): the old text and caption are still on the page until then
+    rerun(page, lambda: page.get_by_text(STATEFUL).click())
     expect()(page.get_by_role("radio", name=STATEFUL)).to_be_checked()
-    settle(page)
-    page.get_by_role("button", name="Generate", exact=True).click()
+    rerun(page, lambda: page.get_by_role("button", name="Generate", exact=True).click())
     page.get_by_text(re.compile(r"^200 characters in [\d.]+ s")).wait_for(timeout=PAGE_LOAD_MS)
-    settle(page)
     no_exception(page)
-    assert len(page.locator(".st-key-generate-output").inner_text().strip()) > 60
+    stateful_text = page.locator(".st-key-generate-output").inner_text().replace("\xa0", " ").replace("\u2060", "")
+    stateful_text = stateful_text.strip()
+    assert len(stateful_text) > 60 and set(stateful_text) <= set(TEXT.lower()) | {"\n"}
+    assert stateful_text != reread_text  # the other way of reading wrote another text: the switch took effect
 
 
 @journey
