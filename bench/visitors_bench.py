@@ -74,19 +74,19 @@ def main() -> None:
                     for p in PAGES:
                         alone[p].append(visit(browser, url, p))
                 browser.close()
+            errors: list[str] = []
+
+            def one(i: int) -> None:
+                p = PAGES[i % len(PAGES)]
+                try:
+                    with sync_playwright() as pw:  # Playwright's sync API: one instance per thread
+                        b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                        together[p].append(visit(b, url, p))
+                        b.close()
+                except Exception as e:  # a visitor's failure is a result to report, not a crash of the bench
+                    errors.append(f"{p}: {e}")
+
             for _ in range(args.rounds):
-                errors: list[str] = []
-
-                def one(i: int) -> None:
-                    p = PAGES[i % len(PAGES)]
-                    try:
-                        with sync_playwright() as pw:  # Playwright's sync API: one instance per thread
-                            b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-                            together[p].append(visit(b, url, p))
-                            b.close()
-                    except Exception as e:  # a visitor's failure is a result to report, not a crash of the bench
-                        errors.append(f"{p}: {e}")
-
                 threads = [threading.Thread(target=one, args=(i,)) for i in range(args.visitors)]
                 for t in threads:
                     t.start()

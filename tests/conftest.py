@@ -17,14 +17,15 @@ def on_ci(environ=None) -> bool:
 
 
 def require(module: str):
-    """Import a module a test needs. Missing or broken, it skips the test, except under CI, where it fails it."""
+    """Import a module a test needs. Missing or broken, it skips the test (or, called at a module's top, the whole
+    module), except under CI, where it fails it: CI must not pass by skipping. Use it instead of importorskip."""
     try:
         return importlib.import_module(module)
     except Exception as e:  # a broken TensorFlow raises more than ImportError
         message = f"{module} cannot be imported ({type(e).__name__}: {e})"
         if on_ci():
             pytest.fail(message + "; under CI that is a failure, not a skip", pytrace=False)
-        pytest.skip(message)
+        pytest.skip(message, allow_module_level=True)
 
 
 # A small, learnable text: short sentences, so sentence boundaries exist and a tiny model can fit it.

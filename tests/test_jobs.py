@@ -8,6 +8,7 @@ result is asserted.
 import os
 import re
 import signal
+import threading
 
 import numpy as np
 import pytest
@@ -243,12 +244,18 @@ def test_the_worker_speaks_only_json_lines_and_stops_when_its_server_goes_away(s
     proc.stdin.write(json.dumps(spec) + "\n")
     proc.stdin.flush()
     events = []
-    for line in proc.stdout:
-        events.append(json.loads(line))  # every line is one JSON object: nothing else reaches stdout
-        p = events[-1].get("progress")
-        if p and p["epoch"] == 2 and p["phase"] == "training" and not proc.stdin.closed:
-            proc.stdin.close()  # the server went away mid-epoch 2
-    assert proc.wait(timeout=FINISH_S) == 0
+    deadline = threading.Timer(FINISH_S, proc.kill)  # a worker that never stops ends the read loop, killed
+    deadline.start()
+    try:
+        for line in proc.stdout:
+            events.append(json.loads(line))  # every line is one JSON object: nothing else reaches stdout
+            p = events[-1].get("progress")
+            if p and p["epoch"] == 2 and p["phase"] == "training" and not proc.stdin.closed:
+                proc.stdin.close()  # the server went away mid-epoch 2
+    finally:
+        deadline.cancel()
+    assert proc.wait(timeout=FINISH_S) == 0, (f"the worker did not stop within {FINISH_S} s of its server going "
+                                              f"away (killed: {proc.returncode}); last events: {events[-3:]}")
     assert {e["event"] for e in events[:-1]} == {"progress"}
     assert events[-1]["event"] == "done" and events[-1]["status"] == "cancelled", events[-1]
     assert events[-1]["epochs_done"] == 1 and store.get(events[-1]["key"]).epochs_done == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_text
+from conftest import make_text, require
 
 from charlstm import comparison, window
 from charlstm.config import LATER_FIELDS, PRESETS, Config
@@ -17,7 +17,7 @@ from charlstm.gates import trace, trace_weights
 from charlstm.lstm_np import Stepper, Weights
 from charlstm.sampling import generate, window_logits
 
-keras = pytest.importorskip("keras")
+keras = require("keras")
 
 TUTORIAL = PRESETS["the tutorial, exactly"]
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,6 +12,7 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import require
 
 from charlstm import workspace as ws_mod
 from charlstm.corpus import from_text
@@ -264,7 +265,7 @@ def test_sweep_runs_at_most_once_a_minute(tmp_path):
 
 def test_training_leaves_the_global_random_state_alone_and_is_reproducible(tiny_corpus, tiny_config):
     """No keras.utils.set_random_seed: another session's `random` and numpy draws are not reseeded by a training."""
-    pytest.importorskip("keras")
+    require("keras")
     from charlstm.lstm_np import Weights
     from charlstm.train import train
 
