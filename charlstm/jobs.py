@@ -154,7 +154,8 @@ class JobManager:
     def __init__(self, store: RunStore, max_kept: int = 50, max_workers: int | None = None,
                  grace: float | None = None, max_queue: int | None = None, max_train_s: float | None = None,
                  one_per_owner: bool = True, after_job=None, worker_settings: dict[str, str] | None = None,
-                 limits: Limits | Callable[[], Limits] | None = None):
+                 limits: Limits | Callable[[], Limits] | None = None, clock: Callable[[], float] = time.monotonic,
+                 timer=threading.Timer):
         from .workspace import settings_from
 
         defaults = settings_from() if max_queue is None or max_train_s is None else None
@@ -164,6 +165,7 @@ class JobManager:
         self.max_queue = defaults.max_queue if max_queue is None else max_queue  # waiting, not running
         self.max_train_s = defaults.max_train_minutes * 60 if max_train_s is None else max_train_s
         self.one_per_owner = one_per_owner  # at most one queued-or-running job per workspace
+        self.clock, self.timer = clock, timer  # the wall-time cap's clock and timer (tests pass fakes)
         self.after_job = after_job  # called with the view of every job that ends (the app evicts old runs then)
         self.worker_settings = dict(worker_settings or {})  # environment for the workers (CHARLSTM_TF_THREADS)
         # the server's caps, checked here where every job is accepted (start, continue, URL); a callable is asked
@@ -451,13 +453,13 @@ class JobManager:
             if cancelled_early:
                 self._ask_to_stop(job, proc)
             # the wall-time cap: a timer for a silent worker, and a look at the clock on every line it sends
-            started = time.monotonic()
-            cap = threading.Timer(self.max_train_s, self._time_up, args=(job, proc))
+            started = self.clock()
+            cap = self.timer(self.max_train_s, self._time_up, args=(job, proc))
             cap.daemon = True
             cap.start()
             final = None
             for line in proc.stdout:  # until the worker closes its end
-                if not job.time_up and time.monotonic() - started > self.max_train_s:
+                if not job.time_up and self.clock() - started > self.max_train_s:
                     self._time_up(job, proc)
                 msg = _parse(line)
                 if msg is None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -71,6 +73,94 @@ def test_the_wall_time_cap_stops_a_training_and_keeps_its_finished_epochs(store,
         assert "stopped at the server's limit of 0 min per training; kept the" in done.message
         run = store.get(done.key)
         assert run is not None and run.epochs_done >= 1 and run.status == "cancelled"
+    finally:
+        m.close()
+
+
+class FakeTimer:
+    """threading.Timer's shape; the test fires it (the wall-time cap for a worker that has gone silent)."""
+    made: ClassVar[list[FakeTimer]] = []
+
+    def __init__(self, interval, function, args=()):
+        self.interval, self.function, self.args = interval, function, args
+        self.started = self.cancelled = False
+        FakeTimer.made.append(self)
+
+    def start(self):
+        self.started = True
+
+    def cancel(self):
+        self.cancelled = True
+
+    def fire(self):
+        self.function(*self.args)
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+@pytest.mark.slow
+def test_the_cap_timer_stops_a_silent_worker_and_nothing_is_kept_before_an_epoch_ends(store, tiny_corpus,
+                                                                                       tiny_config):
+    FakeTimer.made.clear()
+    m = JobManager(store, grace=60, max_queue=8, max_train_s=90.0, timer=FakeTimer, clock=FakeClock())
+    try:
+        v, _ = m.submit(tiny_corpus, tiny_config.replace(epochs=ENDLESS), owner="a")
+        got = m.wait_for(v.id, lambda j: bool(FakeTimer.made), timeout=FINISH_S)  # its worker has started
+        assert got.status == "running", got.message
+        (cap,) = FakeTimer.made
+        assert cap.started and cap.interval == 90.0  # started with the cap, in seconds
+        cap.fire()  # 90 s passed while the worker loads: it is asked to stop at its first batch
+        done = m.wait(v.id, timeout=FINISH_S)
+        assert done.status == "cancelled", done.message
+        assert done.message == "stopped at the server's limit of 1.5 min per training before an epoch finished; " \
+                               "nothing was kept"
+        assert store.list() == [] and cap.cancelled
+    finally:
+        m.close()
+
+
+@pytest.mark.slow
+def test_the_clock_stops_a_training_on_the_first_line_past_the_cap(store, tiny_corpus, tiny_config):
+    FakeTimer.made.clear()
+    clock = FakeClock()
+    m = JobManager(store, grace=60, max_queue=8, max_train_s=600.0, timer=FakeTimer, clock=clock)
+    try:
+        v, _ = m.submit(tiny_corpus, tiny_config.replace(epochs=ENDLESS), owner="a")
+        got = m.wait_for(v.id, lambda j: j.progress is not None and j.progress.epoch >= 2, timeout=FINISH_S)
+        assert got.status == "running" and not FakeTimer.made[0].cancelled
+        clock.t += 599.0  # not yet
+        m.wait_for(v.id, lambda j: j.progress.step != got.progress.step or j.progress.epoch != got.progress.epoch,
+                   timeout=FINISH_S)
+        assert m.get(v.id).status == "running"
+        clock.t += 2.0  # 601 s after it started: the next line it sends stops it
+        done = m.wait(v.id, timeout=FINISH_S)
+        assert done.status == "done", done.message
+        assert done.message.startswith("stopped at the server's limit of 10 min per training; kept the ")
+        assert store.get(done.key).epochs_done >= 1
+    finally:
+        m.close()
+
+
+def test_the_servers_minutes_become_the_managers_seconds(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from charlstm.jobs import live_managers
+
+    monkeypatch.setenv("CHARLSTM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CHARLSTM_MAX_TRAIN_MINUTES", "0.75")
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    (m,) = [m for m in live_managers() if m.store.root == tmp_path / "home"]
+    try:
+        assert m.max_train_s == 45.0
     finally:
         m.close()
 
