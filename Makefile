@@ -11,7 +11,7 @@ DEV_TOOLS := $(shell grep -v -e '^\#' -e '^-r' -e '^ *$$' requirements-dev.txt)
 
 BENCH_VENV ?= .venv-bench
 
-.PHONY: run test lint bench bench-peer demo-model clean
+.PHONY: run test lint bench bench-peer demo-model mutate clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt $(if $(GPU),requirements-gpu.txt)
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,15 @@ $(BENCH_VENV)/.installed: requirements.txt requirements-bench.txt
 
 bench-peer: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/peer.py $(ARGS)
+
+# A mutation run over the critical modules (bench/mutate.py; slow, not part of CI): each line it prints as
+# SURVIVED is a flipped comparison, boolean or `not` that no test noticed (docs/mutation.md lists the last run's).
+mutate: $(VENV)/.installed
+	$(PY) bench/mutate.py charlstm/limits.py tests/test_limits.py tests/test_caps.py
+	$(PY) bench/mutate.py charlstm/bounded.py tests/test_bundles.py
+	$(PY) bench/mutate.py charlstm/workspace.py tests/test_workspace.py
+	$(PY) bench/mutate.py charlstm/store.py tests/test_store.py tests/test_bundles.py
+	$(PY) bench/mutate.py charlstm/worker.py tests/test_jobs.py
 
 # Retrain the small model that ships with the package (see README: "The shipped model").
 demo-model: $(VENV)/.installed

@@ -160,6 +160,27 @@ def page(browser, server):
             warnings.warn("JavaScript errors in the page: " + " | ".join(errors[:10]), stacklevel=1)
 
 
+# what a healthy server never logs: a Python traceback, an exception, Streamlit's warning for a widget given both
+# a value= and a value through st.session_state
+BAD_LOG = ("Traceback", "Exception", "was created with a default value")
+
+
+@pytest.fixture(autouse=True)
+def server_log_stays_clean(request):
+    """After every browser test: the servers it used logged nothing in BAD_LOG while it ran, else it fails,
+    with that part of the log. (A page that logs a traceback but shows nothing wrong is still a bug.)"""
+    servers = [request.getfixturevalue(name) for name in request.fixturenames
+               if name in ("server", "public_server", "fresh_server")]
+    servers = [s for s in servers if isinstance(s, Server)]
+    start = {id(s): len(s.log_text()) for s in servers}
+    yield
+    for s in servers:
+        new = s.log_text()[start[id(s)]:]
+        found = [bad for bad in BAD_LOG if bad in new]
+        if found:
+            pytest.fail(f"the server logged {found} during this test:\n{new[-5000:]}", pytrace=False)
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "journey: one step of a browser journey; after a failed step the rest skip")
 

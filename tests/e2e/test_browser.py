@@ -381,14 +381,3 @@ def test_bad_upload_is_refused(browser, server):
         shoot(page, "corpus-bad-upload")
     finally:
         context.close()
-
-
-def test_the_journey_left_no_warning_in_the_server_log(server):
-    """Last in this file: after every page above, the server logged no Streamlit warning and no traceback.
-
-    (A widget given both a value= and a value through st.session_state logs a warning with a stack.)
-    """
-    log = server.log_text()
-    assert "streamlit" in log.lower()  # the log is the server's, and was read
-    for bad in ("Traceback", "was created with a default value", "Exception"):
-        assert bad not in log, f"{bad!r} in the server log:\n{log[-5000:]}"
