@@ -10,6 +10,7 @@ memory TensorFlow keeps all end with the worker.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import json
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from . import bounded
 from .config import Config
 from .corpus import Corpus
 from .curves import LIVE_POINTS, thin
@@ -40,6 +42,7 @@ ANY = object()  # owner=ANY: every job (personal mode and operators); pages in p
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{22,64}")
 
 ACTIVE = ("queued", "running")
+EXIT_GRACE_S = 20.0  # within the 30 s a container platform gives a stopped process before it kills it
 _live: weakref.WeakSet[JobManager] = weakref.WeakSet()  # every manager not yet garbage, for live_managers()
 log = logging.getLogger(__name__)
 
@@ -92,11 +95,11 @@ def death_message(returncode: int, log_tail: str = "") -> str:
             name = f"signal {sig}"
         if sig == signal.SIGKILL:
             return (f"the training process was killed ({name}, signal {sig}): most likely it ran out of memory and "
-                    "the system stopped it; nothing from this training was stored")
-        return f"the training process crashed ({name}, signal {sig}); nothing from this training was stored"
+                    "the system stopped it")
+        return f"the training process crashed ({name}, signal {sig})"
     last = next((line for line in reversed(log_tail.strip().splitlines()) if line.strip()), "")
-    return (f"the training process exited with code {returncode} without finishing; nothing from this training "
-            "was stored" + (f" (last words: {last.strip()[:300]})" if last else ""))
+    return (f"the training process exited with code {returncode} without finishing"
+            + (f" (last words: {last.strip()[:300]})" if last else ""))
 
 
 class Refused(Exception):
@@ -155,7 +158,7 @@ class JobManager:
                  grace: float | None = None, max_queue: int | None = None, max_train_s: float | None = None,
                  one_per_owner: bool = True, after_job=None, worker_settings: dict[str, str] | None = None,
                  limits: Limits | Callable[[], Limits] | None = None, clock: Callable[[], float] = time.monotonic,
-                 timer=threading.Timer):
+                 timer=threading.Timer, queue_file: Path | None = None):
         from .workspace import settings_from
 
         defaults = settings_from() if max_queue is None or max_train_s is None else None
@@ -180,9 +183,50 @@ class JobManager:
         self._ids = itertools.count(1)
         self._max_kept = max_kept
         self._closed = False
+        # the waiting jobs, on disk: a server that stops (a deploy, a restart) finds them and queues them again
+        self.queue_file = Path(queue_file) if queue_file is not None else None
+        self.restored = self._restore()  # jobs queued again from the queue file, in their old order
         self._dispatcher = threading.Thread(target=self._dispatch, name="charlstm-dispatch", daemon=True)
         self._dispatcher.start()
         _live.add(self)
+
+    # ---- the queue on disk
+    def _save_queue(self) -> None:
+        """Write the waiting jobs to queue_file (under the lock; atomically, so a crash leaves the old list)."""
+        if self.queue_file is None:
+            return
+        waiting = [{"home": str(j.store.root), "corpus_sha256": j.corpus.sha256, "corpus_name": j.corpus.name,
+                    "config": j.view().config.to_dict(), "resume_from": j.view().resume_from, "owner": j.view().owner,
+                    "probe": j.probe} for j in self._queue]
+        with contextlib.suppress(OSError):
+            self.queue_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.queue_file.with_name(f".{self.queue_file.name}-{secrets.token_hex(4)}")
+            tmp.write_text(json.dumps(waiting))
+            os.replace(tmp, self.queue_file)
+
+    def _restore(self) -> list[JobView]:
+        if self.queue_file is None or not self.queue_file.is_file():
+            return []
+        try:
+            entries = bounded.loads(self.queue_file.read_bytes(), self.queue_file.name)
+        except (OSError, bounded.BoundedError):
+            log.warning("the saved queue %s is unreadable; starting with an empty queue", self.queue_file)
+            return []
+        back = []
+        for e in entries if isinstance(entries, list) else []:
+            try:
+                store = RunStore(e["home"])
+                corpus = store.load_corpus(e["corpus_sha256"])
+                if corpus is None:
+                    continue
+                corpus = replace(corpus, name=e.get("corpus_name") or corpus.name)
+                view, how = self.submit(corpus, Config.from_dict(e["config"]), e.get("resume_from"), e.get("probe"),
+                                        store, e.get("owner"))
+                if how in ("started", "queued"):
+                    back.append(view)
+            except (KeyError, TypeError, ValueError, StoreError, Refused) as err:
+                log.warning("a saved job was not queued again: %s", err)
+        return back
 
     # ---- submitting
     def submit(self, corpus: Corpus, config: Config, resume_from: str | None = None,
@@ -224,6 +268,9 @@ class JobManager:
             job = self._new_job(key, corpus, config, resume_from, store, owner)
             job.probe = probe  # the text traced after every epoch; None: the worker's default
             self._queue.append(job)
+            if self.queue_file is not None:
+                store.save_corpus(corpus)  # so that a restarted server can queue it again
+                self._save_queue()
             how = "started" if len(self._running) < self.max_workers and len(self._queue) == 1 else "queued"
             self._wake.notify_all()
             return job.view(), how
@@ -326,6 +373,7 @@ class JobManager:
                 return
             if j in self._queue:
                 self._queue.remove(j)
+                self._save_queue()
                 j.finish("cancelled", "cancelled before it started")
                 return
             j.cancel_requested = True
@@ -370,7 +418,7 @@ class JobManager:
         """Cancel everything, stop every worker (killing any that outlast the timeout) and join the threads."""
         with self._lock:
             self._closed = True
-            for j in self._queue:
+            for j in self._queue:  # still in the queue file, if there is one: a restarted server queues them again
                 j.finish("cancelled", "cancelled: the server is shutting down")
             self._queue.clear()
             running = list(self._running.values())
@@ -400,6 +448,7 @@ class JobManager:
                 if self._closed:
                     return
                 job = self._queue.pop(0)
+                self._save_queue()
                 self._running[job.view().id] = job
                 job.update(status="running", message="starting (loading TensorFlow in the training process)")
             t = threading.Thread(target=self._supervise, args=(job,), name=f"charlstm-job-{job.view().id}",
@@ -438,6 +487,7 @@ class JobManager:
             job.finish("cached", "loaded from cache: this corpus and config were trained while this job waited")
             return
         store.save_corpus(job.corpus)  # the worker reads the text from the store
+        before = stored.epochs_done if (stored := store.get(v.key)) is not None else 0
         spec = {"home": str(store.root), "corpus_sha256": job.corpus.sha256, "corpus_name": v.corpus_name,
                 "config": v.config.to_dict(), "resume_from": v.resume_from, "probe": job.probe}
         with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
@@ -486,11 +536,30 @@ class JobManager:
         elif (job.cancel_requested or job.time_up) and code != 0:
             store.discard_partial(v.key)
             job.finish("cancelled", f"cancelled: the training did not stop within {self.grace:g} s and was "
-                                    "stopped by force; nothing from it was kept")
+                                    f"stopped by force; {kept_words(store, v, before)}")
         else:
             store.discard_partial(v.key)
-            job.finish("failed", death_message(code, tail))
+            job.finish("failed", f"{death_message(code, tail)}; {kept_words(store, v, before)}")
             log.warning("job %s: worker ended with %s; its log ends:\n%s", v.id, code, tail[-1500:])
+
+
+@atexit.register
+def _stop_workers_at_exit() -> None:
+    """The server is exiting (SIGTERM on a deploy or restart ends Streamlit normally): each worker is told, by the
+    end of its stdin, and stops after the batches in hand, storing its finished epochs as interrupted; the exit
+    waits for them up to EXIT_GRACE_S."""
+    for m in live_managers():
+        m.close(timeout=EXIT_GRACE_S)
+
+
+def kept_words(store: RunStore, v: JobView, before: int) -> str:
+    """What a worker that died left: the epochs it stored as it finished them (charlstm/worker.py), or nothing.
+    before: the epochs its run had when the job started (a run finished after an interruption has some)."""
+    run = store.get(v.key)
+    if run is None or run.epochs_done <= before:
+        return "nothing from it was kept"
+    return (f"its {run.epochs_done} finished epoch(s) are kept as run {v.key[:8]}, stopped after epoch "
+            f"{run.epochs_done} of {v.config.epochs}: continue it to finish")
 
 
 def live_managers() -> list[JobManager]:

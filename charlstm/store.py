@@ -14,6 +14,7 @@ import io
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 import uuid
@@ -188,6 +189,24 @@ def _write_run_files(folder: Path, trained, corpus: Corpus, key: str, weights: W
     (folder / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders atomically (Linux renameat2 with RENAME_EXCHANGE); False where that is not available.
+
+    ctypes rather than a package: it is one system call, and os.replace cannot put a folder over a non-empty one.
+    """
+    if sys.platform != "linux":
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2
+    return renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0
+
+
 class RunStore:
     def __init__(self, home: Path | str | None = None, create: bool = True, on_create=None):
         """create=False: the folder is made only when something is first stored (a visitor's workspace), and then
@@ -254,10 +273,14 @@ class RunStore:
         return run
 
     def _install(self, tmp: Path, key: str) -> None:
-        """Rename a finished folder into place, replacing an older run of the same key."""
+        """Put a finished folder in place, replacing an older run of the same key in one step: a reader sees the
+        old run or the new one whole, never neither and never a mix (a new epoch's checkpoint replaces the last)."""
         final = self.path(key)
+        if final.exists() and _exchange(tmp, final):
+            shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old run
+            return
         old = None
-        if final.exists():
+        if final.exists():  # no atomic exchange here (not Linux): two renames, a moment with no run of this key
             old = self.runs / f".old-{key}-{uuid.uuid4().hex[:8]}"
             final.rename(old)
         tmp.rename(final)

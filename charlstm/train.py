@@ -17,6 +17,7 @@ starts from the state it kept, its best epoch, and numbers the new epochs after 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -85,7 +86,8 @@ SAMPLE_CHARS, SAMPLE_TEMPERATURE, SAMPLE_SEED = 200, 0.8, 0
 # why a run ended, as history["stopped"] records it
 STOP_REASONS = {"epochs": "ran all its epochs", "minutes": "spent its time budget",
                 "patience": "had no lower validation loss for {patience} epochs (early stopping)",
-                "cancelled": "was cancelled"}
+                "cancelled": "was cancelled",
+                "interrupted": "was interrupted (the server or its training process stopped); continue it to finish"}
 
 
 def stop_words(reason: str | None, config: Config) -> str | None:
@@ -192,8 +194,9 @@ class Trainer:
     def __init__(self, corpus: Corpus, config: Config, on_progress: Callable[[Progress], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, resume: Run | None = None,
                  probe: str | None = PROBE, strategy: str = "none",
-                 clock: Callable[[], float] = time.perf_counter):
+                 clock: Callable[[], float] = time.perf_counter, on_epoch: Callable[[Trained], None] | None = None):
         self.config = config
+        self.on_epoch = on_epoch  # called with the run so far after every finished epoch but the last (checkpoints)
         self.strategy_name = strategy  # "none", "mirrored" or "multiworker" (charlstm/devices.py)
         self.device: str | None = None
         self.clock = clock  # seconds; injectable, so tests of the time budget need no real waiting
@@ -418,6 +421,30 @@ class Trainer:
         for v, a in zip(self.model.optimizer.variables, variables, strict=True):
             v.assign(a)
 
+    def trained(self, status: str, seconds: float) -> Trained:
+        return Trained(config=self.config, vocab=self.data.vocab, model=self.model, history=self.history,
+                       epochs_done=self.epochs_done, status=status, train_seconds=seconds,
+                       chars_per_sec=self.steps_done * self.chars_per_step / seconds if seconds else 0.0,
+                       resumed_from=self.resumed_from, probes=self.probes, best_epoch=self.best_epoch,
+                       stopped=self.stopped, device=self.device)
+
+    def checkpoint(self) -> None:
+        """Hand on_epoch the run as Cancel would keep it now (the best epoch's state, every finished epoch's
+        history), marked as interrupted: if the process dies before the next epoch, that is what it was."""
+        if self.on_epoch is None:
+            return
+        current = None
+        if self.best_state is not None and self.best_epoch != self.epochs_done:
+            current = self.model_state()
+            self.set_model_state(self.best_state)
+        history = {**self.history, "stopped": "interrupted"}
+        try:
+            self.on_epoch(dataclasses.replace(self.trained("cancelled", self.clock() - self.t0), history=history,
+                                              stopped="interrupted"))
+        finally:
+            if current is not None:
+                self.set_model_state(current)
+
     def run(self) -> Trained:
         self.build()
         self.start_best()
@@ -438,6 +465,7 @@ class Trainer:
             self.stopped = self.stop_reason()
             if self.stopped:
                 break
+            self.checkpoint()
         seconds = self.clock() - self.t0
         if status == "cancelled":
             if self.epochs_done == self.start_epoch:
@@ -447,11 +475,7 @@ class Trainer:
         self.restore_best()
         self.history["stopped"] = self.stopped
         self.on_progress(self.snapshot("done" if status == "complete" else "cancelled"))
-        return Trained(config=self.config, vocab=self.data.vocab, model=self.model, history=self.history,
-                       epochs_done=self.epochs_done, status=status, train_seconds=seconds,
-                       chars_per_sec=self.steps_done * self.chars_per_step / seconds if seconds else 0.0,
-                       resumed_from=self.resumed_from, probes=self.probes, best_epoch=self.best_epoch,
-                       stopped=self.stopped, device=self.device)
+        return self.trained(status, seconds)
 
 
 def check_resume(run: Run, corpus: Corpus, config: Config) -> None:
@@ -473,6 +497,7 @@ def train(
     probe: str | None = PROBE,
     strategy: str = "none",
     clock: Callable[[], float] = time.perf_counter,
+    on_epoch: Callable[[Trained], None] | None = None,
 ) -> Trained:
     """Train a model on corpus, or continue `resume` (a stored Run) up to config.epochs.
 
@@ -481,4 +506,4 @@ def train(
     traced after every finished epoch and kept with the run (probes.py). `strategy` trains under
     tf.distribute (charlstm/devices.py); the stored run is the same either way.
     """
-    return Trainer(corpus, config, on_progress, should_stop, resume, probe, strategy, clock).run()
+    return Trainer(corpus, config, on_progress, should_stop, resume, probe, strategy, clock, on_epoch).run()

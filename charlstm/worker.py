@@ -24,6 +24,7 @@ The protocol, one JSON object per line:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -68,12 +69,17 @@ def plan(store: RunStore, corpus: Corpus, config: Config, resume_from: str | Non
 def execute(store: RunStore, corpus: Corpus, config: Config, resume_from: str | None = None,
             on_progress: Callable[[Progress], None] | None = None,
             should_stop: Callable[[], bool] | None = None, probe: str | None = None,
-            strategy: str = "none") -> Outcome:
+            strategy: str = "none", interrupted: Callable[[], bool] | None = None) -> Outcome:
     """Train (or continue `resume_from`) and store the result atomically; the one path for app and command line.
 
     `probe` is the text traced after every epoch (charlstm/probes.py); None: the one the resumed run
     was probed with, else the tutorial's two sentences. `strategy` trains under tf.distribute
     (charlstm/devices.py; the command line's --strategy), the run stored the same way.
+
+    Every finished epoch is stored as it finishes (the last replaced by the next in one step, store._install),
+    so a process killed at any moment leaves the run resumable from its last finished epoch. A stop for which
+    interrupted() is true (the server went away, the process was signalled) is stored as "interrupted", not
+    "cancelled": the visitor did not ask for it, and the page offers to finish it.
     """
     from .probes import PROBE
     from .train import train
@@ -87,9 +93,11 @@ def execute(store: RunStore, corpus: Corpus, config: Config, resume_from: str | 
         probe = stored.text if stored is not None else PROBE
     try:
         trained = train(corpus, config, on_progress=on_progress, should_stop=should_stop, resume=resume, probe=probe,
-                        strategy=strategy)
+                        strategy=strategy, on_epoch=lambda so_far: store.save(so_far, corpus))
     except Cancelled as e:
         return Outcome("cancelled", str(e))
+    if trained.status == "cancelled" and interrupted is not None and interrupted():
+        trained.stopped = trained.history["stopped"] = "interrupted"
     run = store.save(trained, corpus)
     if trained.status == "cancelled":
         return Outcome("cancelled", f"cancelled; kept the {run.epochs_done} finished epoch(s) as run {run.key[:8]}",
@@ -135,12 +143,25 @@ class _Channel:
         os.dup2(2, 1)  # a stray print from any library must not corrupt the protocol
         sys.stdout = sys.stderr
         self.cancel = threading.Event()
+        self.interrupted = threading.Event()  # the server went or is going away (end of stdin, a signal): not Cancel
+        self.lost = threading.Event()  # nobody reads stdout any more (a broken pipe)
         self._last_sent = 0.0
         self._last_phase = None
 
     def send(self, event: str, **fields) -> None:
-        self._out.write(json.dumps({"event": event, **fields}) + "\n")
-        self._out.flush()
+        if self.lost.is_set():
+            return  # nobody is listening; the training stops at its next batch and keeps its finished epochs
+        try:
+            self._out.write(json.dumps({"event": event, **fields}) + "\n")
+            self._out.flush()
+        except (BrokenPipeError, OSError):  # the server died: stop as Cancel does, never die mid-save
+            self.lost.set()
+            self.interrupt()
+
+    def interrupt(self) -> None:
+        """Stop at the next batch and keep the finished epochs, stored as interrupted (the visitor did not ask)."""
+        self.interrupted.set()
+        self.cancel.set()
 
     def progress(self, p: Progress) -> None:
         now = time.monotonic()
@@ -155,7 +176,7 @@ class _Channel:
         for line in stdin:
             if line.strip() == "cancel":
                 self.cancel.set()
-        self.cancel.set()
+        self.interrupt()  # end of file: the server is stopping or has gone
 
 
 def _spec_corpus(store: RunStore, spec: dict) -> Corpus:
@@ -168,13 +189,16 @@ def _spec_corpus(store: RunStore, spec: dict) -> Corpus:
 def main() -> int:
     channel = _Channel()
     for sig in (signal.SIGINT, signal.SIGTERM):  # asked to stop: keep the finished epochs, as Cancel does
-        signal.signal(sig, lambda *_: channel.cancel.set())
+        signal.signal(sig, lambda *_: channel.interrupt())
+    with contextlib.suppress(AttributeError, ValueError):  # a broken pipe is an OSError we handle, not a signal
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     try:
         spec = json.loads(sys.stdin.readline())
         threading.Thread(target=channel.listen, args=(sys.stdin,), daemon=True).start()
         store = RunStore(spec["home"])
         outcome = execute(store, _spec_corpus(store, spec), Config.from_dict(spec["config"]), spec.get("resume_from"),
-                          on_progress=channel.progress, should_stop=channel.cancel.is_set, probe=spec.get("probe"))
+                          on_progress=channel.progress, should_stop=channel.cancel.is_set, probe=spec.get("probe"),
+                          interrupted=channel.interrupted.is_set)
     except MemoryError:
         channel.send("failed", message="the training process ran out of memory and was stopped; nothing was stored")
         return 1

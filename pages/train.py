@@ -349,9 +349,9 @@ def delete(key: str) -> None:
     note(RUNS_NOTE, "success", f"Deleted run {key[:8]}.")
 
 
-def resume(key: str, lim: Limits) -> None:
+def resume(key: str, lim: Limits, more: int | None = None) -> None:
     run = load_run(key)
-    more = int(st.session_state.get("train.more", 1))
+    more = int(st.session_state.get("train.more", 1)) if more is None else more
     if run is None:
         return note(RUNS_NOTE, "error", "that run is no longer stored")
     try:
@@ -389,6 +389,18 @@ def run_selector_ui(runs: list[Run], active_key: str | None) -> str:
     if st.session_state.get(session.SELECTED_RUN) not in keys:
         st.session_state[session.SELECTED_RUN] = active_key if active_key in keys else keys[0]
     return st.selectbox("Run", keys, format_func=labels.get, key=session.SELECTED_RUN)
+
+
+def interrupted_ui(key: str, lim: Limits) -> None:
+    """A run whose training was interrupted (a server restart, a killed worker): what it kept, and one click on."""
+    run = load_run(key)
+    if run is None or run.history.get("stopped") != "interrupted" or run.epochs_done >= run.config.epochs:
+        return
+    left = run.config.epochs - run.epochs_done
+    st.warning(f"Run `{key[:8]}` stopped after {run.epochs_done} of {run.config.epochs} epochs: the server or its "
+               "training process stopped while it trained. Its finished epochs are kept.", icon=":material/pause:")
+    st.button(f"Finish it: {left} more epoch{'s' * (left != 1)}", key="train.finish", on_click=resume,
+              args=(key, lim, left), icon=":material/play_arrow:", type="primary")
 
 
 def run_actions_ui(key: str, active_key: str | None, lim: Limits) -> None:
@@ -488,6 +500,8 @@ def runs_ui(lim: Limits) -> None:
     else:
         runs_table_ui(runs, active_key)
         key = run_selector_ui(runs, active_key)
+        if not any(v.active and v.key == key for v in manager().jobs(owner=session.job_owner())):
+            interrupted_ui(key, lim)  # (a run being trained now is stored epoch by epoch: not interrupted)
         run_actions_ui(key, active_key, lim)
         selected = next((r for r in runs if r.key == key), None)
         if selected is not None:

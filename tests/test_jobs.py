@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,6 +104,49 @@ def test_a_failing_job_does_not_kill_the_worker(manager, tiny_config, tiny_corpu
     assert finished(manager, good.id).status == "done"
 
 
+def assert_kept_what_it_says(store, end) -> None:
+    """A worker killed mid-training leaves exactly the epochs it had finished (each stored as it finished), never a
+    half-written one, and its job's message says which: none, or the run to continue."""
+    assert not list(store.runs.glob(".tmp-*"))  # no half run
+    runs = store.list()
+    if not runs:  # killed in its first epoch
+        assert end.message.endswith("nothing from it was kept"), end.message
+        return
+    (run,) = runs
+    assert run.key == end.key and run.status == "cancelled" and run.history["stopped"] == "interrupted"
+    assert run.epochs_done == len(run.history["val_loss"]) >= 1
+    assert f"its {run.epochs_done} finished epoch(s) are kept as run {run.key[:8]}" in end.message, end.message
+    run.weights  # noqa: B018  (the stored weights load)
+
+
+def test_a_killed_worker_keeps_every_finished_epoch_and_its_run_continues_to_the_end(store, tiny_corpus,
+                                                                                      tiny_config):
+    from charlstm.worker import plan
+
+    config = tiny_config.replace(epochs=6)
+    m = JobManager(store, grace=60)
+    try:
+        job, _ = m.submit(tiny_corpus, config)
+        got = m.wait_for(job.id, lambda v: v.progress is not None and v.progress.epoch >= 3, timeout=FINISH_S)
+        assert got.active, got.message
+        os.kill(m.worker_pid(job.id), signal.SIGKILL)  # no chance to save: only what it stored as it went
+        end = finished(m, job.id)
+        assert end.status == "failed"
+        assert_kept_what_it_says(store, end)
+        run = store.get(end.key)
+        assert run is not None and 2 <= run.epochs_done < 6  # epochs 1 and 2 finished before epoch 3 began
+        assert plan(store, tiny_corpus, config) == ("train", run.key)  # the same settings continue it
+        again, how = m.submit(tiny_corpus, config)
+        assert how == "started"
+        done = finished(m, again.id)
+        assert done.status == "done", done.message
+        final = store.get(done.key)
+        assert final.status == "complete" and final.epochs_done == 6 and final.history["stopped"] == "epochs"
+        assert final.history["val_loss"][:run.epochs_done] == run.history["val_loss"]  # it went on from them
+    finally:
+        m.close()
+
+
 def test_a_killed_worker_fails_its_job_in_words_and_the_next_training_runs(manager, tiny_corpus, tiny_config, store):
     job, _ = manager.submit(tiny_corpus, tiny_config.replace(epochs=ENDLESS))
     training(manager, job.id)  # mid-epoch: a step of epoch 1 is done, the epoch is not
@@ -112,7 +156,7 @@ def test_a_killed_worker_fails_its_job_in_words_and_the_next_training_runs(manag
     end = finished(manager, job.id)
     assert end.status == "failed"
     assert "killed (SIGKILL, signal 9)" in end.message and "ran out of memory" in end.message, end.message
-    assert store.list() == [] and not list(store.runs.glob(".tmp-*"))  # no run, no half run
+    assert_kept_what_it_says(store, end)
     nxt, how = manager.submit(tiny_corpus, tiny_config)
     assert how == "started"
     done = finished(manager, nxt.id)
@@ -167,7 +211,7 @@ def test_a_worker_that_does_not_stop_is_killed_after_the_grace(store, tiny_corpu
         end = finished(m, job.id)
         assert end.status == "cancelled"
         assert "did not stop within 1 s and was stopped by force" in end.message, end.message
-        assert store.list() == [] and not list(store.runs.glob(".tmp-*"))
+        assert_kept_what_it_says(store, end)
     finally:
         m.close()
 
@@ -186,7 +230,7 @@ def test_close_stops_every_worker(store, tiny_corpus, tiny_config):
 
 def test_death_messages_say_what_happened():
     assert death_message(-9) == ("the training process was killed (SIGKILL, signal 9): most likely it ran out of "
-                                 "memory and the system stopped it; nothing from this training was stored")
+                                 "memory and the system stopped it")
     assert death_message(-11).startswith("the training process crashed (SIGSEGV, signal 11)")
     assert death_message(3, "Traceback...\nRuntimeError: boom\n").endswith("(last words: RuntimeError: boom)")
 
@@ -259,6 +303,100 @@ def test_the_worker_speaks_only_json_lines_and_stops_when_its_server_goes_away(s
     assert {e["event"] for e in events[:-1]} == {"progress"}
     assert events[-1]["event"] == "done" and events[-1]["status"] == "cancelled", events[-1]
     assert events[-1]["epochs_done"] == 1 and store.get(events[-1]["key"]).epochs_done == 1
+    assert store.get(events[-1]["key"]).history["stopped"] == "interrupted"  # not a visitor's Cancel
+
+
+def _start_worker(store, tiny_corpus, tiny_config, **popen):
+    import json
+    import subprocess
+
+    from charlstm.jobs import worker_command, worker_env
+
+    store.save_corpus(tiny_corpus)
+    spec = {"home": str(store.root), "corpus_sha256": tiny_corpus.sha256, "corpus_name": "tiny.txt",
+            "config": tiny_config.replace(epochs=ENDLESS).to_dict(), "resume_from": None}
+    proc = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env=worker_env(), **popen)
+    proc.stdin.write(json.dumps(spec) + "\n")
+    proc.stdin.flush()
+    return proc
+
+
+def _wait_for_epoch(proc, epoch: int) -> None:
+    import json
+
+    deadline = threading.Timer(FINISH_S, proc.kill)
+    deadline.start()
+    try:
+        for line in proc.stdout:
+            p = json.loads(line).get("progress")
+            if p and p["epoch"] >= epoch and p["phase"] == "training":
+                return
+    finally:
+        deadline.cancel()
+    raise AssertionError(f"the worker ended (code {proc.poll()}) before epoch {epoch} began")
+
+
+def test_a_broken_pipe_is_taken_as_the_server_gone_and_the_finished_epochs_are_kept(store, tiny_corpus, tiny_config):
+    """The server died without closing the worker's stdin (its stdout's reader is gone): the next progress line
+    breaks the pipe, and the worker stops at the next batch, stores its finished epochs and exits cleanly."""
+    import subprocess
+
+    proc = _start_worker(store, tiny_corpus, tiny_config, stderr=subprocess.DEVNULL)
+    _wait_for_epoch(proc, 2)
+    proc.stdout.close()  # nobody reads any more; stdin stays open, so only the broken pipe can tell it
+    try:
+        assert proc.wait(timeout=FINISH_S) == 0
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(f"the worker did not stop within {FINISH_S} s of its pipe breaking") from None
+    (run,) = store.list()
+    assert run.epochs_done >= 1 and run.history["stopped"] == "interrupted" and run.status == "cancelled"
+
+
+@pytest.mark.timeout(2 * FINISH_S + 60)
+def test_a_server_killed_outright_leaves_its_worker_to_store_the_finished_epochs(store, tiny_corpus, tiny_config):
+    """SIGKILL of the process that holds the JobManager (the server): no atexit, no goodbye. Its worker sees its
+    stdin end, stops at the next batch and stores the finished epochs as interrupted."""
+    import subprocess
+    import sys
+    import textwrap
+
+    store.save_corpus(tiny_corpus)
+    script = textwrap.dedent(f"""
+        import os, signal
+        from charlstm.config import Config
+        from charlstm.jobs import JobManager
+        from charlstm.store import RunStore
+        store = RunStore({str(store.root)!r})
+        corpus = store.load_corpus({tiny_corpus.sha256!r})
+        m = JobManager(store, grace=60)
+        job, _ = m.submit(corpus, Config.from_dict({tiny_config.replace(epochs=ENDLESS).to_dict()!r}))
+        m.wait_for(job.id, lambda v: v.progress is not None and v.progress.epoch >= 2, timeout={FINISH_S})
+        print(m.worker_pid(job.id), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    server = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=FINISH_S + 60,
+                            cwd=str(Path(__file__).resolve().parents[1]))
+    assert server.returncode == -signal.SIGKILL, server.stderr[-3000:]
+    worker = int(server.stdout.split()[-1])
+    gone = threading.Event()
+
+    def worker_gone() -> bool:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return True
+        return Path(f"/proc/{worker}/stat").read_text().split()[2] == "Z"  # a zombie has finished its work
+
+    for _ in range(int(FINISH_S / 0.2)):
+        if worker_gone():
+            gone.set()
+            break
+        gone.wait(0.2)
+    assert gone.is_set(), f"the orphaned worker {worker} was still running {FINISH_S} s after its server died"
+    (run,) = store.list()
+    assert run.epochs_done >= 1 and run.history["stopped"] == "interrupted"
 
 
 def test_the_probe_text_goes_to_the_worker_and_a_resume_keeps_it(manager, tiny_corpus, tiny_config, store):

@@ -28,7 +28,8 @@ def _manager(home: str, key: str, _settings) -> JobManager:
     m = JobManager(ws.shared, max_queue=_settings.max_queue, max_train_s=_settings.max_train_minutes * 60,
                    max_workers=_settings.max_workers, grace=_settings.cancel_grace_s,
                    one_per_owner=_settings.public, after_job=housekeeping,
-                   worker_settings={"CHARLSTM_TF_THREADS": str(_settings.tf_threads)}, limits=limits)
+                   worker_settings={"CHARLSTM_TF_THREADS": str(_settings.tf_threads)}, limits=limits,
+                   queue_file=ws.shared.root / "queue.json")  # waiting jobs survive a restart
     return m
 
 
