@@ -45,6 +45,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{44}")
 SECRET_FILE = "secret"  # under CHARLSTM_HOME, when no CHARLSTM_SECRET is set
 USED = ".used"  # a file whose mtime is when a run or a workspace was last used
 TOUCH_EVERY_S = 60.0  # last-used times need no finer grain; fewer writes
+RECENT_S = 3600.0  # a run finished, trained, continued, read or downloaded this recently is never evicted
 
 
 # ---- the server's settings that are not model caps (those are in limits.py)
@@ -354,44 +355,80 @@ class Workspaces:
         return [p for p in store.runs.iterdir() if p.is_dir() and not p.name.startswith(".")] \
             if store.runs.is_dir() else []
 
+    def _workspace_stores(self) -> list[RunStore]:
+        return [RunStore(w, create=False) for w in sorted(self.root.iterdir())
+                if w.is_dir() and not w.name.startswith(".")] if self.root.is_dir() else []
+
+    def _protected(self, busy: set[Path]) -> Callable[[Path], bool]:
+        """Runs eviction leaves alone: trained or continued now, being read or downloaded (pinned), or used, finished
+        or read within RECENT_S (a visitor on a page touches the run it shows at every rerun)."""
+        recent = self.clock() - RECENT_S
+        return lambda run: run.resolve() in busy or last_used(run) > recent
+
     def enforce(self, busy: Iterable[Path] = (), keep_corpora: Iterable[str] = (),
                 keep_newest: Iterable[Path] = ()) -> list[Path]:
         """Evict least recently used runs until each workspace is within its quota and the store within its cap.
 
-        Never a run in busy (trained, resumed from) or being read; a workspace's most recent run is
-        kept over the quota (the visitor just made it). Returns the evicted run folders.
+        Least recently used first, the shared cache on equal terms with visitors' runs; never a protected run
+        (see _protected; keep_newest adds more). Where only protected runs are left, a cap stays exceeded until
+        they age: new trainings are refused before they start meanwhile (refusal). Returns the evicted folders.
         """
-        busy = {Path(b).resolve() for b in busy} | pinned()
-        protect = busy | {Path(p).resolve() for p in keep_newest}
+        busy = {Path(b).resolve() for b in busy} | pinned() | {Path(p).resolve() for p in keep_newest}
+        protected = self._protected(busy)
         evicted: list[Path] = []
         ws_quota = int(self.settings.workspace_mb * 1e6)
-        workspaces = [RunStore(w) for w in sorted(self.root.iterdir())
-                      if w.is_dir() and not w.name.startswith(".")] if self.root.is_dir() else []
+        workspaces = self._workspace_stores()
         for store in [*workspaces, self.shared]:  # corpora no run needs (a training that kept nothing)
             store.gc_corpora(keep_corpora)
         for store in workspaces:
-            runs = sorted(self._runs(store), key=last_used)
-            newest = runs[-1].resolve() if runs else None
-            while size_of(store.root) > ws_quota:
-                victim = next((r for r in runs if r.resolve() not in protect and r.resolve() != newest), None)
-                if victim is None:
-                    break
-                runs.remove(victim)
+            runs = [r for r in sorted(self._runs(store), key=last_used) if not protected(r)]
+            while runs and size_of(store.root) > ws_quota:
+                victim = runs.pop(0)
                 store.delete(victim.name, keep_corpora=keep_corpora)
                 evicted.append(victim)
         cap = int(self.settings.store_mb * 1e6)
         if size_of(self.home) > cap:
-            # private runs first (the least recently used across every workspace), then the shared cache
-            private = sorted(((r, s) for s in workspaces for r in self._runs(s)), key=lambda rs: last_used(rs[0]))
-            shared = sorted(((r, self.shared) for r in self._runs(self.shared)), key=lambda rs: last_used(rs[0]))
-            for run, store in private + shared:
+            everyone = sorted(((r, s) for s in [*workspaces, self.shared] for r in self._runs(s)),
+                              key=lambda rs: last_used(rs[0]))
+            for run, store in everyone:
                 if size_of(self.home) <= cap:
                     break
-                if run.resolve() in protect:
-                    continue
-                store.delete(run.name, keep_corpora=keep_corpora)
-                evicted.append(run)
+                if not protected(run):
+                    store.delete(run.name, keep_corpora=keep_corpora)
+                    evicted.append(run)
         return evicted
+
+    def usage(self, token: str | None) -> tuple[int, int, Path | None]:
+        """(bytes a workspace holds, its quota, the run eviction would take first or None), for the page."""
+        store = self.store(token) if token is not None and self.settings.public else self.shared
+        protected = self._protected({Path(b).resolve() for b in pinned()})
+        runs = [r for r in sorted(self._runs(store), key=last_used) if not protected(r)]
+        used = size_of(store.root) if store.root.is_dir() else 0
+        return used, int(self.settings.workspace_mb * 1e6), runs[0] if runs else None
+
+    def refusal(self, token: str | None, need: int, busy: Iterable[Path] = ()) -> str | None:
+        """Why a new training of about `need` bytes cannot start without deleting a protected run; None if it can.
+
+        Counts what eviction could free (the unprotected runs), in the workspace and in the whole store."""
+        if not self.settings.public:
+            return None
+        protected = self._protected({Path(b).resolve() for b in busy} | pinned())
+        checks = []
+        if token is not None:
+            store = self.store(token)
+            kept = sum(size_of(r) for r in self._runs(store) if protected(r))
+            other = (size_of(store.root) if store.root.is_dir() else 0) - sum(size_of(r) for r in self._runs(store))
+            checks.append(("your workspace", kept + other, int(self.settings.workspace_mb * 1e6)))
+        everyone = [r for s in [*self._workspace_stores(), self.shared] for r in self._runs(s)]
+        kept = sum(size_of(r) for r in everyone if protected(r))
+        other = (size_of(self.home) if self.home.is_dir() else 0) - sum(size_of(r) for r in everyone)
+        checks.append(("this server's store", kept + other, int(self.settings.store_mb * 1e6)))
+        for where, used, cap in checks:
+            if used + need > cap:
+                return (f"{where} holds {used / 1e6:,.1f} MB that cannot be freed now (runs trained, read or "
+                        f"downloaded in the last hour, or in use) and this run needs about {need / 1e6:,.1f} MB; "
+                        f"the limit is {cap / 1e6:,.0f} MB. Delete a run you no longer need, or try again later")
+        return None
 
     def sweep(self, busy: Iterable[Path] = (), keep_corpora: Iterable[str] = (), every_s: float = 60.0,
               force: bool = False) -> bool:

@@ -15,7 +15,7 @@ from charlstm import fit as fit_mod
 from charlstm.config import PRESETS, Config, form_settings
 from charlstm.corpus import Corpus, CorpusError
 from charlstm.jobs import JobView, Refused
-from charlstm.limits import Limits
+from charlstm.limits import Limits, estimate_run_bytes
 from charlstm.probes import MAX_CHARS, PROBE
 from charlstm.store import Run, StoreError, bundle_config, bundle_key
 from charlstm.train import steps_per_epoch
@@ -187,6 +187,11 @@ def start(lim: Limits, config: Config) -> None:
     problem = refusal(lim, corpus, config)
     if problem:
         return note(FLASH, "error", problem, ":material/block:")
+    vocab = min(len(set(corpus.text)), corpus_mod.DEFAULT_MAX_VOCAB)
+    room = workspace.spaces().refusal(workspace.token(), estimate_run_bytes(config, vocab),
+                                      busy=manager().busy()[0])
+    if room:  # only runs nobody may lose fill the disk: say so now, not after the training
+        return note(FLASH, "error", f"Not started: {room}.", ":material/hard_drive:")
     try:
         view, how = manager().submit(corpus, config, probe=st.session_state.get("train.probe") or None,
                                      store=workspace.shelf().store_for(corpus), owner=workspace.owner())
@@ -508,7 +513,19 @@ def runs_ui(lim: Limits) -> None:
             run_details_ui(selected)
     if active_key:
         st.button("Use the demo model instead", key="train.use_demo", on_click=activate, args=(None,))
+    quota_ui()
     upload_bundle_ui(lim)
+
+
+def quota_ui() -> None:
+    """How much of the workspace's quota its runs use, and which run would go first if space were needed."""
+    if not workspace.public():
+        return
+    used, quota, victim = workspace.spaces().usage(workspace.token())
+    nxt = (f"If space is needed, run `{victim.name[:8]}` goes first (the least recently used; runs used in the "
+           "last hour are never evicted)." if victim is not None else
+           "Nothing would be evicted now: every run here was used in the last hour.")
+    st.caption(f"Your workspace holds {used / 1e6:,.1f} MB of its {quota / 1e6:,.0f} MB. {nxt}")
 
 
 lim = limits()

@@ -160,3 +160,46 @@ def test_corpus_kept_by_hash(store, tiny_corpus):
     back = store.load_corpus(tiny_corpus.sha256)
     assert back.text == tiny_corpus.text and back.sha256 == tiny_corpus.sha256
     assert store.load_corpus("0" * 64) is None
+
+
+def test_replacing_a_run_is_one_step_a_reader_sees_the_old_or_the_new_never_a_torn_one(tmp_path, trained_run):
+    """A new epoch's checkpoint replaces the run folder (store._install); readers meanwhile (a page loading its
+    weights) must find weights.npz whole, old or new, never missing or half-written."""
+    import shutil
+    import threading
+
+    from charlstm.lstm_np import Weights
+
+    store = RunStore(tmp_path / "home")
+    key = trained_run.key
+    shutil.copytree(trained_run.path, store.path(key))
+    old = (store.path(key) / "weights.npz").read_bytes()
+    w = Weights.from_bytes(old)
+    new = Weights(w.embedding * 0.5, w.layers, w.dense_w, w.dense_b).to_bytes()  # another epoch's weights
+    seen, problems, done = set(), [], threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            try:
+                data = (store.path(key) / "weights.npz").read_bytes()
+            except OSError as e:
+                problems.append(f"missing: {e}")
+                continue
+            if data not in (old, new):
+                problems.append(f"torn: {len(data)} bytes")
+            seen.add(data == new)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for i in range(200):
+            tmp = tmp_path / f"next-{i}"
+            shutil.copytree(store.path(key), tmp)
+            (tmp / "weights.npz").write_bytes(new if i % 2 == 0 else old)
+            store._install(tmp, key)
+    finally:
+        done.set()
+        reader.join(timeout=60)
+    assert not problems, problems[:5]
+    assert seen == {True, False}  # the reader really saw both versions
+    assert not [p for p in store.runs.iterdir() if p.name.startswith(".")]  # nothing left behind

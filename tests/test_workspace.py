@@ -219,40 +219,109 @@ def test_an_idle_workspace_expires_with_its_runs_and_corpora(tmp_path, trained_r
     assert spaces.shelf(old).list() == []  # coming back with an expired token: a fresh, empty workspace
 
 
-def test_the_quota_evicts_least_recently_used_runs_but_never_the_newest_a_busy_or_a_read_one(tmp_path, trained_run):
+def test_the_quota_evicts_least_recently_used_runs_but_never_a_busy_a_read_or_a_recent_one(tmp_path, trained_run):
     clock = Clock()
     size = ws_mod.size_of(trained_run.path)
     spaces = Workspaces(tmp_path, ServerSettings(workspace_mb=3.5 * size / 1e6, store_mb=1000), clock=clock)
     t = spaces.new_token()
     store = spaces.store(t)
-    keys = [f"{i:016x}" for i in range(1, 6)]
+    keys = [f"{i:016x}" for i in range(1, 7)]
     for k in keys:
         clock.t += 60
         ws_mod.touch(put(store, trained_run, key=k), clock, force=True)
-    clock.t += 60
-    ws_mod.touch(store.runs / keys[0], clock, force=True)  # the oldest was used again: now the most recent but one
-    busy = (store.runs / keys[1]).resolve()
-    with ws_mod.reading(store.runs / keys[2]):
+    clock.t += 2 * 3600  # two hours on: all six are fair game but for what protects them now
+    ws_mod.touch(store.runs / keys[0], clock, force=True)  # the oldest was used again just now: recent
+    busy = (store.runs / keys[1]).resolve()  # being trained or continued
+    with ws_mod.reading(store.runs / keys[2]):  # being read (a download, a model load)
         evicted = spaces.enforce(busy=[busy])
-    assert [p.name for p in evicted] == [keys[3], keys[4]]  # the least recently used that may go, until within
-    assert {p.name for p in store.runs.iterdir()} == {keys[0], keys[1], keys[2]}  # most recent, busy, being read
+    assert [p.name for p in evicted] == keys[3:6]  # least recently used first, until within the quota
+    assert {p.name for p in store.runs.iterdir()} == {keys[0], keys[1], keys[2]}
     assert ws_mod.size_of(store.root) <= 3.5 * size
+    # within the hour, nothing is evicted, whatever the quota: the visitor was told it is there
+    fresh = [f"{i:016x}" for i in range(7, 11)]
+    for k in fresh:
+        clock.t += 60
+        ws_mod.touch(put(store, trained_run, key=k), clock, force=True)
+    evicted = spaces.enforce()  # keys 2 and 3 are no longer busy or read, and two hours old
+    assert {p.name for p in evicted} == {keys[1], keys[2]}
+    assert {p.name for p in store.runs.iterdir()} == {keys[0], *fresh} and ws_mod.size_of(store.root) > 3.5 * size
 
 
-def test_the_total_cap_evicts_private_runs_first_then_shared(tmp_path, trained_run):
+def test_the_total_cap_evicts_the_least_recently_used_shared_or_private(tmp_path, trained_run):
     clock = Clock()
     size = ws_mod.size_of(trained_run.path)
     spaces = Workspaces(tmp_path, ServerSettings(workspace_mb=1000, store_mb=2.5 * size / 1e6), clock=clock)
-    shared = put(spaces.shared, trained_run, key="5" * 16)
-    ws_mod.touch(shared, clock, force=True)  # the shared run is the least recently used of all
     private = []
-    for i in range(3):
+    for i in range(2):
         clock.t += 60
         private.append(put(spaces.store(spaces.new_token()), trained_run, key=f"{i + 1:016x}"))
         ws_mod.touch(private[-1], clock, force=True)
+    clock.t += 60
+    shared = put(spaces.shared, trained_run, key="5" * 16)
+    ws_mod.touch(shared, clock, force=True)  # the shared cache's run is the most recently used of all
+    clock.t += 60
+    newest = put(spaces.store(spaces.new_token()), trained_run, key="6" * 16)
+    ws_mod.touch(newest, clock, force=True)
+    clock.t += 3600 - 90  # the newest private run was made 30 s under an hour ago; the others are older
     evicted = spaces.enforce()
-    assert evicted == [private[0], private[1]]  # private first, least recently used first; the shared run stays
-    assert ws_mod.size_of(tmp_path) <= 2.5 * size
+    assert evicted == [private[0], private[1]]  # the least recently used first: the two older private runs
+    assert shared.is_dir() and newest.is_dir()
+    # the shared cache competes on equal terms: once it is the least recently used, it goes first
+    clock.t += 2 * 3600
+    ws_mod.touch(newest, clock, force=True)
+    extra = put(spaces.store(spaces.new_token()), trained_run, key="7" * 16)
+    ws_mod.touch(extra, clock, force=True)
+    assert spaces.enforce() == [shared]
+
+
+def test_a_new_training_is_refused_before_it_starts_when_only_protected_runs_fill_the_quota(tmp_path, trained_run):
+    clock = Clock()
+    size = ws_mod.size_of(trained_run.path)
+    spaces = Workspaces(tmp_path, ServerSettings(workspace_mb=1.5 * size / 1e6, store_mb=1000), clock=clock)
+    t = spaces.new_token()
+    assert spaces.refusal(t, need=size) is None  # an empty workspace has room
+    ws_mod.touch(put(spaces.store(t), trained_run), clock, force=True)
+    said = spaces.refusal(t, need=size)  # the run just made is protected for an hour: no room for another
+    assert said is not None and said.startswith(f"your workspace holds {size / 1e6:,.1f} MB that cannot be freed")
+    assert f"this run needs about {size / 1e6:,.1f} MB; the limit is" in said
+    clock.t += 3601  # an hour on, it may go to make room
+    assert spaces.refusal(t, need=size) is None
+    used, quota, victim = spaces.usage(t)
+    assert used == ws_mod.size_of(spaces.path(t)) and quota == int(1.5 * size) and victim.name == trained_run.key
+    assert spaces.refusal(t, need=2 * size) is not None  # bigger than the whole quota: never
+    assert Workspaces(tmp_path, ServerSettings(mode="personal", workspace_mb=0.001)).refusal(None, 10**9) is None
+
+
+@pytest.mark.slow
+def test_after_each_job_the_sweep_keeps_the_new_run_and_evicts_the_aged_ones(tmp_path, tiny_corpus, tiny_config):
+    """The after-job clean-up as the app wires it (pages/common/resources.py): three trainings in a row, each over
+    half the quota, an hour and more apart. After each, the new run is there and loads; the older one went."""
+    import time
+
+    from charlstm.jobs import JobManager
+
+    clock = Clock(time.time())
+    spaces = Workspaces(tmp_path / "home", ServerSettings(workspace_mb=1000, store_mb=1000), clock=clock)
+    t = spaces.new_token()
+    store = spaces.store(t)
+    m = JobManager(spaces.shared, grace=60, after_job=lambda v: spaces.sweep(*m.busy(), force=True))
+    try:
+        keys = []
+        for seed in (1, 2, 3):
+            job, _ = m.submit(tiny_corpus, tiny_config.replace(seed=seed), store=store, owner="a")
+            done = m.wait(job.id, timeout=240)
+            assert done.status == "done", done.message
+            if not keys:  # the quota, now that a run's size is known: each run is over half of it
+                one = ws_mod.size_of(store.runs / done.key)
+                spaces.settings = ServerSettings(workspace_mb=1.6 * one / 1e6, store_mb=1000)
+            m.wait_for(job.id, lambda v: False, timeout=0)  # the after-job sweep ran in the job's thread
+            keys.append(done.key)
+            assert store.get(done.key) is not None and store.get(done.key).weights is not None  # kept, usable
+            assert [r.key for r in store.list()] == [done.key], (keys, store.list())  # the aged one went
+            clock.t += 2 * 3600  # before the next one, the run just made ages past the hour
+            assert spaces.refusal(t, need=one) is None
+    finally:
+        m.close()
 
 
 def test_sweep_runs_at_most_once_a_minute(tmp_path):
