@@ -377,7 +377,7 @@ def runs_table_ui(runs: list[Run], active_key: str | None) -> None:
         "epochs": f"{r.epochs_done}/{r.config.epochs}",
         "val loss": r.val_loss,
         "letter freq.": (run_facts(r)[0].unigram if run_facts(r)[0] is not None else None),
-        "status": r.status,
+        "status": "interrupted" if r.history.get("stopped") == "interrupted" and r.status != "complete" else r.status,
         "created": r.meta.get("created", ""),
         "key": r.key,
     } for r in runs]), hide_index=True, key="train.runs_table",

@@ -77,10 +77,11 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(base: Path):
-    """`streamlit run app.py` on a free port, with an empty run store (CHARLSTM_HOME) under base, killed after."""
-    home, log = base / "home", base / "streamlit.log"
-    home.mkdir()
+def running_server(base: Path, log_name: str = "streamlit.log"):
+    """`streamlit run app.py` on a free port, with its run store (CHARLSTM_HOME) under base (empty the first time;
+    a later server on the same base finds what the earlier one stored), killed after."""
+    home, log = base / "home", base / log_name
+    home.mkdir(exist_ok=True)
     port = _free_port()
     env = dict(os.environ, CHARLSTM_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
                CHARLSTM_MAX_EPOCHS="10000")  # a training that cannot end before a test cancels it
