@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ def good(trained_run) -> bytes:
 def hostile(good: bytes) -> dict[str, tuple[bytes, str]]:
     """name -> (bundle, what the one sentence must say)."""
     return {
-        "bomb": (bomb(), "uncompressed; the limit is"),
+        "bomb": (bomb(), "'meta.json' inside the bundle is 1,573 MB uncompressed; the limit is 200 MB a file"),
         "lying bomb": (bomb(lie=True), "meta.json"),
         "nested meta.json": (replaced(good, meta_json=nested()), "meta.json nests 100,000 levels deep"),
         "nested config.json": (replaced(good, config_json=nested()), "config.json nests 100,000 levels deep"),
@@ -91,3 +92,48 @@ def test_json_depth_ignores_brackets_inside_strings():
         bounded.loads(b'"123456789"', "x.json", max_bytes=10)
     with pytest.raises(bounded.BoundedError, match="not valid JSON"):
         bounded.loads("{", "x.json")
+
+
+# ---- boundaries (each test here killed a mutant of `make mutate` that the others let live)
+def _zip(n: int, size: int = 10, comment: bytes = b"") -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        for i in range(n):
+            z.writestr(f"f{i}", b"x" * size)
+        z.comment = comment
+    return buf.getvalue()
+
+
+def test_each_zip_cap_allows_its_own_value_and_refuses_one_more():
+    data = _zip(3, size=10)
+    cd_size = int.from_bytes(data[-10:-6], "little")  # the end record's directory size
+    bounded.open_zip(data, max_entries=3, max_directory=cd_size, max_member=10, max_total=30).close()
+    for caps, says in (({"max_entries": 2}, "holds 3 files; a bundle holds at most 2"),
+                       ({"max_directory": cd_size - 1}, f"directory is {cd_size:,} bytes"),
+                       ({"max_member": 9}, "'f0' inside the bundle is"),
+                       ({"max_total": 29}, "the limit is 0 MB")):
+        with pytest.raises(bounded.BoundedError, match=re.escape(says)):
+            bounded.open_zip(data, **caps)
+    with bounded.open_zip(data) as z:
+        assert bounded.read_member(z, "f0", 10) == b"x" * 10
+        with pytest.raises(bounded.BoundedError, match="inflates past"):
+            bounded.read_member(z, "f0", 9)
+    assert bounded.loads(b"[[1]]", "x.json", max_bytes=5, max_depth=2) == [[1]]  # at both caps exactly
+
+
+def test_a_zip64_end_record_and_an_empty_zip_are_refused_in_words(tmp_path):
+    data = bytearray(_zip(1))
+    data[-12:-10] = (0xFFFF).to_bytes(2, "little")  # this disk's entry count: the ZIP64 marker
+    with pytest.raises(bounded.BoundedError, match="ZIP64"):
+        bounded.open_zip(bytes(data))
+    with bounded.open_zip(_zip(0)) as z:  # an empty archive is a zip (its end record is all it has) ...
+        assert z.infolist() == []
+    with pytest.raises(StoreError, match="must hold exactly"):  # ... and not a bundle
+        RunStore(tmp_path / "home").import_bundle(_zip(0))
+
+
+def test_an_escaped_backslash_ends_before_the_closing_quote():
+    assert bounded.json_depth(r'{"a": "x\\", "b": [[1]]}') == 3  # the string is x\ ; then two more levels

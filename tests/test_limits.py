@@ -1,5 +1,9 @@
 """Server caps: each one refuses what exceeds it, with a message naming it."""
 
+import re
+
+import pytest
+
 from charlstm.config import PRESETS, Config
 from charlstm.limits import Limits, estimate_training_mb
 
@@ -35,3 +39,44 @@ def test_default_caps_accept_the_presets_and_refuse_the_largest_mix():
     # by hand: 128 x 128 x 3 x 512 = 25,165,824 unit-characters at 57 bytes = 1,434 MB, + 745 = 2,179 MB
     assert "about 2,179 MB" in msg and "at most 1,500 MB" in msg
     assert "1,500 MB while training" in lim.describe()
+
+
+# ---- boundaries and parsing (each test here killed a mutant of `make mutate` that the others let live)
+def test_a_value_at_a_cap_is_allowed_and_one_past_it_is_not():
+    import dataclasses
+
+    config = Config(layers=2, units=64, batch_size=32, seq_len=32)
+    need = estimate_training_mb(config)
+    assert Limits(max_training_mb=need).problems(config) == []
+    assert Limits(max_training_mb=need - 1).problems(config)
+    lim = Limits(max_corpus_mb=1.0)
+    assert lim.problems(config, corpus_bytes=1_000_000) == [] and lim.problems(config, corpus_bytes=1_000_001)
+    with pytest.raises(dataclasses.FrozenInstanceError):  # one Limits is shared by every session of a server
+        lim.max_units = 10**6
+    from charlstm.limits import INPUTS
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        INPUTS.gates_text = 10**9
+
+
+@pytest.mark.parametrize("raw,message", [
+    ("0", "CHARLSTM_MAX_UNITS must be a positive integer, got '0'"),
+    ("-3", "must be a positive integer"),
+    (True, "must be a positive integer, got True"),
+    (2.5, "must be a positive integer, got 2.5"),
+    ("many", "must be a positive number, got 'many'"),
+])
+def test_a_cap_that_is_not_a_positive_whole_number_is_refused_naming_it(raw, message):
+    from charlstm.limits import from_env
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        from_env({}, {"max_units": raw})
+
+
+def test_whole_floats_count_for_integer_caps_and_fractions_for_float_ones():
+    from charlstm.limits import from_env
+
+    assert from_env({}, {"max_units": 3.0}).max_units == 3
+    assert from_env({"CHARLSTM_MAX_CORPUS_MB": "0.5"}).max_corpus_mb == 0.5  # a float cap keeps its fraction
+    with pytest.raises(ValueError, match="CHARLSTM_MAX_CORPUS_MB must be a positive number, got '0'"):
+        from_env({"CHARLSTM_MAX_CORPUS_MB": "0"})

@@ -349,3 +349,18 @@ def test_training_leaves_the_global_random_state_alone_and_is_reproducible(tiny_
     second = Weights.from_keras(train(tiny_corpus, config).model)
     np.testing.assert_array_equal(first.dense_w, second.dense_w)  # the layers' own seeds: the same weights
     np.testing.assert_array_equal(first.layers[0].kernel, second.layers[0].kernel)
+
+
+def test_the_command_line_is_public_only_when_told_and_an_import_never_lands_on_a_visible_run(tmp_path, trained_run):
+    import dataclasses
+
+    assert ws_mod.public_here({"CHARLSTM_MODE": " Public "}) and not ws_mod.public_here({})
+    assert not ws_mod.public_here({"CHARLSTM_MODE": "personal"})
+    spaces = Workspaces(tmp_path, ServerSettings())
+    t = spaces.new_token()
+    shelf = spaces.shelf(t)
+    assert shelf.import_refusal(trained_run.key) is None  # nothing of that key here yet
+    put(spaces.store(t), trained_run)
+    assert spaces.shelf(t).import_refusal(trained_run.key).startswith(f"run {trained_run.key[:8]} is already stored")
+    with pytest.raises(dataclasses.FrozenInstanceError):  # one settings object is shared by every session
+        spaces.settings.workspace_mb = 10**9
