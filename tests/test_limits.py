@@ -80,3 +80,11 @@ def test_whole_floats_count_for_integer_caps_and_fractions_for_float_ones():
     assert from_env({"CHARLSTM_MAX_CORPUS_MB": "0.5"}).max_corpus_mb == 0.5  # a float cap keeps its fraction
     with pytest.raises(ValueError, match="CHARLSTM_MAX_CORPUS_MB must be a positive number, got '0'"):
         from_env({"CHARLSTM_MAX_CORPUS_MB": "0"})
+
+
+def test_a_runs_disk_estimate_counts_the_models_parameters_as_keras_does():
+    from charlstm.limits import estimate_run_bytes
+    from charlstm.store import demo_run
+
+    run = demo_run()  # 2 x 256 over an embedding of 64: the first layer's input is the embedding, the second's not
+    assert estimate_run_bytes(run.config, len(run.vocab)) == 16 * run.meta["params"] + 200_000
