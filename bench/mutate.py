@@ -72,6 +72,7 @@ def main() -> int:
     ap.add_argument("tests", nargs="+")
     ap.add_argument("--timeout", type=int, default=240, help="seconds for one mutant's tests")
     ap.add_argument("--lines", default="", help="only mutants on these lines, e.g. 10-80")
+    ap.add_argument("--marks", default="not slow", help="pytest -m expression for the tests run per mutant")
     args = ap.parse_args()
     path = ROOT / args.module
     source = path.read_text()
@@ -86,9 +87,9 @@ def main() -> int:
             mutant = ast.unparse(Mutate(i).apply(ast.parse(source)))
             path.write_text(mutant)
             try:
-                r = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o",
-                                    "addopts=", "-o", f"timeout={args.timeout}", *args.tests], cwd=ROOT,
-                                   capture_output=True, text=True, timeout=args.timeout + 60)
+                cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+                       "-o", f"timeout={args.timeout}", "-m", args.marks, *args.tests]
+                r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout + 60)
                 alive = r.returncode == 0
             except subprocess.TimeoutExpired:
                 alive = False  # a mutant that hangs the tests is caught by the per-test timeout
