@@ -364,3 +364,40 @@ def test_the_command_line_is_public_only_when_told_and_an_import_never_lands_on_
     assert spaces.shelf(t).import_refusal(trained_run.key).startswith(f"run {trained_run.key[:8]} is already stored")
     with pytest.raises(dataclasses.FrozenInstanceError):  # one settings object is shared by every session
         spaces.settings.workspace_mb = 10**9
+
+
+def test_last_used_is_written_at_most_once_a_minute_unless_forced(tmp_path):
+    clock = Clock()
+    folder = tmp_path / "run"
+    folder.mkdir()
+    ws_mod.touch(folder, clock)
+    first = ws_mod.last_used(folder)
+    assert first == clock.t
+    clock.t += 30
+    ws_mod.touch(folder, clock)  # within the minute: not written again
+    assert ws_mod.last_used(folder) == first
+    ws_mod.touch(folder, clock, force=True)
+    assert ws_mod.last_used(folder) == clock.t
+    clock.t += 61
+    ws_mod.touch(folder, clock)
+    assert ws_mod.last_used(folder) == clock.t
+    clock.t -= 3600  # a clock that went back (a restored machine): the future mtime is corrected
+    ws_mod.touch(folder, clock)
+    assert ws_mod.last_used(folder) == clock.t
+
+
+def test_expiry_leaves_what_is_not_a_workspace_alone_and_the_builtin_corpus_trains_into_the_shared_cache(
+        tmp_path, tiny_corpus):
+    clock = Clock()
+    spaces = Workspaces(tmp_path, ServerSettings(workspace_ttl_hours=1), builtin_sha=tiny_corpus.sha256, clock=clock)
+    t = spaces.new_token()
+    spaces.store(t).save_corpus(tiny_corpus)
+    (spaces.root / "stray.txt").write_text("not a workspace")
+    (spaces.root / ".del-half-removed").mkdir()
+    clock.t += 2 * 3600
+    assert spaces.expire() == [spaces.path(t)]
+    assert (spaces.root / "stray.txt").is_file() and (spaces.root / ".del-half-removed").is_dir()
+    shelf = spaces.shelf(spaces.new_token())
+    assert shelf.store_for(tiny_corpus).root == spaces.shared.root  # the built-in corpus: the shared cache
+    other = Workspaces(tmp_path, ServerSettings(), builtin_sha="0" * 64).shelf(spaces.new_token())
+    assert other.store_for(tiny_corpus).root == other.own.root  # any other text: the visitor's own workspace
