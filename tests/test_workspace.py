@@ -401,3 +401,24 @@ def test_expiry_leaves_what_is_not_a_workspace_alone_and_the_builtin_corpus_trai
     assert shelf.store_for(tiny_corpus).root == spaces.shared.root  # the built-in corpus: the shared cache
     other = Workspaces(tmp_path, ServerSettings(), builtin_sha="0" * 64).shelf(spaces.new_token())
     assert other.store_for(tiny_corpus).root == other.own.root  # any other text: the visitor's own workspace
+
+
+def test_a_shelf_lists_newest_first_refuses_junk_keys_and_fits_a_run_to_the_byte(tmp_path, trained_run):
+    clock = Clock()
+    size = ws_mod.size_of(trained_run.path)
+    spaces = Workspaces(tmp_path / "deep" / "er" / "home", ServerSettings(workspace_mb=2 * size / 1e6,
+                                                                          store_mb=1000), clock=clock)
+    t = spaces.new_token()  # the secret was made under a home whose parents did not exist yet
+    store = spaces.store(t)
+    for i, created in enumerate(("2026-01-01T00:00:00Z", "2026-06-01T00:00:00Z")):
+        run = put(store, trained_run, key=f"{i + 1:016x}")
+        meta = json.loads((run / "meta.json").read_text())
+        (run / "meta.json").write_text(json.dumps({**meta, "created": created}))
+        ws_mod.touch(run, clock, force=True)
+    shelf = spaces.shelf(t)
+    assert [r.key for r in shelf.list()] == ["0000000000000002", "0000000000000001"]  # newest first
+    assert not shelf.owns("../../etc") and shelf.owns("0000000000000001")
+    used = ws_mod.size_of(spaces.path(t))
+    quota = int(2 * size)
+    assert spaces.refusal(t, need=quota - used) is None  # exactly fills the quota: allowed
+    assert spaces.refusal(t, need=quota - used + 1) is not None
