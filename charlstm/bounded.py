@@ -21,6 +21,11 @@ MAX_ZIP_ENTRIES = 16  # a bundle holds 7 files at most
 MAX_ZIP_DIRECTORY = 64_000  # bytes of the zip's central directory: about 100 bytes an entry
 
 
+def size(n: float) -> str:
+    """A size in words: whole MB from 1 MB up (a cap lowered by a setting can be small, so kB and bytes below)."""
+    return f"{n / 1e6:,.0f} MB" if n >= 1e6 else f"{n / 1e3:,.0f} kB" if n >= 1e3 else f"{int(n):,} bytes"
+
+
 class BoundedError(ValueError):
     """Input refused before it could cost the server more than a cap; the message is one sentence."""
 
@@ -97,14 +102,13 @@ def open_zip(data: bytes, max_entries: int = MAX_ZIP_ENTRIES, max_directory: int
         big = max(infos, key=lambda i: i.file_size, default=None)
         if big is not None and big.file_size > max_member:
             z.close()
-            raise BoundedError(f"{big.filename[:40]!r} inside the bundle is {big.file_size / 1e6:,.0f} MB "
-                               f"uncompressed; the limit is {max_member / 1e6:,.0f} MB a file")
+            raise BoundedError(f"{big.filename[:40]!r} inside the bundle is {size(big.file_size)} "
+                               f"uncompressed; the limit is {size(max_member)} a file")
     if max_total is not None:
         total = sum(i.file_size for i in infos)
         if total > max_total:
             z.close()
-            raise BoundedError(f"the bundle is {total / 1e6:,.0f} MB uncompressed; "
-                               f"the limit is {max_total / 1e6:,.0f} MB")
+            raise BoundedError(f"the bundle is {size(total)} uncompressed; the limit is {size(max_total)}")
     return z
 
 
@@ -118,5 +122,5 @@ def read_member(z: zipfile.ZipFile, name: str, max_bytes: int) -> bytes:
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as e:
         raise BoundedError(f"{name} inside the bundle is damaged ({e})") from None
     if len(data) > max_bytes:
-        raise BoundedError(f"{name} inside the bundle inflates past {max_bytes / 1e6:,.1f} MB, the limit")
+        raise BoundedError(f"{name} inside the bundle inflates past {size(max_bytes)}, the limit")
     return data

@@ -14,9 +14,9 @@ from . import limits as limits_mod
 from .baselines import sentence
 from .config import PRESETS, Config, settings
 from .corpus import CorpusError, load_path
-from .store import RunStore, StoreError, demo_run
+from .store import RunStore, StoreError, bundle_config, demo_run
 from .train import run_key, stop_words
-from .workspace import public_here
+from .workspace import public_here, settings_from
 
 
 def add_config_args(p: argparse.ArgumentParser, cls: type = Config) -> None:
@@ -104,7 +104,10 @@ def cmd_train(args, store: RunStore) -> int:
             raise ValueError("ask for at least one more epoch")
         config, resume_from = run.config.replace(epochs=run.epochs_done + args.epochs), run.key
         if public_here():  # on the public server's host, with its settings: the caps its Continue button applies
+            from .jobs import time_problems
+
             problems = limits_mod.from_env().problems(config, corpus_bytes=len(corpus.text.encode("utf-8")))
+            problems += time_problems(config, settings_from().max_train_minutes * 60)
             if problems:
                 raise ValueError("not continued: " + "; ".join(problems) + " (CHARLSTM_MODE=public)")
     else:
@@ -319,7 +322,8 @@ def cmd_units(args, store: RunStore) -> int:
     run = _run(store, args.run)
     states = ("cell", "hidden") if args.state == "both" else (args.state,)
     sample = _find_sample(args, store, run)
-    label, y = label_for(sample.text, None if args.regex else args.label, args.regex)  # a bad label fails fast
+    label, y = label_for(sample.text, None if args.regex else args.label, args.regex,  # a bad label fails fast
+                         limits_mod.from_env().max_pattern)
     long = trace_long(run.weights, run.vocab, sample.text, states=states)
     ranked = rank_units(long, y, label.binary, states, k=args.top)
     what = f"{int(y.sum()):,} of {len(y):,} characters labelled" if label.binary else "one number per character"
@@ -359,6 +363,10 @@ def cmd_import(args, store: RunStore) -> int:
             data = f.read()
     except OSError as e:
         raise StoreError(f"cannot read {args.file}: {e.strerror}") from None
+    if public_here():  # on the public server's host: the caps its Train page applies before importing a bundle
+        problems = limits_mod.from_env().problems(bundle_config(data).replace(epochs=1, minutes=0.0))
+        if problems:
+            raise ValueError("not imported: " + "; ".join(problems) + " (CHARLSTM_MODE=public)")
     run = store.import_bundle(data)
     print(f"imported run {run.key}")
     return 0

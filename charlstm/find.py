@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .corpus import BUILTIN_NAME, Corpus, Vocab, builtin, prepare
-from .labels import Label, label_values
+from .labels import MAX_REGEX, Label, label_values
 from .lstm_np import GATES, Weights
 
 SAMPLE_CHARS = 20_000  # characters of the corpus the finders read: enough for rare labels, fast to trace
@@ -238,9 +238,11 @@ def rank_units(tr: LongTrace, y: np.ndarray, binary: bool, states: tuple[str, ..
     return [UnitScore(layer=layer, state=state, unit=u, score=sc, strength=st) for st, layer, state, u, sc in rows]
 
 
-def label_for(text: str, name: str | None = None, regex: str | None = None) -> tuple[Label, np.ndarray]:
-    """A built-in label (labels.LABELS) or a regular expression over text; ValueError when it cannot be scored."""
-    label, y = label_values(text, name, regex)
+def label_for(text: str, name: str | None = None, regex: str | None = None,
+              max_pattern: int = MAX_REGEX) -> tuple[Label, np.ndarray]:
+    """A built-in label (labels.LABELS) or a regular expression (at most max_pattern characters) over text;
+    ValueError when it cannot be scored."""
+    label, y = label_values(text, name, regex, max_pattern)
     if label.binary and not y.any():
         raise ValueError(f"no character of the sample is labelled “{label.title}”: "
                          "the corpus has none, so no unit can be scored for it")

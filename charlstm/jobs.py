@@ -280,10 +280,7 @@ class JobManager:
         size = len(corpus.text.encode("utf-8")) if corpus is not None else None
         lim = self._limits() if callable(self._limits) else self._limits
         out = lim.problems(config, corpus_bytes=size) if lim is not None else []
-        if config.minutes and self.max_train_s and config.minutes * 60 > self.max_train_s:
-            out.append(f"the time budget is {config.minutes:g} minutes; this server allows at most "
-                       f"{self.max_train_s / 60:g}")
-        return out
+        return out + time_problems(config, self.max_train_s)
 
     def resume(self, key: str, more_epochs: int, store: RunStore | None = None,
                owner: str | None = None) -> tuple[JobView, str]:
@@ -577,6 +574,13 @@ def _parse(line: str) -> dict | None:
 
 def worker_command() -> list[str]:
     return [sys.executable, "-m", "charlstm.worker"]
+
+
+def time_problems(config: Config, max_train_s: float | None) -> list[str]:
+    """Why a time budget is past the server's wall-time cap (CHARLSTM_MAX_TRAIN_MINUTES), in words; [] if it is not."""
+    if config.minutes and max_train_s and config.minutes * 60 > max_train_s:
+        return [f"the time budget is {config.minutes:g} minutes; this server allows at most {max_train_s / 60:g}"]
+    return []
 
 
 def worker_env() -> dict[str, str]:

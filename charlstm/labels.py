@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import re2  # google-re2: a visitor's pattern runs in time linear in the text, whatever the pattern
 
-from .limits import INPUTS
+from .limits import Limits
 
-MAX_REGEX = INPUTS.pattern  # characters of a user's pattern: a long one is more likely a mistake than a label
+MAX_REGEX = Limits().max_pattern  # characters of a pattern (CHARLSTM_MAX_PATTERN): long ones are likelier mistakes
 RE2_MAX_MEM = 8 << 20  # bytes RE2 may spend on one pattern's automata; past it, it falls back to a slower linear scan
 
 
@@ -70,7 +70,7 @@ def line_position(text: str) -> np.ndarray:
     return (t - last).astype(np.float64)
 
 
-def compile_pattern(pattern: str):
+def compile_pattern(pattern: str, max_chars: int = MAX_REGEX):
     """A visitor's pattern, compiled by RE2; ValueError, in one sentence, for one it cannot run.
 
     Python's re backtracks: `(.|.)*X` takes exponential time and would freeze the one server process that
@@ -79,8 +79,9 @@ def compile_pattern(pattern: str):
     """
     if not pattern:
         raise ValueError("the regular expression is empty")
-    if len(pattern) > MAX_REGEX:
-        raise ValueError(f"the regular expression is {len(pattern):,} characters; the limit is {MAX_REGEX}")
+    if len(pattern) > max_chars:
+        raise ValueError(f"the regular expression is {len(pattern):,} characters; this server allows at most "
+                         f"{max_chars:,}")
     options = re2.Options()
     options.log_errors = False  # RE2 would print each refused pattern on the server's stderr
     options.max_mem = RE2_MAX_MEM
@@ -94,9 +95,9 @@ def compile_pattern(pattern: str):
         raise ValueError(f"not a regular expression this server can run: {why}{hint}") from None
 
 
-def regex_mask(text: str, pattern: str) -> np.ndarray:
+def regex_mask(text: str, pattern: str, max_chars: int = MAX_REGEX) -> np.ndarray:
     """True on every character inside a match of a visitor's pattern (run by RE2); ValueError for a bad pattern."""
-    rx = compile_pattern(pattern)
+    rx = compile_pattern(pattern, max_chars)
     return _mask(text, (m.span() for m in rx.finditer(text)))
 
 
@@ -133,11 +134,12 @@ LABELS: dict[str, Label] = {label.name: label for label in (
 )}
 
 
-def label_values(text: str, name: str | None = None, regex: str | None = None) -> tuple[Label, np.ndarray]:
+def label_values(text: str, name: str | None = None, regex: str | None = None,
+                 max_pattern: int = MAX_REGEX) -> tuple[Label, np.ndarray]:
     """A built-in label by name, or a user's regular expression (characters inside a match), over text."""
     if regex is not None:
         label = Label("regex", f"Matches /{regex}/", f"Characters inside a match of /{regex}/.", True,
-                      lambda s: regex_mask(s, regex))
+                      lambda s: regex_mask(s, regex, max_pattern))
     elif name in LABELS:
         label = LABELS[name]
     else:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from . import bounded
 from .corpus import DEFAULT_MAX_BYTES
 
 
@@ -27,6 +28,14 @@ class Limits:
     max_training_mb: int = 1500
     max_epochs: int = 100  # fit.MAX_EPOCHS: the "fit to my corpus" preset asks for up to 100 on a small text
     max_corpus_mb: float = DEFAULT_MAX_BYTES / 1e6  # uploads above this are refused
+    # what a visitor's pattern and bundle may cost the server process before anything runs or is parsed
+    max_pattern: int = 200  # characters of a visitor's own regular expression (Units; run by RE2)
+    max_bundle_mb: float = 200  # a bundle upload, as sent
+    max_bundle_file_mb: float = 200  # any one file inside a bundle, uncompressed: as its zip declares and as inflated
+    max_bundle_unpacked_mb: float = 400  # all of a bundle's files together, uncompressed, as declared
+    max_bundle_entries: int = bounded.MAX_ZIP_ENTRIES  # files in a bundle's zip; a bundle holds 7 at most
+    max_json_kb: int = bounded.MAX_JSON_BYTES // 1000  # a bundle's meta.json, config.json, history.json each
+    max_json_depth: int = bounded.MAX_JSON_DEPTH  # nesting of [ and { in those (Python's json has no limit)
 
     @property
     def max_corpus_bytes(self) -> int:
@@ -82,6 +91,11 @@ def estimate_run_bytes(config, vocab_size: int) -> int:
 FIELDS = tuple(f.name for f in dataclasses.fields(Limits))
 
 
+def to_env(limits: Limits) -> dict[str, str]:
+    """The limits as environment variables: a child process (the bundle checker) then applies the server's own."""
+    return {env_name(f): repr(getattr(limits, f)) for f in FIELDS}
+
+
 @dataclass(frozen=True)
 class Inputs:
     """What one visitor's typing can ask of the shared server, page by page, in characters.
@@ -93,7 +107,6 @@ class Inputs:
     gates_text: int = 300  # Gates: a readable heatmap
     units_text: int = 300  # Units: span search and the surprise strip
     teach_text: int = 200  # Teach: each lesson's sentence, the clamp's text, each of a minimal pair
-    pattern: int = 200  # Units: a visitor's own regular expression (labels.MAX_REGEX)
     prime: int = 2_000  # Generate: the priming text
     generate_length: int = 10_000  # Generate: characters written per click (sampling.MAX_LENGTH is the library's)
 

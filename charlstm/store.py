@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from . import __version__, bounded
+from . import limits as limits_mod
 from .config import Config
 from .corpus import Corpus, Vocab, visible
 from .lstm_np import Weights
@@ -31,9 +32,6 @@ from .probes import Probes
 
 FILES = ("model.keras", "weights.npz", "config.json", "vocab.json", "history.json", "meta.json")
 OPTIONAL = ("probes.npz",)  # kept and bundled when there; a run without them is whole
-MAX_BUNDLE_BYTES = 200_000_000  # a bundle larger than this is refused before it is unpacked
-MAX_MEMBER_BYTES = 200_000_000  # uncompressed, any one file inside a bundle
-MAX_UNPACKED_BYTES = 400_000_000  # uncompressed, all its files together
 
 
 class StoreError(ValueError):
@@ -355,9 +353,12 @@ class RunStore:
                 z.write(run.path / f, arcname=f)
         return buf.getvalue()
 
-    def import_bundle(self, data: bytes) -> Run:
-        """Validate a bundle made by export_bundle and add it to the store; it never replaces a stored run."""
-        z = open_bundle(data)
+    def import_bundle(self, data: bytes, limits: limits_mod.Limits | None = None) -> Run:
+        """Validate a bundle made by export_bundle and add it to the store; it never replaces a stored run.
+
+        Sizes, entries and JSON are checked against limits (by default this environment's, limits.from_env)."""
+        lim = limits or limits_mod.from_env()
+        z = open_bundle(data, lim)
         with z:
             infos = {i.filename: i for i in z.infolist()}
             if not set(FILES) <= set(infos) <= set(FILES + OPTIONAL):
@@ -366,9 +367,9 @@ class RunStore:
             tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=self.ready()))
             try:
                 for name in FILES + tuple(o for o in OPTIONAL if o in infos):  # fixed names: nothing lands outside
-                    member = bounded.read_member(z, name, MAX_MEMBER_BYTES)
+                    member = bounded.read_member(z, name, int(lim.max_bundle_file_mb * 1e6))
                     if name.endswith(".json"):
-                        bounded.loads(member, name)  # size and nesting checked before read_run parses it
+                        _loads(member, name, lim)  # size and nesting checked before read_run parses it
                     (tmp / name).write_bytes(member)
                 if "probes.npz" in infos:
                     try:
@@ -395,38 +396,46 @@ class RunStore:
         return read_run(self.path(key))
 
 
-def open_bundle(data: bytes) -> zipfile.ZipFile:
+def open_bundle(data: bytes, limits: limits_mod.Limits) -> zipfile.ZipFile:
     """The bundle's zip, once its size, entry count and declared sizes are within the caps (StoreError if not)."""
-    if len(data) > MAX_BUNDLE_BYTES:
-        raise StoreError(f"the bundle is {len(data) / 1e6:.0f} MB; the limit is {MAX_BUNDLE_BYTES / 1e6:.0f} MB")
+    if len(data) > limits.max_bundle_mb * 1e6:
+        raise StoreError(f"the bundle is {bounded.size(len(data))}; the limit is "
+                         f"{bounded.size(limits.max_bundle_mb * 1e6)}")
     try:
-        return bounded.open_zip(data, max_member=MAX_MEMBER_BYTES, max_total=MAX_UNPACKED_BYTES)
+        return bounded.open_zip(data, max_entries=limits.max_bundle_entries,
+                                max_member=int(limits.max_bundle_file_mb * 1e6),
+                                max_total=int(limits.max_bundle_unpacked_mb * 1e6))
     except bounded.BoundedError as e:
         raise StoreError(f"not a charlstm bundle: {e}") from None
 
 
-def _bundle_json(data: bytes, name: str):
-    with open_bundle(data) as z:
+def _loads(member: bytes, name: str, limits: limits_mod.Limits):
+    return bounded.loads(member, name, max_bytes=limits.max_json_kb * 1000, max_depth=limits.max_json_depth)
+
+
+def _bundle_json(data: bytes, name: str, limits: limits_mod.Limits | None):
+    limits = limits or limits_mod.from_env()
+    with open_bundle(data, limits) as z:
         try:
-            return bounded.loads(bounded.read_member(z, name, bounded.MAX_JSON_BYTES), name)
+            return _loads(bounded.read_member(z, name, limits.max_json_kb * 1000), name, limits)
         except bounded.BoundedError as e:
             raise StoreError(f"not a charlstm bundle: {e}") from None
 
 
-def bundle_key(data: bytes) -> str:
+def bundle_key(data: bytes, limits: limits_mod.Limits | None = None) -> str:
     """The run key a bundle says it holds (unchecked: import_bundle checks it); StoreError, in one sentence, when the
     bundle is refused. Safe in the server: nothing is inflated or parsed past the caps (charlstm/bounded.py)."""
-    meta = _bundle_json(data, "meta.json")
+    meta = _bundle_json(data, "meta.json", limits)
     key = meta.get("key") if isinstance(meta, dict) else None
     if not isinstance(key, str):
         raise StoreError("not a charlstm bundle: its meta.json names no run key")
     return key
 
 
-def bundle_config(data: bytes) -> Config:
+def bundle_config(data: bytes, limits: limits_mod.Limits | None = None) -> Config:
     """The config a bundle says its run was trained with (for the server's caps, before the bundle is imported)."""
     try:
-        return Config.from_dict(_bundle_json(data, "config.json"))
+        return Config.from_dict(_bundle_json(data, "config.json", limits))
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise StoreError(f"not a charlstm bundle: its config.json is unreadable ({str(e)[:160]})") from None
 

@@ -38,6 +38,7 @@ from collections.abc import Callable
 
 from .config import Config
 from .corpus import Corpus, CorpusError
+from .limits import Limits, to_env
 from .store import Run, RunStore, StoreError
 from .train import Cancelled, Progress, run_key
 
@@ -105,11 +106,12 @@ def execute(store: RunStore, corpus: Corpus, config: Config, resume_from: str | 
     return Outcome("complete", f"finished: run {run.key[:8]}", run)
 
 
-def import_bundle(store: RunStore, data: bytes, timeout: float = 300) -> Run:
+def import_bundle(store: RunStore, data: bytes, timeout: float = 300, limits: Limits | None = None) -> Run:
     """store.import_bundle, run in a fresh `python -m charlstm import` process.
 
     Checking a bundle loads its model with Keras; the app does it out of process so that its
-    server never imports TensorFlow and a hostile bundle cannot take the server down.
+    server never imports TensorFlow and a hostile bundle cannot take the server down. limits (the server's own,
+    st.secrets included) travel to that process as CHARLSTM_* variables.
     """
     from .jobs import worker_env
 
@@ -120,7 +122,7 @@ def import_bundle(store: RunStore, data: bytes, timeout: float = 300) -> Run:
         try:
             done = subprocess.run([sys.executable, "-m", "charlstm", "--home", str(store.root), "import", path],
                                   capture_output=True, text=True, encoding="utf-8", errors="replace",
-                                  env=worker_env(), timeout=timeout)
+                                  env=worker_env() | (to_env(limits) if limits else {}), timeout=timeout)
         except subprocess.TimeoutExpired:
             raise StoreError(f"checking the bundle took longer than {timeout:g} s; it was not imported") from None
     if done.returncode != 0:

@@ -477,14 +477,14 @@ def upload_bundle_ui(lim: Limits) -> None:
         shelf = workspace.shelf()
         data = up.getvalue()
         try:
-            refused = shelf.import_refusal(bundle_key(data))  # never over a run this visitor can see
+            refused = shelf.import_refusal(bundle_key(data, lim))  # never over a run this visitor can see
             if refused:
                 raise StoreError(refused)
-            too_big = lim.problems(bundle_config(data).replace(epochs=1, minutes=0.0))  # its model, not its length
+            too_big = lim.problems(bundle_config(data, lim).replace(epochs=1, minutes=0.0))  # its model, not its length
             if too_big:
                 raise StoreError("; ".join(too_big))
             with st.spinner("Checking the bundle in a separate process (it loads TensorFlow: a few seconds)…"):
-                run = import_bundle(shelf.own, data)  # into this visitor's workspace; no TensorFlow here
+                run = import_bundle(shelf.own, data, limits=lim)  # into this visitor's workspace; no TensorFlow here
         except StoreError as e:
             note(BUNDLE_NOTE, "error", f"{md(up.name)} was not imported: {md(e)}")
         else:

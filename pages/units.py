@@ -17,6 +17,7 @@ from charlstm.store import Run
 from charlstm.surprise import surprise
 from pages.common.persist import default_for, remember, restore
 from pages.common.resources import is_demo, run_store
+from pages.common.server_limits import limits
 from pages.common.session import active_run
 from pages.common.text import md
 from pages.common.widgets import lazy_tabs_ui, traced_ui
@@ -52,8 +53,8 @@ def sample_trace(path: str, stamp: str, states: tuple[str, ...], layers: int | N
 
 @st.cache_data(show_spinner="Scoring every unit…", max_entries=64)
 def ranking(path: str, stamp: str, name: str | None, regex: str | None, states: tuple[str, ...],
-            _long: find.LongTrace) -> tuple[str, str, bool, np.ndarray, list[find.UnitScore]]:
-    label, y = find.label_for(_long.text, name, regex)
+            _long: find.LongTrace, max_pattern: int) -> tuple[str, str, bool, np.ndarray, list[find.UnitScore]]:
+    label, y = find.label_for(_long.text, name, regex, max_pattern)
     return label.title, label.help, label.binary, y, find.rank_units(_long, y, label.binary, states, k=10)
 
 
@@ -88,12 +89,12 @@ def cell_finder_view(run: Run) -> None:
         scored = st.radio("Score each unit's", list(SCORED), format_func=SCORED.get, key="units.states",
                           help="The cell state is the unit's memory; the hidden state is what it shows the next "
                                "layer. A unit can count in its memory and show little of it.")
-    regex = None
+    regex, max_pattern = None, limits().max_pattern
     if choice == REGEX:
         with right:
             if "units.regex" not in st.session_state:
                 st.session_state["units.regex"] = r"\b[A-Z]+:"
-            regex = st.text_input("Regular expression", key="units.regex", max_chars=labels.MAX_REGEX,
+            regex = st.text_input("Regular expression", key="units.regex", max_chars=max_pattern,
                                   help="Python's syntax, run by RE2 in time linear in the text: no lookaround, "
                                        "no backreferences. Every character inside a match is labelled: "
                                        r"`\b[A-Z]+:` marks the speakers' names in Shakespeare.")
@@ -101,7 +102,7 @@ def cell_finder_view(run: Run) -> None:
     long = sample_trace(str(run.path), stamp(run), ("cell", "hidden"), None, run, sample.text)
     try:
         title, help_, binary, y, ranked = ranking(str(run.path), stamp(run), None if regex else choice, regex,
-                                                  states, long)
+                                                  states, long, max_pattern)
     except ValueError as e:
         st.warning(f"Nothing to score: {md(e)}.", icon=":material/warning:")
         return

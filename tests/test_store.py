@@ -122,8 +122,8 @@ def test_import_rejects_bad_bundles(trained_run, store):
 
 
 def test_import_refuses_oversized_bundle(store, monkeypatch):
-    monkeypatch.setattr(store_mod, "MAX_BUNDLE_BYTES", 10)
-    with pytest.raises(StoreError, match="limit"):
+    monkeypatch.setenv("CHARLSTM_MAX_BUNDLE_MB", "0.00001")  # 10 bytes, from the environment like every cap
+    with pytest.raises(StoreError, match="the bundle is 11 bytes; the limit is 10 bytes"):
         store.import_bundle(b"x" * 11)
 
 
