@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 from bundles import bomb, declared_sizes, many_entries, nested, replaced
 
 from charlstm import bounded
+from charlstm.limits import Limits
 from charlstm.store import RunStore, StoreError, bundle_key
 
 ROOT = str(Path(__file__).resolve().parents[1])
@@ -69,7 +73,7 @@ def test_import_refuses_each_hostile_bundle_and_keeps_the_store(tmp_path, good, 
     assert not [p for p in store.runs.iterdir() if p.name.startswith(".import-")]
 
 
-@pytest.mark.parametrize("case", ["bomb", "nested meta.json", "nested config.json", "many entries"])
+@pytest.mark.parametrize("case", CASES)
 def test_the_command_line_refuses_a_hostile_bundle_in_one_line(tmp_path, good, case):
     path = tmp_path / "bundle.zip"
     path.write_bytes(hostile(good)[case][0])
@@ -137,3 +141,81 @@ def test_a_zip64_end_record_and_an_empty_zip_are_refused_in_words(tmp_path):
 
 def test_an_escaped_backslash_ends_before_the_closing_quote():
     assert bounded.json_depth(r'{"a": "x\\", "b": [[1]]}') == 3  # the string is x\ ; then two more levels
+
+
+# ---- the caps are this server's settings (limits.Limits: CHARLSTM_* or st.secrets), wherever a bundle is read
+def bundle_json(bundle: bytes, name: str) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(bundle)) as z:
+        return z.read(name)
+
+
+def bundle_caps(good: bytes) -> dict[str, tuple[bytes, Limits, str]]:
+    """cap -> (a bundle the default caps take, the cap set just below what it needs, a regex of the refusal)."""
+    with zipfile.ZipFile(io.BytesIO(good)) as z:
+        infos = z.infolist()
+    n, big = len(infos), max(infos, key=lambda i: i.file_size)
+    total = sum(i.file_size for i in infos)
+    meta = json.loads(bundle_json(good, "meta.json"))
+    padded = replaced(good, meta_json=json.dumps(meta | {"note": "x" * 2000}).encode())  # meta.json past 2 kB
+    deep = replaced(good, meta_json=json.dumps(meta | {"note": [[[1]]]}).encode())  # 4 levels deep
+    return {
+        "max_bundle_mb": (good, Limits(max_bundle_mb=(len(good) - 1) / 1e6),
+                          re.escape(f"the bundle is {bounded.size(len(good))}; the limit is ")),
+        "max_bundle_entries": (good, Limits(max_bundle_entries=n - 1),
+                               re.escape(f"holds {n} files; a bundle holds at most {n - 1}")),
+        "max_bundle_file_mb": (good, Limits(max_bundle_file_mb=(big.file_size - 1) / 1e6),
+                               re.escape(f"'{big.filename}' inside the bundle is {bounded.size(big.file_size)} "
+                                         "uncompressed")),
+        "max_bundle_unpacked_mb": (good, Limits(max_bundle_unpacked_mb=(total - 1) / 1e6),
+                                   re.escape(f"the bundle is {bounded.size(total)} uncompressed; the limit is ")),
+        "max_json_depth": (deep, Limits(max_json_depth=3), r"meta\.json nests 4 levels deep; the limit is 3"),
+        # the server's bounded read stops first; the import process reads the file whole, then weighs it
+        "max_json_kb": (padded, Limits(max_json_kb=2),
+                        r"meta\.json (inside the bundle inflates past 2 kB|is 2,\d{3} bytes; the limit is 2,000)"),
+    }
+
+
+@pytest.mark.parametrize("cap", ["max_bundle_mb", "max_bundle_entries", "max_bundle_file_mb",
+                                 "max_bundle_unpacked_mb", "max_json_depth", "max_json_kb"])
+def test_each_bundle_cap_is_a_server_setting_in_the_server_and_the_import(tmp_path, good, cap):
+    data, lim, says = bundle_caps(good)[cap]
+    assert bundle_key(data, Limits()) == bundle_key(good)  # the default caps take it
+    with pytest.raises(StoreError) as e:
+        bundle_key(data, lim)  # what the page reads in the server ...
+    assert re.search(says, str(e.value)), str(e.value)
+    one_sentence(str(e.value))
+    store = RunStore(tmp_path / "home")
+    with pytest.raises(StoreError, match=says):
+        store.import_bundle(data, lim)  # ... and what the import process checks
+    assert store.list() == []
+
+
+def test_the_servers_caps_travel_to_the_import_process_and_the_environment_sets_them(tmp_path, good, monkeypatch):
+    """The page hands its Limits (st.secrets included) to `python -m charlstm import`; the command line reads them
+    from CHARLSTM_* like every other cap."""
+    from charlstm.worker import import_bundle
+
+    _, lim, says = bundle_caps(good)["max_bundle_entries"]
+    store = RunStore(tmp_path / "home")
+    with pytest.raises(StoreError, match=says):
+        import_bundle(store, good, limits=lim)
+    assert store.list() == []
+    monkeypatch.setenv("CHARLSTM_MAX_BUNDLE_ENTRIES", str(lim.max_bundle_entries))
+    with pytest.raises(StoreError, match=says):
+        store.import_bundle(good)
+    assert import_bundle(store, good, limits=Limits()).key == bundle_key(good, Limits())  # the page's own caps win
+
+
+def test_the_train_page_shows_one_sentence_for_each_hostile_bundle(fresh_app, good):
+    from test_app import goto, texts
+
+    at = fresh_app
+    goto(at, "train")
+    for case in CASES:
+        data, says = hostile(good)[case]
+        at.file_uploader(key="train.bundle").set_value((f"{case}.zip", data, "application/zip")).run()
+        assert not at.exception, case
+        shown = [e for e in texts(at.error) if f"{case}.zip was not imported: " in e]
+        assert len(shown) == 1 and says in shown[0], (case, texts(at.error))
+        one_sentence(shown[0])
+    assert any("No trained runs yet" in c for c in texts(at.caption)), texts(at.caption)  # nothing was imported
