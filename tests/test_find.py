@@ -150,6 +150,19 @@ def test_a_visitor_pattern_runs_in_linear_time_or_is_refused_in_words(pattern, m
             regex_mask(text, pattern)
 
 
+def test_the_pattern_cap_is_the_callers_setting():
+    from charlstm.labels import compile_pattern
+    from charlstm.limits import from_env
+
+    long = "(?:a)?" * 50  # 300 characters: past the default cap of 200, linear all the same
+    assert from_env({"CHARLSTM_MAX_PATTERN": "300"}).max_pattern == 300
+    assert regex_mask("xaaax", long, max_chars=300).tolist() == [False, True, True, True, False]
+    with pytest.raises(ValueError, match="the regular expression is 300 characters; this server allows at most 299"):
+        label_values("abc", regex=long, max_pattern=299)
+    with pytest.raises(ValueError, match="300 characters; this server allows at most 200"):
+        compile_pattern(long)
+
+
 def test_a_pattern_finds_the_characters_it_matches_in_any_script():
     assert regex_mask("aéébé", "é+").tolist() == [False, True, True, False, True]  # spans in characters, not bytes
 

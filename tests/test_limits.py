@@ -88,3 +88,17 @@ def test_a_runs_disk_estimate_counts_the_models_parameters_as_keras_does():
 
     run = demo_run()  # 2 x 256 over an embedding of 64: the first layer's input is the embedding, the second's not
     assert estimate_run_bytes(run.config, len(run.vocab)) == 16 * run.meta["params"] + 200_000
+
+
+def test_the_pattern_and_bundle_caps_come_from_the_environment_and_go_back_to_it():
+    from charlstm.limits import from_env, to_env
+
+    env = {"CHARLSTM_MAX_PATTERN": "50", "CHARLSTM_MAX_BUNDLE_MB": "2.5", "CHARLSTM_MAX_BUNDLE_FILE_MB": "1",
+           "CHARLSTM_MAX_BUNDLE_UNPACKED_MB": "3", "CHARLSTM_MAX_BUNDLE_ENTRIES": "9", "CHARLSTM_MAX_JSON_KB": "64",
+           "CHARLSTM_MAX_JSON_DEPTH": "8"}
+    lim = from_env(env, {"max_json_depth": 6})  # st.secrets over the environment, as for every cap
+    assert (lim.max_pattern, lim.max_bundle_mb, lim.max_bundle_file_mb, lim.max_bundle_unpacked_mb,
+            lim.max_bundle_entries, lim.max_json_kb, lim.max_json_depth) == (50, 2.5, 1.0, 3.0, 9, 64, 6)
+    assert from_env(to_env(lim)) == lim  # what the import process is handed is what the server applies
+    with pytest.raises(ValueError, match="CHARLSTM_MAX_BUNDLE_ENTRIES must be a positive integer"):
+        from_env({"CHARLSTM_MAX_BUNDLE_ENTRIES": "0"})
