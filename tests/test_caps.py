@@ -106,6 +106,45 @@ def test_the_command_line_continues_within_the_public_caps_only_when_told_it_is_
     assert [r.key for r in store.list()] == [run.key]
 
 
+def cli(home: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, CHARLSTM_HOME=str(home), PYTHONPATH=ROOT, CHARLSTM_MODE="public", **env)
+    return subprocess.run([sys.executable, "-m", "charlstm", *argv], capture_output=True, text=True, env=env,
+                          timeout=180, cwd=ROOT)
+
+
+@pytest.mark.parametrize("cap", [*CAPS, "max_train_minutes"])
+def test_the_command_lines_public_resume_applies_each_cap_in_turn(tmp_path, trained_run, cap):
+    """An imported run continued from the public server's shell: every cap, the wall-time cap included."""
+    from charlstm.limits import env_name
+
+    shared = RunStore(trained_run.path.parents[1])
+    store = RunStore(tmp_path / "home")
+    store.save_corpus(shared.load_corpus(trained_run.meta["corpus_sha256"]))
+    bundle = shared.export_bundle(trained_run.key)
+    if cap == "max_train_minutes":  # the bundle asks for a 30-minute time budget; the server allows 10
+        bundle = forged(bundle, minutes=30.0)
+        value, says = 10, "the time budget is 30 minutes; this server allows at most 10"
+    else:
+        value, says = CAPS[cap]
+    run = store.import_bundle(bundle)
+    r = cli(store.root, "resume", run.key[:8], "--epochs", "1", **{env_name(cap): str(value)})
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    (line,) = r.stderr.strip().splitlines()
+    assert line.startswith("error: not continued: ") and line.endswith(" (CHARLSTM_MODE=public)"), line
+    assert says in line, line
+    assert [x.key for x in store.list()] == [run.key] and run.epochs_done == store.get(run.key).epochs_done
+
+
+def test_the_command_lines_public_import_applies_the_model_caps(tmp_path, trained_run):
+    path = tmp_path / "big.zip"
+    path.write_bytes(forged(RunStore(trained_run.path.parents[1]).export_bundle(trained_run.key), batch_size=4096))
+    r = cli(tmp_path / "home", "import", str(path))
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr.strip().splitlines() == [
+        "error: not imported: batch size is 4096; this server allows at most 256 (CHARLSTM_MODE=public)"], r.stderr
+    assert RunStore(tmp_path / "home").list() == []
+
+
 def test_the_train_page_refuses_a_forged_bundle_past_the_caps_and_continuing_past_a_lowered_cap(
         fresh_app, trained_run, monkeypatch):
     at = fresh_app
