@@ -94,9 +94,11 @@ def cell_finder_view(run: Run) -> None:
         with right:
             if "units.regex" not in st.session_state:
                 st.session_state["units.regex"] = r"\b[A-Z]+:"
-            regex = st.text_input("Regular expression", key="units.regex", max_chars=max_pattern,
+            # no max_chars: the browser would drop a longer paste without a word; the server says why instead
+            regex = st.text_input("Regular expression", key="units.regex",
                                   help="Python's syntax, run by RE2 in time linear in the text: no lookaround, "
-                                       "no backreferences. Every character inside a match is labelled: "
+                                       f"no backreferences, at most {max_pattern:,} characters. Every character "
+                                       "inside a match is labelled: "
                                        r"`\b[A-Z]+:` marks the speakers' names in Shakespeare.")
     states = ("cell", "hidden") if scored == "both" else (scored,)
     long = sample_trace(str(run.path), stamp(run), ("cell", "hidden"), None, run, sample.text)

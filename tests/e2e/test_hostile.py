@@ -1,9 +1,10 @@
 """Two visitors on one server, one of them hostile: what the first types or uploads never stalls the second, and
 never costs the server more than a fixed amount of memory.
 
-Visitor A types patterns that make Python's re backtrack for ever, an invalid one and a long one on the Units
-page, and uploads zip bombs on the Train page; visitor B's Gates page renders its heatmap in between, each wait
-bounded. The server's peak memory while it refuses the bombs is read from /proc (VmHWM, reset first).
+Visitor A types patterns that make Python's re backtrack for ever, an invalid one and long ones (within and past
+the server's cap) on the Units page, and uploads zip bombs on the Train page; visitor B's Gates page renders its
+heatmap in between, each wait bounded. The server's peak memory while it refuses the bombs is read from /proc
+(VmHWM, reset first).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from bundles import bomb  # tests/bundles.py
+
+from charlstm.limits import Limits
 
 from .conftest import VIEWPORT
 from .test_browser import PAGE_LOAD_MS, heading, no_exception, settle, shoot
@@ -24,6 +27,8 @@ PATTERNS = [  # (pattern, what visitor A is told)
     ("(", "Nothing to score: not a regular expression this server can run: missing ): ("),
     (r"(?<=\.)\s", "lookaround and backreferences are not supported"),
     ("(?:[a-z]+ )*" * 16 + "X", "no character of the sample is labelled"),  # 193 characters, still linear
+    ("(?:[a-z]+ )*" * 25 + "X",  # 301: past the server's cap (the box has no max_chars, so the server answers)
+     f"the regular expression is 301 characters; this server allows at most {Limits().max_pattern}"),
 ]
 MAX_EXTRA_MB = 100  # the server's peak over its resting memory while it refuses a bomb
 
