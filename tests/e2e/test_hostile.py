@@ -43,8 +43,15 @@ def gates_renders(page, url: str) -> None:
 
 def shows(page, text: str) -> None:
     """Wait until the page's main area shows text (md()'s invisible word joiners after ':' ignored)."""
-    page.wait_for_function("t => document.querySelector('[data-testid=stMain]').innerText"
-                           ".replaceAll('\\u2060', '').includes(t)", arg=text, timeout=PAGE_LOAD_MS)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # here: without Playwright the module skips
+
+    try:
+        page.wait_for_function("t => document.querySelector('[data-testid=stMain]').innerText"
+                               ".replaceAll('\\u2060', '').includes(t)", arg=text, timeout=PAGE_LOAD_MS)
+    except PlaywrightTimeout:
+        shown = page.get_by_test_id("stMain").inner_text().replace("\u2060", "")
+        raise AssertionError(f"within {PAGE_LOAD_MS / 1000:.0f} s the page never said {text!r}; it shows:\n"
+                             f"{shown[-1500:]}") from None
 
 
 def memory_kb(pid: int) -> dict[str, int]:
