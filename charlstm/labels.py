@@ -92,6 +92,10 @@ def compile_pattern(pattern: str, max_chars: int = MAX_REGEX):
         hint = ""
         if any(s in pattern for s in ("(?=", "(?!", "(?<", "\\1", "\\2")):
             hint = "; lookaround and backreferences are not supported, since they can take exponential time"
+        elif "repetition size" in why:  # RE2 caps counted repeats, nested ones multiplied: (x{10}){100} is 1,000
+            hint = "; counted repetitions, nested ones multiplied together, may ask for at most 1,000"
+        elif "too large" in why:
+            hint = "; it would take more memory than this server gives one pattern"
         raise ValueError(f"not a regular expression this server can run: {why}{hint}") from None
 
 
