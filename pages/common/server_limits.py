@@ -30,3 +30,16 @@ def limits() -> limits_mod.Limits:
     except ValueError as e:
         st.error(f"This server's limits are misconfigured: {e}. Ask whoever runs it to fix the setting.")
         st.stop()
+
+
+def capped(text: object, field: str) -> str:
+    """A visitor's text cut to this server's cap on it (a Limits field, e.g. max_gates_text), said when it was cut.
+
+    Whatever the browser sent: a text area's max_chars holds only in the browser.
+    """
+    cap = getattr(limits(), field)
+    text = "" if text is None else str(text)
+    note = limits_mod.cut_note(len(text), cap)
+    if note:
+        st.warning(note, icon=":material/content_cut:")
+    return limits_mod.clip(text, cap)
