@@ -25,17 +25,17 @@ def rate_caption(stats: dict) -> str:
 def settings_ui(run: Run) -> tuple[str, int, float, int, int]:
     """The priming text, length, temperature, top-k and seed."""
     default_for("generate.prime", run.path, run_facts(run)[1])  # a new active run: a prime from its own corpus
-    cap = limits().max_generate_length
-    if st.session_state.get("generate.length", 1) > cap:  # sent past the widget's max_value, or kept past a new cap
-        st.session_state["generate.length"] = cap
-        st.warning(f"At most {cap:,} characters a click: this server's limit.", icon=":material/content_cut:")
     prime = st.text_area("Priming text", key="generate.prime", max_chars=limits().max_prime, height=90,
                          help="The model reads this first. Empty: it starts from a newline. It starts as the start "
                               "of a line of the active run's held-out text, a line it never trained on.")
-    a, b, c, d = st.columns(4)
-    for key, value in (("generate.length", 500), ("generate.temperature", 0.8), ("generate.top_k", 0),
+    cap = limits().max_generate_length
+    for key, value in (("generate.length", min(500, cap)), ("generate.temperature", 0.8), ("generate.top_k", 0),
                        ("generate.seed", 0)):  # first values as state, not value=: these keys are also set as state
         st.session_state.setdefault(key, value)
+    if st.session_state["generate.length"] > cap:  # kept from before the cap was lowered, or sent past max_value
+        st.session_state["generate.length"] = cap  # (a number past max_value would put the widget back to 1)
+        st.warning(f"At most {cap:,} characters a click: this server's limit.", icon=":material/content_cut:")
+    a, b, c, d = st.columns(4)
     length = a.number_input("Length (characters)", min_value=1, max_value=cap, step=100,
                             key="generate.length")
     temperature = b.slider("Temperature", 0.0, 2.0, step=0.05, key="generate.temperature",

@@ -171,8 +171,10 @@ def test_a_text_past_its_cap_is_cut_on_the_server_with_a_note(fresh_app, monkeyp
 
 
 def test_a_generation_past_its_cap_is_cut_to_it_with_a_note(fresh_app, monkeypatch):
+    monkeypatch.setenv("CHARLSTM_MAX_GENERATE_LENGTH", "100")  # below the page's first 500: it starts at the cap
     at = goto(fresh_app, "generate")
-    monkeypatch.setenv("CHARLSTM_MAX_GENERATE_LENGTH", "40")  # lowered below the 500 the page keeps
+    assert at.number_input(key="generate.length").value == 100 and not texts(at.warning), texts(at.warning)
+    monkeypatch.setenv("CHARLSTM_MAX_GENERATE_LENGTH", "40")  # lowered below the 100 the page keeps
     at.run()
     assert at.number_input(key="generate.length").value == 40
     assert "At most 40 characters a click: this server's limit." in texts(at.warning), texts(at.warning)
