@@ -8,6 +8,7 @@ import streamlit as st
 
 from charlstm import charts, sampling
 from charlstm.corpus import CorpusError
+from charlstm.limits import clip
 from charlstm.store import Run
 from pages.common import session
 from pages.common.persist import default_for
@@ -25,7 +26,8 @@ def rate_caption(stats: dict) -> str:
 def settings_ui(run: Run) -> tuple[str, int, float, int, int]:
     """The priming text, length, temperature, top-k and seed."""
     default_for("generate.prime", run.path, run_facts(run)[1])  # a new active run: a prime from its own corpus
-    prime = st.text_area("Priming text", key="generate.prime", max_chars=limits().max_prime, height=90,
+    prime_cap = capped("generate.prime", "max_prime")
+    prime = st.text_area("Priming text", key="generate.prime", max_chars=prime_cap, height=90,
                          help="The model reads this first. Empty: it starts from a newline. It starts as the start "
                               "of a line of the active run's held-out text, a line it never trained on.")
     cap = limits().max_generate_length
@@ -47,7 +49,7 @@ def settings_ui(run: Run) -> tuple[str, int, float, int, int]:
                            help="Sample only among the k likeliest characters; 0 means no limit.")
     seed = d.number_input("Random seed", min_value=0, step=1, key="generate.seed",
                           help="The same seed, settings and model give the same text.")
-    return (capped(prime, "max_prime"), min(max(int(length), 1), cap), min(max(float(temperature), 0.0), 2.0),
+    return (clip(prime, prime_cap), min(max(int(length), 1), cap), min(max(float(temperature), 0.0), 2.0),
             min(max(int(top_k), 0), len(run.vocab)), min(max(int(seed), 0), 2**63 - 1))
 
 

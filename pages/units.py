@@ -12,11 +12,12 @@ import streamlit as st
 
 from charlstm import find, gates, labels, unit_charts
 from charlstm.charts import color_legend_html
+from charlstm.limits import clip
 from charlstm.store import Run
 from charlstm.surprise import surprise
 from pages.common.persist import default_for, remember, restore
 from pages.common.resources import is_demo, run_store
-from pages.common.server_limits import capped, limits
+from pages.common.server_limits import capped
 from pages.common.session import active_run
 from pages.common.text import md
 from pages.common.widgets import lazy_tabs_ui, traced_ui
@@ -178,9 +179,9 @@ def text_box(prefix: str, default: str, label: str) -> str:
     with right:
         st.selectbox("Example", list(gates.PRESETS), key=example, on_change=apply_example, args=(key, example))
     with left:
-        return capped(st.text_area(label, key=key, max_chars=limits().max_units_text, height=90,
-                                   help="The model reads it character by character from an empty memory."),
-                      "max_units_text")
+        cap = capped(key, "max_units_text")
+        return clip(st.text_area(label, key=key, max_chars=cap, height=90,
+                                 help="The model reads it character by character from an empty memory."), cap)
 
 
 def first_boundary_span(text: str) -> tuple[int, int]:

@@ -162,6 +162,7 @@ def test_a_text_past_its_cap_is_cut_on_the_server_with_a_note(fresh_app, monkeyp
     assert not at.exception, [e.value for e in at.exception]
     warned = texts(at.warning)
     assert f"Only the first 12 of these {len(LONG)} characters are read: this server's limit." in warned, warned
+    assert getattr(at, kind)(key=key).value == LONG[:12]  # the box shows what is read
     if page == "gates":  # what the heatmap traced
         assert "× 12 characters (columns)" in " ".join(texts(at.caption))
     if page == "generate":  # what the model read
