@@ -27,8 +27,8 @@ class Limits:
     max_training_mb: int = 1500
     max_epochs: int = 100  # fit.MAX_EPOCHS: the "fit to my corpus" preset asks for up to 100 on a small text
     max_corpus_mb: float = DEFAULT_MAX_BYTES / 1e6  # uploads above this are refused
-    # what one visitor's typing asks of the server per click: a widget's max_chars or max_value is enforced only
-    # in the browser (a modified client sends what it likes), so each page cuts what it receives to these
+    # what one visitor's typing asks of the server per click: Streamlit cuts to max_chars only what the browser
+    # sends, not a text kept in state (a preset, a cap lowered meanwhile), so each page cuts to these itself
     max_gates_text: int = 300  # Gates: characters traced (a readable heatmap)
     max_units_text: int = 300  # Units: the span search's and the surprise strip's text; a span lies inside it
     max_teach_text: int = 200  # Teach: a lesson's sentence, the clamp's text, each text of a minimal pair
