@@ -36,6 +36,13 @@ class Limits:
     max_bundle_entries: int = bounded.MAX_ZIP_ENTRIES  # files in a bundle's zip; a bundle holds 7 at most
     max_json_kb: int = bounded.MAX_JSON_BYTES // 1000  # a bundle's meta.json, config.json, history.json each
     max_json_depth: int = bounded.MAX_JSON_DEPTH  # nesting of [ and { in those (Python's json has no limit)
+    # what one visitor's typing asks of the server per click: Streamlit cuts to max_chars only what the browser
+    # sends, not a text kept in state (a preset, a cap lowered meanwhile), so each page cuts to these itself
+    max_gates_text: int = 300  # Gates: characters traced (a readable heatmap)
+    max_units_text: int = 300  # Units: the span search's and the surprise strip's text; a span lies inside it
+    max_teach_text: int = 200  # Teach: a lesson's sentence, the clamp's text, each text of a minimal pair
+    max_prime: int = 2_000  # Generate: the priming text
+    max_generate_length: int = 10_000  # Generate: characters written per click; at most sampling.MAX_LENGTH
 
     @property
     def max_corpus_bytes(self) -> int:
@@ -96,27 +103,16 @@ def to_env(limits: Limits) -> dict[str, str]:
     return {env_name(f): repr(getattr(limits, f)) for f in FIELDS}
 
 
-@dataclass(frozen=True)
-class Inputs:
-    """What one visitor's typing can ask of the shared server, page by page, in characters.
-
-    A widget's max_chars or max_value is enforced only in the browser (a modified client sends what it likes),
-    so each page cuts what it receives with clip() before any work; the library checks its own bounds again
-    (a pattern's length in labels, a generation's in sampling, a probe's in probes).
-    """
-    gates_text: int = 300  # Gates: a readable heatmap
-    units_text: int = 300  # Units: span search and the surprise strip
-    teach_text: int = 200  # Teach: each lesson's sentence, the clamp's text, each of a minimal pair
-    prime: int = 2_000  # Generate: the priming text
-    generate_length: int = 10_000  # Generate: characters written per click (sampling.MAX_LENGTH is the library's)
-
-
-INPUTS = Inputs()
-
-
 def clip(text: object, cap: int) -> str:
     """A visitor's text, at most cap characters: what the server works on, whatever the browser sent."""
     return ("" if text is None else str(text))[:cap]
+
+
+def cut_note(given: int, cap: int) -> str | None:
+    """The sentence a visitor reads when their text of `given` characters was cut to this server's cap; else None."""
+    if given <= cap:
+        return None
+    return f"Only the first {cap:,} of these {given:,} characters are read: this server's limit."
 
 
 def env_name(field: str) -> str:
@@ -149,4 +145,9 @@ def from_env(environ: Mapping[str, str] | None = None, overrides: Mapping | None
             if source is not None and source != "":
                 values[field] = _parse(name, source, kinds[field])
                 break
+    from .sampling import MAX_LENGTH  # the library's own ceiling: a server cap above it could never be served
+
+    if values.get("max_generate_length", 0) > MAX_LENGTH:
+        raise ValueError(f"{env_name('max_generate_length')} must be at most {MAX_LENGTH:,}, "
+                         f"got {values['max_generate_length']!r}")
     return Limits(**values)

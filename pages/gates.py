@@ -9,10 +9,11 @@ import streamlit as st
 
 from charlstm import charts, gates
 from charlstm import corpus as corpus_mod
-from charlstm.limits import INPUTS, clip
+from charlstm.limits import clip
 from charlstm.store import Run
 from pages.common import session
 from pages.common.resources import builtin_corpus, is_demo, run_store
+from pages.common.server_limits import capped
 from pages.common.text import md, model_words
 from pages.common.widgets import intro, missing_chars_ui
 
@@ -32,7 +33,6 @@ EXPLAIN = {
     "hidden": "The hidden state is what the unit passes to the next layer and the next character: "
               "output gate × tanh(memory), between −1 and 1.",
 }
-MAX_TEXT = INPUTS.gates_text
 SAMPLE = 2000  # characters of the corpus for the saturation plot
 
 
@@ -74,8 +74,9 @@ def saturation(path: str, stamp: str, layer: int, _run: Run, _sample: str) -> di
 def text_ui() -> str:
     if "gates.text" not in st.session_state:
         st.session_state["gates.text"] = gates.EXAMPLE
-    return clip(st.text_area("Text to trace", key="gates.text", max_chars=MAX_TEXT, height=90,
-                             help="The model reads it character by character from an empty memory."), MAX_TEXT)
+    cap = capped("gates.text", "max_gates_text")
+    return clip(st.text_area("Text to trace", key="gates.text", max_chars=cap, height=90,
+                             help="The model reads it character by character from an empty memory."), cap)
 
 
 def layer_ui(run: Run) -> int:

@@ -8,15 +8,14 @@ import streamlit as st
 
 from charlstm import charts, sampling
 from charlstm.corpus import CorpusError
-from charlstm.limits import INPUTS, clip
+from charlstm.limits import clip
 from charlstm.store import Run
 from pages.common import session
 from pages.common.persist import default_for
 from pages.common.resources import is_demo, run_facts
+from pages.common.server_limits import capped, limits
 from pages.common.text import model_words
 from pages.common.widgets import intro, missing_chars_ui
-
-MAX_LENGTH = INPUTS.generate_length
 
 
 def rate_caption(stats: dict) -> str:
@@ -27,14 +26,19 @@ def rate_caption(stats: dict) -> str:
 def settings_ui(run: Run) -> tuple[str, int, float, int, int]:
     """The priming text, length, temperature, top-k and seed."""
     default_for("generate.prime", run.path, run_facts(run)[1])  # a new active run: a prime from its own corpus
-    prime = st.text_area("Priming text", key="generate.prime", max_chars=INPUTS.prime, height=90,
+    prime_cap = capped("generate.prime", "max_prime")
+    prime = st.text_area("Priming text", key="generate.prime", max_chars=prime_cap, height=90,
                          help="The model reads this first. Empty: it starts from a newline. It starts as the start "
                               "of a line of the active run's held-out text, a line it never trained on.")
-    a, b, c, d = st.columns(4)
-    for key, value in (("generate.length", 500), ("generate.temperature", 0.8), ("generate.top_k", 0),
+    cap = limits().max_generate_length
+    for key, value in (("generate.length", min(500, cap)), ("generate.temperature", 0.8), ("generate.top_k", 0),
                        ("generate.seed", 0)):  # first values as state, not value=: these keys are also set as state
         st.session_state.setdefault(key, value)
-    length = a.number_input("Length (characters)", min_value=1, max_value=MAX_LENGTH, step=100,
+    if st.session_state["generate.length"] > cap:  # kept from before the cap was lowered, or sent past max_value
+        st.session_state["generate.length"] = cap  # (a number past max_value would put the widget back to 1)
+        st.warning(f"At most {cap:,} characters a click: this server's limit.", icon=":material/content_cut:")
+    a, b, c, d = st.columns(4)
+    length = a.number_input("Length (characters)", min_value=1, max_value=cap, step=100,
                             key="generate.length")
     temperature = b.slider("Temperature", 0.0, 2.0, step=0.05, key="generate.temperature",
                            help="0 always takes the likeliest character (greedy); low is safe and repetitive, "
@@ -45,7 +49,7 @@ def settings_ui(run: Run) -> tuple[str, int, float, int, int]:
                            help="Sample only among the k likeliest characters; 0 means no limit.")
     seed = d.number_input("Random seed", min_value=0, step=1, key="generate.seed",
                           help="The same seed, settings and model give the same text.")
-    return (clip(prime, INPUTS.prime), min(max(int(length), 1), MAX_LENGTH), min(max(float(temperature), 0.0), 2.0),
+    return (clip(prime, prime_cap), min(max(int(length), 1), cap), min(max(float(temperature), 0.0), 2.0),
             min(max(int(top_k), 0), len(run.vocab)), min(max(int(seed), 0), 2**63 - 1))
 
 

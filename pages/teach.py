@@ -15,16 +15,16 @@ import streamlit as st
 from charlstm import charts, gates, interventions, lessons, pairs, teach_charts
 from charlstm import corpus as corpus_mod
 from charlstm.cell_diagram import cell_svg, cell_values
-from charlstm.limits import INPUTS, clip
+from charlstm.limits import clip
 from charlstm.store import Run
 from pages.common.persist import default_for, remember, restore
 from pages.common.resources import is_demo
+from pages.common.server_limits import capped
 from pages.common.session import active_run
 from pages.common.text import md
 from pages.common.widgets import lazy_tabs_ui, missing_chars_ui, traced_ui
 
 VIEWS = ["The three gates", "Clamp a unit", "Minimal pairs", "How a unit learns"]
-MAX_TEXT = INPUTS.teach_text
 PAIR = ("Divya likes to eat. Reena is not fat.", "Divya likes to eat Reena is not fat.")
 STATES = {"forget": "Forget gate", "input": "Input gate", "output": "Output gate", "cell": "Cell state",
           "hidden": "Hidden state", "candidate": "Candidate"}
@@ -76,7 +76,8 @@ def lessons_view(run: Run) -> None:
     st.subheader(lesson.title)
     st.markdown(lesson.explain)
     default_for("teach.lesson_text", name, lesson.text)
-    text = clip(st.text_area("Sentence", key="teach.lesson_text", max_chars=MAX_TEXT, height=70), MAX_TEXT)
+    cap = capped("teach.lesson_text", "max_teach_text")
+    text = clip(st.text_area("Sentence", key="teach.lesson_text", max_chars=cap, height=70), cap)
     tr = traced_ui(run, text, "teach.lesson_drop")
     if tr is None:
         return
@@ -111,7 +112,8 @@ def clamp_view(run: Run) -> None:
                 "the period of the tutorial's sentence, held open (at 1) so it cannot forget.")
     if "teach.clamp_text" not in st.session_state:
         st.session_state["teach.clamp_text"] = interventions.STORY
-    text = clip(st.text_area("Text", key="teach.clamp_text", max_chars=MAX_TEXT, height=70), MAX_TEXT)
+    cap = capped("teach.clamp_text", "max_teach_text")
+    text = clip(st.text_area("Text", key="teach.clamp_text", max_chars=cap, height=70), cap)
     tr = traced_ui(run, text, "teach.clamp_drop")
     if tr is None:
         return
@@ -186,8 +188,12 @@ def pairs_view(run: Run) -> None:
         if key not in st.session_state:
             st.session_state[key] = default
     left, right = st.columns(2)
-    a_text = clip(left.text_input("Text A", key="teach.pair_a", max_chars=MAX_TEXT), MAX_TEXT)
-    b_text = clip(right.text_input("Text B", key="teach.pair_b", max_chars=MAX_TEXT), MAX_TEXT)
+    with left:
+        cap = capped("teach.pair_a", "max_teach_text")
+        a_text = clip(st.text_input("Text A", key="teach.pair_a", max_chars=cap), cap)
+    with right:
+        cap = capped("teach.pair_b", "max_teach_text")
+        b_text = clip(st.text_input("Text B", key="teach.pair_b", max_chars=cap), cap)
     drop = missing_chars_ui(run, a_text + b_text, "teach.pair_drop")
     if run.vocab.missing(corpus_mod.prepare(a_text + b_text, run.config.lowercase)) and not drop:
         return

@@ -12,12 +12,12 @@ import streamlit as st
 
 from charlstm import find, gates, labels, unit_charts
 from charlstm.charts import color_legend_html
-from charlstm.limits import INPUTS, clip
+from charlstm.limits import clip
 from charlstm.store import Run
 from charlstm.surprise import surprise
 from pages.common.persist import default_for, remember, restore
 from pages.common.resources import is_demo, run_store
-from pages.common.server_limits import limits
+from pages.common.server_limits import capped, limits
 from pages.common.session import active_run
 from pages.common.text import md
 from pages.common.widgets import lazy_tabs_ui, traced_ui
@@ -27,7 +27,6 @@ STATES = {"hidden": "Hidden state", "cell": "Cell state", "input": "Input gate",
           "candidate": "Candidate", "output": "Output gate"}
 SCORED = {"both": "Cell and hidden state", "cell": "Cell state", "hidden": "Hidden state"}
 REGEX = "regex"  # the label choice that opens a box for the user's own pattern
-MAX_TEXT = INPUTS.units_text
 DEFAULT_SPAN = (19, 19)  # the space after "eat." in gates.EXAMPLE: the units that mark a new sentence
 # Widget keys kept across tabs and pages: Streamlit forgets a widget's value in a run that does not draw it,
 # but keeps plain keys, so the values are copied to KEPT at the end of every run and back before the widgets.
@@ -182,8 +181,9 @@ def text_box(prefix: str, default: str, label: str) -> str:
     with right:
         st.selectbox("Example", list(gates.PRESETS), key=example, on_change=apply_example, args=(key, example))
     with left:
-        return clip(st.text_area(label, key=key, max_chars=MAX_TEXT, height=90,
-                                 help="The model reads it character by character from an empty memory."), MAX_TEXT)
+        cap = capped(key, "max_units_text")
+        return clip(st.text_area(label, key=key, max_chars=cap, height=90,
+                                 help="The model reads it character by character from an empty memory."), cap)
 
 
 def first_boundary_span(text: str) -> tuple[int, int]:

@@ -169,20 +169,71 @@ def test_the_train_page_refuses_a_forged_bundle_past_the_caps_and_continuing_pas
     assert any("Not continued: units per layer is 24; this server allows at most 16." in e for e in errors), errors
 
 
-def test_text_past_a_pages_cap_is_cut_on_the_server_whatever_the_browser_sent(fresh_app):
-    """max_chars and max_value are enforced only in the browser: a modified client can send a megabyte."""
-    from charlstm.limits import INPUTS
+LONG = "the cat sat on the mat and the dog ran off"  # 42 characters the shipped model knows
+# every text box a visitor types into: page, tab, widget kind and key, and the Limits field that caps it
+TEXT_BOXES = [
+    ("gates", None, "text_area", "gates.text", "max_gates_text"),
+    ("units", "Span search and match", "text_area", "units.span_text", "max_units_text"),
+    ("units", "Surprise", "text_area", "units.surprise_text", "max_units_text"),
+    ("teach", "The three gates", "text_area", "teach.lesson_text", "max_teach_text"),
+    ("teach", "Clamp a unit", "text_area", "teach.clamp_text", "max_teach_text"),
+    ("teach", "Minimal pairs", "text_input", "teach.pair_a", "max_teach_text"),
+    ("teach", "Minimal pairs", "text_input", "teach.pair_b", "max_teach_text"),
+    ("generate", None, "text_area", "generate.prime", "max_prime"),
+]
 
-    at = fresh_app
-    goto(at, "gates")
+
+@pytest.mark.parametrize("page,tab,kind,key,field", TEXT_BOXES, ids=[b[3] for b in TEXT_BOXES])
+def test_a_text_past_its_cap_is_cut_on_the_server_with_a_note(fresh_app, monkeypatch, page, tab, kind, key, field):
+    """Streamlit cuts a widget's value to max_chars, but not one kept in state while the cap changed (nor a preset's
+    or a deep link's): the page cuts again, and says so."""
+    from charlstm.limits import env_name
+
+    at = goto(fresh_app, page)
+    if tab is not None:
+        at.session_state[f"{page}.view"] = tab  # what a click on the tab does
+        at.run()
+    monkeypatch.setenv(env_name(field), "12")  # the operator's cap, read on every run
+    getattr(at, kind)(key=key).set_value(LONG)
+    if page == "generate":
+        at.button(key="generate.go").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    warned = texts(at.warning)
+    assert f"Only the first 12 of these {len(LONG)} characters are read: this server's limit." in warned, warned
+    assert getattr(at, kind)(key=key).value == LONG[:12]  # the box shows what is read
+    if page == "gates":  # what the heatmap traced
+        assert "× 12 characters (columns)" in " ".join(texts(at.caption))
+    if page == "generate":  # what the model read
+        assert at.session_state["generate.last"]["prefix"] == LONG[:12]
+    getattr(at, kind)(key=key).set_value(LONG[:12]).run()  # at the cap: read whole, no note
+    assert not any("Only the first" in w for w in texts(at.warning)), texts(at.warning)
+
+
+def test_a_generation_past_its_cap_is_cut_to_it_with_a_note(fresh_app, monkeypatch):
+    monkeypatch.setenv("CHARLSTM_MAX_GENERATE_LENGTH", "100")  # below the page's first 500: it starts at the cap
+    at = goto(fresh_app, "generate")
+    assert at.number_input(key="generate.length").value == 100 and not texts(at.warning), texts(at.warning)
+    monkeypatch.setenv("CHARLSTM_MAX_GENERATE_LENGTH", "40")  # lowered below the 100 the page keeps
+    at.run()
+    assert at.number_input(key="generate.length").value == 40
+    assert "At most 40 characters a click: this server's limit." in texts(at.warning), texts(at.warning)
+    at.button(key="generate.go").click().run()
+    assert not at.exception and len(at.session_state["generate.last"]["text"]) == 40
+
+
+def test_default_text_caps_hold_against_a_megabyte(fresh_app):
+    """The shipped caps, against what no browser widget would send (a modified client)."""
+    from charlstm.limits import Limits
+
+    at = goto(fresh_app, "gates")
     at.text_area(key="gates.text").set_value("It is late. " * 100_000).run()  # 1.2 million characters
     assert not at.exception
-    shown = " ".join(texts(at.caption))
-    assert f"× {INPUTS.gates_text} characters (columns)" in shown, shown
+    assert f"× {Limits().max_gates_text} characters (columns)" in " ".join(texts(at.caption))
     goto(at, "generate")
     at.number_input(key="generate.length").set_value(10**9)  # Streamlit itself puts a number out of range back
     at.text_area(key="generate.prime").set_value("ROMEO:\n" * 100_000)  # 700,000 characters
     at.button(key="generate.go").click().run()
     assert not at.exception
-    assert at.number_input(key="generate.length").value <= INPUTS.generate_length
-    assert len(at.session_state["generate.last"]["prefix"]) == INPUTS.prime  # what the model read
+    assert at.number_input(key="generate.length").value <= Limits().max_generate_length
+    assert len(at.session_state["generate.last"]["prefix"]) == Limits().max_prime  # what the model read

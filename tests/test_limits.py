@@ -53,10 +53,6 @@ def test_a_value_at_a_cap_is_allowed_and_one_past_it_is_not():
     assert lim.problems(config, corpus_bytes=1_000_000) == [] and lim.problems(config, corpus_bytes=1_000_001)
     with pytest.raises(dataclasses.FrozenInstanceError):  # one Limits is shared by every session of a server
         lim.max_units = 10**6
-    from charlstm.limits import INPUTS
-
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        INPUTS.gates_text = 10**9
 
 
 @pytest.mark.parametrize("raw,message", [
@@ -102,3 +98,33 @@ def test_the_pattern_and_bundle_caps_come_from_the_environment_and_go_back_to_it
     assert from_env(to_env(lim)) == lim  # what the import process is handed is what the server applies
     with pytest.raises(ValueError, match="CHARLSTM_MAX_BUNDLE_ENTRIES must be a positive integer"):
         from_env({"CHARLSTM_MAX_BUNDLE_ENTRIES": "0"})
+
+
+TEXT_CAPS = ("max_gates_text", "max_units_text", "max_teach_text", "max_prime", "max_generate_length")
+
+
+@pytest.mark.parametrize("field", TEXT_CAPS)
+def test_each_input_cap_is_read_from_its_environment_variable(field):
+    from charlstm.limits import env_name, from_env
+
+    assert getattr(from_env({env_name(field): "17"}), field) == 17
+    assert getattr(from_env({}, {field: 18}), field) == 18  # st.secrets over the environment
+    with pytest.raises(ValueError, match=f"{env_name(field)} must be a positive integer"):
+        from_env({env_name(field): "0"})
+
+
+def test_a_generation_cap_past_the_librarys_own_is_refused_naming_it():
+    from charlstm.limits import from_env
+    from charlstm.sampling import MAX_LENGTH
+
+    assert from_env({"CHARLSTM_MAX_GENERATE_LENGTH": str(MAX_LENGTH)}).max_generate_length == MAX_LENGTH
+    with pytest.raises(ValueError, match="CHARLSTM_MAX_GENERATE_LENGTH must be at most 20,000"):
+        from_env({"CHARLSTM_MAX_GENERATE_LENGTH": str(MAX_LENGTH + 1)})
+
+
+def test_a_text_is_cut_to_its_cap_and_the_cut_is_said():
+    from charlstm.limits import clip, cut_note
+
+    assert clip("abcdef", 4) == "abcd" and clip(None, 4) == "" and clip("abcd", 4) == "abcd"
+    assert cut_note(4, 4) is None
+    assert cut_note(1_005, 4) == "Only the first 4 of these 1,005 characters are read: this server's limit."

@@ -30,3 +30,19 @@ def limits() -> limits_mod.Limits:
     except ValueError as e:
         st.error(f"This server's limits are misconfigured: {e}. Ask whoever runs it to fix the setting.")
         st.stop()
+
+
+def capped(key: str, field: str) -> int:
+    """Before its widget is drawn: the text kept under key cut to this server's cap (a Limits field, e.g.
+    max_gates_text), saying so, so the box shows what is read. Returns the cap, for max_chars and clip.
+
+    Streamlit cuts to max_chars what the browser sends, but not a text already in state (a preset, a deep link, a
+    visitor's text kept while the cap was lowered), and a modified client sends what it likes.
+    """
+    cap = getattr(limits(), field)
+    text = st.session_state.get(key)
+    note = limits_mod.cut_note(len(text), cap) if isinstance(text, str) else None
+    if note:
+        st.session_state[key] = text[:cap]
+        st.warning(note, icon=":material/content_cut:")
+    return cap
