@@ -134,6 +134,11 @@ class Job:
             self._view = replace(self._view, **changes)
 
     def finish(self, status: str, message: str) -> None:
+        from .workspace import touch
+
+        # the run it finished, kept or found cached counts as used now, before the visitor is told: eviction leaves
+        # it for the next hour (workspace.RECENT_S)
+        touch(self.store.path(self._view.key), force=True)  # nothing when nothing was kept (no folder)
         self.update(status=status, message=message, finished=time.time())
 
     def progress(self, p: Progress) -> None:

@@ -365,21 +365,21 @@ class Workspaces:
         recent = self.clock() - RECENT_S
         return lambda run: run.resolve() in busy or last_used(run) > recent
 
-    def enforce(self, busy: Iterable[Path] = (), keep_corpora: Iterable[str] = (),
-                keep_newest: Iterable[Path] = ()) -> list[Path]:
+    def enforce(self, busy: Iterable[Path] = (), keep_corpora: Iterable[str] = ()) -> list[Path]:
         """Evict least recently used runs until each workspace is within its quota and the store within its cap.
 
         Least recently used first, the shared cache on equal terms with visitors' runs; never a protected run
-        (see _protected; keep_newest adds more). Where only protected runs are left, a cap stays exceeded until
-        they age: new trainings are refused before they start meanwhile (refusal). Returns the evicted folders.
+        (see _protected). Where only protected runs are left, a cap stays exceeded until they age: new trainings
+        are refused before they start meanwhile (refusal). Returns the evicted folders.
         """
-        busy = {Path(b).resolve() for b in busy} | pinned() | {Path(p).resolve() for p in keep_newest}
+        busy = {Path(b).resolve() for b in busy} | pinned()
         protected = self._protected(busy)
         evicted: list[Path] = []
         ws_quota = int(self.settings.workspace_mb * 1e6)
         workspaces = self._workspace_stores()
         for store in [*workspaces, self.shared]:  # corpora no run needs (a training that kept nothing)
             store.gc_corpora(keep_corpora)
+            self._clear_leftovers(store)
         for store in workspaces:
             runs = [r for r in sorted(self._runs(store), key=last_used) if not protected(r)]
             while runs and size_of(store.root) > ws_quota:
@@ -429,6 +429,15 @@ class Workspaces:
                         f"downloaded in the last hour, or in use) and this run needs about {need / 1e6:,.1f} MB; "
                         f"the limit is {cap / 1e6:,.0f} MB. Delete a run you no longer need, or try again later")
         return None
+
+    def _clear_leftovers(self, store: RunStore) -> None:
+        """Remove what a save, a replacement or a delete killed half-way left in runs/ (a worker and its server
+        killed mid-save, a machine restart): hidden, never listed, but counted against the quota. Only those older
+        than RECENT_S: a save takes seconds, and a live worker may be writing a younger one now."""
+        cutoff = self.clock() - RECENT_S
+        for p in store.runs.iterdir() if store.runs.is_dir() else ():
+            if p.name.startswith((".tmp-", ".old-", ".del-", ".import-")) and last_used(p) < cutoff:
+                shutil.rmtree(p, ignore_errors=True)
 
     def sweep(self, busy: Iterable[Path] = (), keep_corpora: Iterable[str] = (), every_s: float = 60.0,
               force: bool = False) -> bool:

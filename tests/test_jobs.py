@@ -5,6 +5,7 @@ more epochs than it could finish before the test acts (so it cannot end first), 
 result is asserted.
 """
 
+import json
 import os
 import re
 import signal
@@ -216,9 +217,12 @@ def test_a_worker_that_does_not_stop_is_killed_after_the_grace(store, tiny_corpu
         m.close()
 
 
-def test_close_stops_every_worker(store, tiny_corpus, tiny_config):
-    m = JobManager(store, grace=60)
-    job, _ = m.submit(tiny_corpus, tiny_config.replace(epochs=ENDLESS))
+def test_close_stops_every_worker_and_a_restarted_server_queues_the_waiting_jobs_again(store, tiny_corpus, tiny_config):
+    queue_file = store.root / "queue.json"
+    m = JobManager(store, grace=60, queue_file=queue_file)
+    job, _ = m.submit(tiny_corpus, tiny_config.replace(epochs=ENDLESS), owner="a")
+    waiting, how = m.submit(tiny_corpus, tiny_config.replace(seed=11), owner="b", probe="Divya eats.")
+    assert how == "queued", how
     training(m, job.id)
     pid = m.worker_pid(job.id)
     m.close()
@@ -226,6 +230,17 @@ def test_close_stops_every_worker(store, tiny_corpus, tiny_config):
     assert not end.active, end
     with pytest.raises(ProcessLookupError):  # the worker has exited and been reaped
         os.kill(pid, 0)
+    # the server starts again on the same home: the job that was waiting is queued again, as it was, and runs
+    again = JobManager(store, grace=60, queue_file=queue_file)
+    try:
+        (back,) = again.restored
+        assert (back.key, back.owner, back.config) == (waiting.key, "b", waiting.config), back
+        v = finished(again, back.id)
+        assert v.status == "done", v.message
+        assert store.get(waiting.key).probes().text == "Divya eats."
+        assert json.loads(queue_file.read_text()) == []  # it left the queue when it started
+    finally:
+        again.close()
 
 
 def test_death_messages_say_what_happened():

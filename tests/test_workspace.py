@@ -250,7 +250,8 @@ def test_the_quota_evicts_least_recently_used_runs_but_never_a_busy_a_read_or_a_
 def test_the_total_cap_evicts_the_least_recently_used_shared_or_private(tmp_path, trained_run):
     clock = Clock()
     size = ws_mod.size_of(trained_run.path)
-    spaces = Workspaces(tmp_path, ServerSettings(workspace_mb=1000, store_mb=2.5 * size / 1e6), clock=clock)
+    # a cap of one and a half runs: the two runs of the last hour are over it, so their protection is what keeps them
+    spaces = Workspaces(tmp_path, ServerSettings(workspace_mb=1000, store_mb=1.5 * size / 1e6), clock=clock)
     private = []
     for i in range(2):
         clock.t += 60
@@ -265,7 +266,7 @@ def test_the_total_cap_evicts_the_least_recently_used_shared_or_private(tmp_path
     clock.t += 3600 - 90  # the newest private run was made 30 s under an hour ago; the others are older
     evicted = spaces.enforce()
     assert evicted == [private[0], private[1]]  # the least recently used first: the two older private runs
-    assert shared.is_dir() and newest.is_dir()
+    assert shared.is_dir() and newest.is_dir() and ws_mod.size_of(tmp_path) > 1.5 * size
     # the shared cache competes on equal terms: once it is the least recently used, it goes first
     clock.t += 2 * 3600
     ws_mod.touch(newest, clock, force=True)
@@ -292,36 +293,110 @@ def test_a_new_training_is_refused_before_it_starts_when_only_protected_runs_fil
     assert Workspaces(tmp_path, ServerSettings(mode="personal", workspace_mb=0.001)).refusal(None, 10**9) is None
 
 
+def aged(folder, hours: float = 2.0):
+    """Mark a run as last used `hours` ago (real clock): past RECENT_S, so eviction may take it."""
+    import time
+
+    ws_mod.touch(folder, lambda: time.time() - hours * 3600, force=True)
+    return folder
+
+
 @pytest.mark.slow
 def test_after_each_job_the_sweep_keeps_the_new_run_and_evicts_the_aged_ones(tmp_path, tiny_corpus, tiny_config):
-    """The after-job clean-up as the app wires it (pages/common/resources.py): three trainings in a row, each over
-    half the quota, an hour and more apart. After each, the new run is there and loads; the older one went."""
-    import time
+    """The after-job clean-up as the app wires it (pages/common/resources.py), on the real clock: three trainings in
+    a row, the earlier runs aged past the hour before each. Each run over half the quota: after each job the new
+    run is kept and loads, the aged one went. Then each over the whole quota: the next training is refused before
+    it starts, naming the figures; one that trains anyway is kept (the sweep leaves it however far over the quota),
+    and so is a run a visitor is told was "loaded from cache"."""
+    import queue
 
     from charlstm.jobs import JobManager
 
-    clock = Clock(time.time())
-    spaces = Workspaces(tmp_path / "home", ServerSettings(workspace_mb=1000, store_mb=1000), clock=clock)
+    spaces = Workspaces(tmp_path / "home", ServerSettings(workspace_mb=1000, store_mb=1000))
     t = spaces.new_token()
     store = spaces.store(t)
-    m = JobManager(spaces.shared, grace=60, after_job=lambda v: spaces.sweep(*m.busy(), force=True))
+    swept = queue.Queue()  # the key of each job whose after-job sweep has run
+
+    def after_job(view):
+        spaces.sweep(*m.busy(), force=True)
+        swept.put(view.key)
+
+    m = JobManager(spaces.shared, grace=60, after_job=after_job)
+
+    def train(seed: int) -> str:
+        job, how = m.submit(tiny_corpus, tiny_config.replace(seed=seed), store=store, owner="a")
+        assert how == "started", how
+        done = m.wait(job.id, timeout=240)
+        assert done.status == "done", done.message
+        assert swept.get(timeout=60) == done.key, "the after-job sweep did not run"
+        run = store.get(done.key)
+        assert run is not None and run.weights.layers, f"the run just finished, {done.key[:8]}, is gone"  # usable
+        return done.key
+
     try:
-        keys = []
-        for seed in (1, 2, 3):
-            job, _ = m.submit(tiny_corpus, tiny_config.replace(seed=seed), store=store, owner="a")
-            done = m.wait(job.id, timeout=240)
-            assert done.status == "done", done.message
-            if not keys:  # the quota, now that a run's size is known: each run is over half of it
-                one = ws_mod.size_of(store.runs / done.key)
-                spaces.settings = ServerSettings(workspace_mb=1.6 * one / 1e6, store_mb=1000)
-            m.wait_for(job.id, lambda v: False, timeout=0)  # the after-job sweep ran in the job's thread
-            keys.append(done.key)
-            assert store.get(done.key) is not None and store.get(done.key).weights is not None  # kept, usable
-            assert [r.key for r in store.list()] == [done.key], (keys, store.list())  # the aged one went
-            clock.t += 2 * 3600  # before the next one, the run just made ages past the hour
-            assert spaces.refusal(t, need=one) is None
+        first = train(1)
+        one = ws_mod.size_of(store.runs / first)
+        spaces.settings = ServerSettings(workspace_mb=1.6 * one / 1e6, store_mb=1000)  # each run over half of it
+        aged(store.runs / first)
+        assert spaces.refusal(t, need=one) is None  # the aged run can go to make room
+        second = train(2)
+        assert [r.key for r in store.list()] == [second]  # the aged one went, the new one stayed
+        # each run over the whole quota: refused before it starts, with the figures
+        spaces.settings = ServerSettings(workspace_mb=0.8 * one / 1e6, store_mb=1000)
+        said = spaces.refusal(t, need=one)
+        assert said is not None and f"this run needs about {one / 1e6:,.1f} MB; the limit is " \
+            f"{0.8 * one / 1e6:,.0f} MB" in said, said
+        aged(store.runs / second)
+        third = train(3)  # trained anyway (an estimate under the truth): kept, though the workspace stays over quota
+        assert [r.key for r in store.list()] == [third] and ws_mod.size_of(store.root) > 0.8 * one
+        said = spaces.refusal(t, need=one)
+        assert said.startswith(f"your workspace holds {ws_mod.size_of(store.root) / 1e6:,.1f} MB that cannot be"), said
+        # the same settings again, an hour and more later: "loaded from cache" about a run no sweep takes then
+        aged(store.runs / third)
+        job, how = m.submit(tiny_corpus, tiny_config.replace(seed=3), store=store, owner="a")
+        assert how == "cached" and job.key == third, how
+        spaces.sweep(*m.busy(), force=True)
+        assert store.get(third) is not None, "a run the visitor was just told was loaded from cache was evicted"
     finally:
         m.close()
+
+
+def test_the_shared_cache_filling_the_store_cap_never_evicts_a_visitors_new_run(tmp_path, trained_run):
+    """Visitors trained the built-in corpus until the shared cache fills the store's cap: a visitor's own new run is
+    kept, the shared cache's aged runs go first, and once only runs of the last hour are left the cap stays
+    exceeded and the next training is refused before it starts, naming the store's figures."""
+    size = ws_mod.size_of(trained_run.path)
+    spaces = Workspaces(tmp_path, ServerSettings(workspace_mb=1000, store_mb=2.5 * size / 1e6))
+    cache = [put(spaces.shared, trained_run, key=f"{i:016x}") for i in range(1, 4)]
+    aged(cache[0], hours=3)
+    aged(cache[1])
+    ws_mod.touch(cache[2], force=True)  # used just now by some visitor
+    a, b = spaces.new_token(), spaces.new_token()
+    mine = ws_mod.touch(put(spaces.store(a), trained_run), force=True) or spaces.store(a).runs / trained_run.key
+    assert spaces.enforce() == [cache[0], cache[1]]  # the aged shared runs, least recently used first
+    assert mine.is_dir() and cache[2].is_dir()
+    theirs = put(spaces.store(b), trained_run)
+    ws_mod.touch(theirs, force=True)
+    assert spaces.enforce() == [] and ws_mod.size_of(tmp_path) > 2.5 * size  # over the cap: every run is recent
+    said = spaces.refusal(b, need=size)
+    assert said is not None and said.startswith("this server's store holds"), said
+
+
+def test_a_half_written_run_is_never_listed_and_goes_once_it_is_stale(tmp_path, trained_run):
+    """What a save, a replacement or a delete killed half-way left (a worker and its server killed at once): never
+    a run, and swept once older than any live save could be, so it does not hold the quota for ever."""
+    spaces = Workspaces(tmp_path, ServerSettings())
+    store = spaces.store(spaces.new_token())
+    put(store, trained_run)
+    stale = [shutil.copytree(trained_run.path, store.runs / f"{prefix}{trained_run.key}-0a1b2c3d")
+             for prefix in (".tmp-", ".old-", ".del-")]
+    live = shutil.copytree(trained_run.path, store.runs / f".tmp-{'b' * 16}-4e5f6a7b")  # a worker saving now
+    ws_mod.touch(live, force=True)
+    for p in stale:
+        aged(p)
+    assert [r.key for r in store.list()] == [trained_run.key]  # half-written folders are never runs
+    assert spaces.enforce() == []  # nothing evicted: within the quota
+    assert sorted(p.name for p in store.runs.iterdir()) == sorted([trained_run.key, live.name])
 
 
 def test_sweep_runs_at_most_once_a_minute(tmp_path):

@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+from charlstm.workspace import ServerSettings, Workspaces
+
 from .conftest import VIEWPORT, running_server
 from .test_browser import (
     PAGE_LOAD_MS,
@@ -35,8 +37,6 @@ STOP_S = 60  # a stopped server must be gone by then (Community Cloud, like Kube
 
 
 def runs_of(home, token: str):
-    from charlstm.workspace import ServerSettings, Workspaces
-
     return Workspaces(home, ServerSettings()).shelf(token).own.list()
 
 
@@ -116,6 +116,10 @@ def test_a_stopped_server_keeps_the_finished_epochs_and_one_click_finishes_the_r
             assert final.key == run.key and final.epochs_done == EPOCHS and final.status == "complete"
             assert final.history["stopped"] == "epochs" and len(final.history["val_loss"]) == EPOCHS
             assert again > kept
+            # how much of the quota is used, and that eviction would take nothing now: the one run was just used
+            used = Workspaces(home, ServerSettings()).usage(token)[0]
+            page.get_by_text(f"Your workspace holds {used / 1e6:,.1f} MB of its 100 MB. Nothing would be evicted now"
+                             ).wait_for(timeout=PAGE_LOAD_MS)
             no_exception(page)
             shoot(page, "train-finished-after-restarts")
     finally:
