@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -66,6 +67,27 @@ def test_a_worker_whose_corpus_is_not_stored_says_so_in_one_message_and_exits_1(
         {"event": "failed", "message": "the corpus for this training is not stored; upload it and train again"}]
 
 
+def test_a_worker_that_has_said_its_last_word_exits_though_its_server_keeps_its_stdin_open(tmp_path, tiny_config):
+    """The server reads the worker's stdout to its end, then waits for it: a worker that lingered for its stdin
+    to close (a listener thread that is not a daemon) would hang its job for ever."""
+    spec = {"home": str(tmp_path), "corpus_sha256": "0" * 64, "config": tiny_config.to_dict()}
+    proc = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env=worker_env())
+    try:
+        proc.stdin.write(json.dumps(spec) + "\n")
+        proc.stdin.flush()  # and left open, as the server leaves it
+        try:
+            code = proc.wait(timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the worker was still running {TIMEOUT_S} s after it failed") from None
+        assert code == 1 and json.loads(proc.stdout.read())["event"] == "failed"
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdin.close()
+        proc.stdout.close()
+
+
 def test_a_worker_given_a_spec_that_is_not_json_fails_in_words(tmp_path):
     done = run_worker("not json\n")
     assert done.returncode == 1, done.stderr
@@ -79,7 +101,7 @@ CHANNEL = textwrap.dedent("""
     from charlstm import worker
     from charlstm.train import Progress
 
-    now = [1000.0]
+    now = [0.0]
     worker.time.monotonic = lambda: now[0]  # a fake clock
     channel = worker._Channel()
 
@@ -91,12 +113,12 @@ CHANNEL = textwrap.dedent("""
     progress("starting", 0)
     progress("training", 1)       # a new phase: sent
     progress("training", 2)       # the same phase within 1/PROGRESS_PER_S: held back
-    now[0] += 0.5 / worker.PROGRESS_PER_S
+    now[0] = 0.5 / worker.PROGRESS_PER_S
     progress("training", 3)       # still within: held back
+    now[0] = 1 / worker.PROGRESS_PER_S
+    progress("training", 4)       # the interval has passed, exactly: sent
+    progress("training", 5)       # within the next one: held back
     progress("training", 10)      # the epoch's last step: always sent
-    now[0] += 1.0 / worker.PROGRESS_PER_S
-    progress("training", 4)       # the interval has passed: sent
-    now[0] += 1.0 / worker.PROGRESS_PER_S
     progress("validating", 10)    # another phase: sent
     progress("validating", 10)    # not training: sent
 
@@ -120,7 +142,81 @@ def test_the_worker_reports_progress_at_most_five_times_a_second_and_stops_on_a_
     sent = [json.loads(line) for line in done.stdout.splitlines()]
     assert {m["event"] for m in sent} == {"progress"}
     assert [(m["progress"]["phase"], m["progress"]["step"]) for m in sent] == [
-        ("starting", 0), ("training", 1), ("training", 10), ("training", 4), ("validating", 10), ("validating", 10)]
+        ("starting", 0), ("training", 1), ("training", 4), ("training", 10), ("validating", 10), ("validating", 10)]
     # a line other than "cancel" changes nothing; "cancel" (spaces aside) stops the training as the visitor asked,
     # not as an interruption; the end of the lines is the server gone
     assert json.loads(done.stderr.strip().splitlines()[-1]) == [False, True, False, True]
+
+
+def test_a_worker_that_exited_cleanly_without_a_last_word_is_not_said_to_have_crashed():
+    from charlstm.jobs import death_message
+
+    assert death_message(0) == "the training process exited with code 0 without finishing"
+
+
+# ---- with a real (tiny) training: `make mutate` runs these only for worker.py's lines they reach (docs/mutation.md)
+@pytest.mark.slow
+def test_execute_keeps_a_stopped_run_as_interrupted_and_continues_it_with_its_own_probe(tmp_path, tiny_corpus,
+                                                                                          tiny_config):
+    from conftest import require
+
+    require("keras")
+    from charlstm.probes import PROBE
+    from charlstm.store import StoreError
+    from charlstm.worker import execute
+
+    store = RunStore(tmp_path)
+    config = tiny_config.replace(epochs=2)
+    with pytest.raises(StoreError, match="no longer stored"):
+        execute(store, tiny_corpus, config, resume_from="0" * 16)
+    seen = []
+    stopped = execute(store, tiny_corpus, config, probe="The cat sat.", on_progress=seen.append,
+                      should_stop=lambda: any(p.epoch >= 2 for p in seen), interrupted=lambda: True)
+    assert stopped.status == "cancelled" and stopped.run.epochs_done == 1, stopped.message
+    assert stopped.message == f"cancelled; kept the 1 finished epoch(s) as run {stopped.run.key[:8]}"
+    assert stopped.run.history["stopped"] == "interrupted"  # the server went away: not the visitor's Cancel
+    done = execute(store, tiny_corpus, config, resume_from=stopped.run.key, interrupted=lambda: True)
+    assert done.status == "complete" and done.message == f"finished: run {done.run.key[:8]}"
+    assert done.run.epochs_done == 2 and done.run.history["stopped"] != "interrupted"
+    probe = done.run.probes().text
+    assert probe == stopped.run.probes().text and probe != PROBE  # the probe it started with, not the default
+
+
+@pytest.mark.slow
+def test_import_bundle_out_of_process_returns_the_run_or_the_checkers_one_sentence(tmp_path, trained_run):
+    from charlstm.store import StoreError
+    from charlstm.worker import import_bundle
+
+    store = RunStore(tmp_path)
+    with pytest.raises(StoreError) as refused:
+        import_bundle(store, b"not a zip")
+    assert str(refused.value).startswith("not a charlstm bundle") and "Traceback" not in str(refused.value)
+    data = RunStore(trained_run.path.parent.parent).export_bundle(trained_run.key)
+    assert import_bundle(store, data).key == trained_run.key
+
+
+@pytest.mark.slow
+def test_a_worker_trains_and_says_done_with_the_name_its_corpus_was_given(tmp_path, tiny_corpus, tiny_config):
+    store = RunStore(tmp_path)
+    store.save_corpus(tiny_corpus)
+    spec = {"home": str(tmp_path), "corpus_sha256": tiny_corpus.sha256, "corpus_name": "named by the visitor.txt",
+            "config": tiny_config.to_dict(), "resume_from": None}
+    proc = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env=worker_env())
+    try:
+        proc.stdin.write(json.dumps(spec) + "\n")
+        proc.stdin.flush()  # left open: its end would tell the worker that the server went away
+        deadline = threading.Timer(4 * TIMEOUT_S, proc.kill)  # the read below ends when the worker does
+        deadline.start()
+        out = proc.stdout.read()
+        deadline.cancel()
+        assert proc.wait(timeout=TIMEOUT_S) == 0, f"the worker ended with {proc.returncode} (killed after " \
+                                                  f"{4 * TIMEOUT_S} s without finishing if -9); said: {out[-500:]}"
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdin.close()
+        proc.stdout.close()
+    last = json.loads(out.splitlines()[-1])
+    assert last["event"] == "done" and last["status"] == "complete", last
+    assert store.get(last["key"]).meta["corpus_name"] == "named by the visitor.txt"
