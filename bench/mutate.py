@@ -71,16 +71,24 @@ def main() -> int:
     ap.add_argument("module")
     ap.add_argument("tests", nargs="+")
     ap.add_argument("--timeout", type=int, default=240, help="seconds for one mutant's tests")
-    ap.add_argument("--lines", default="", help="only mutants on these lines, e.g. 10-80")
+    ap.add_argument("--lines", default="", help="only mutants on these lines, e.g. 10-80 or 51,152,400-421")
+    ap.add_argument("--defs", default="", help="only mutants inside these functions or classes, e.g. _parse,Job")
     ap.add_argument("--marks", default="not slow", help="pytest -m expression for the tests run per mutant")
     args = ap.parse_args()
     path = ROOT / args.module
     source = path.read_text()
     tree = ast.parse(source)
     points = mutation_points(tree)
-    if args.lines:
-        lo, hi = map(int, args.lines.split("-"))
-        points = [(i, d) for i, d in points if lo <= int(d.split(":")[0].split()[1]) <= hi]
+    if args.defs:  # a part of a big module (jobs.py's protocol), by name: line numbers move as the file changes
+        names = set(args.defs.split(","))
+        spans = [(n.lineno, n.end_lineno) for n in ast.walk(tree)
+                 if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name in names]
+        if not spans:
+            ap.error(f"no function or class named {args.defs} in {args.module}")
+        points = [(i, d) for i, d in points if any(lo <= int(d.split(":")[0].split()[1]) <= hi for lo, hi in spans)]
+    if args.lines:  # a rerun of the survivors only
+        spans = [tuple(map(int, (part + "-" + part).split("-")[:2])) for part in args.lines.split(",")]
+        points = [(i, d) for i, d in points if any(lo <= int(d.split(":")[0].split()[1]) <= hi for lo, hi in spans)]
     survivors, killed, t0 = [], 0, time.monotonic()
     try:
         for i, what in points:
