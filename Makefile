@@ -49,12 +49,12 @@ bench-peer: $(BENCH_VENV)/.installed
 # A mutation run over the critical modules (bench/mutate.py; slow, not part of CI): each line it prints as
 # SURVIVED is a flipped comparison, boolean or `not` that no test noticed (docs/mutation.md lists the last run's).
 mutate: $(VENV)/.installed
-	$(PY) bench/mutate.py charlstm/limits.py tests/test_limits.py tests/test_caps.py
-	$(PY) bench/mutate.py charlstm/bounded.py tests/test_bundles.py
-	$(PY) bench/mutate.py charlstm/workspace.py tests/test_workspace_edges.py tests/test_workspace.py
-	$(PY) bench/mutate.py charlstm/store.py tests/test_store_edges.py tests/test_store.py tests/test_bundles.py
-	$(PY) bench/mutate.py charlstm/worker.py tests/test_worker_protocol.py
-	$(PY) bench/mutate.py charlstm/jobs.py --defs _parse,death_message tests/test_worker_protocol.py \
+	$(PY) bench/mutate.py charlstm/serve/limits.py tests/test_limits.py tests/test_caps.py
+	$(PY) bench/mutate.py charlstm/runs/bounded.py tests/test_bundles.py
+	$(PY) bench/mutate.py charlstm/serve/workspace.py tests/test_workspace_edges.py tests/test_workspace.py
+	$(PY) bench/mutate.py charlstm/runs/store.py tests/test_store_edges.py tests/test_store.py tests/test_bundles.py
+	$(PY) bench/mutate.py charlstm/serve/worker.py tests/test_worker_protocol.py
+	$(PY) bench/mutate.py charlstm/serve/jobs.py --defs _parse,death_message tests/test_worker_protocol.py \
 		tests/test_jobs.py::test_death_messages_say_what_happened
 
 # Retrain the small model that ships with the package (see README: "The shipped model").

@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from charlstm import lstm_np  # noqa: E402
-from charlstm.interventions import STORY, compare, story_clamp  # noqa: E402
-from charlstm.sampling import sample_index  # noqa: E402
-from charlstm.store import demo_run  # noqa: E402
+from charlstm.insight.interventions import STORY, compare, story_clamp  # noqa: E402
+from charlstm.model.sampling import sample_index  # noqa: E402
+from charlstm.runs.store import demo_run  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -50,10 +50,10 @@ def generation(stepper_cls, weights, vocab, n: int = 2000) -> None:
 
 
 def old_lstm_np(base: str) -> types.ModuleType:
-    src = subprocess.run(["git", "show", f"{base}:charlstm/lstm_np.py"], cwd=ROOT, capture_output=True, text=True,
+    src = subprocess.run(["git", "show", f"{base}:charlstm/model/lstm_np.py"], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout
     mod = sys.modules["lstm_np_base"] = types.ModuleType("lstm_np_base")  # dataclasses look their module up
-    exec(compile(src, f"{base}:charlstm/lstm_np.py", "exec"), mod.__dict__)
+    exec(compile(src, f"{base}:charlstm/model/lstm_np.py", "exec"), mod.__dict__)
     return mod
 
 

@@ -23,8 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from charlstm.corpus import Vocab, builtin
-from charlstm.find import (
+from charlstm.insight.find import (
     SAMPLE_CHARS,
     held_out_sample,
     label_for,
@@ -34,8 +33,9 @@ from charlstm.find import (
     span_search,
     trace_long,
 )
-from charlstm.gates import EXAMPLE, trace_weights
-from charlstm.lstm_np import LayerWeights, Weights
+from charlstm.insight.gates import EXAMPLE, trace_weights
+from charlstm.model.lstm_np import LayerWeights, Weights
+from charlstm.text.corpus import Vocab, builtin
 
 RESULTS = Path(__file__).with_name("results.json")
 SPAN = (19, 20)  # the space after "eat." in EXAMPLE
@@ -94,7 +94,7 @@ def timings(w: Weights, vocab: Vocab, text: str, repeat: int) -> dict:
 
 
 def demo_top_units() -> dict:
-    from charlstm.store import demo_run
+    from charlstm.runs.store import demo_run
 
     run = demo_run()
     long = trace_long(run.weights, run.vocab, run_sample(run, None).text)
@@ -123,7 +123,7 @@ def main() -> None:
              "sample_chars": len(text)}
     big = f"{args.layers}x{args.units}"
     entry[big] = timings(random_weights(vocab, args.layers, args.units), vocab, text, args.repeat)
-    from charlstm.store import demo_run
+    from charlstm.runs.store import demo_run
 
     demo = demo_run()
     entry["2x128 demo"] = timings(demo.weights, demo.vocab, text, args.repeat)

@@ -1,7 +1,7 @@
 """The "fit to my corpus" preset on three real texts, with no settings touched.
 
     python bench/fit_bench.py            # the first 8 kB and 100 kB of the built-in corpus, and the whole of it
-    python bench/fit_bench.py --rates    # the steps/s table charlstm/fit.py estimates times from
+    python bench/fit_bench.py --rates    # the steps/s table charlstm/training/fit.py estimates times from
 
 Each text is written to a file and trained exactly as a person would: `python -m charlstm train FILE`,
 no options, in its own process (an empty run store each time). Wall time is that whole command, TensorFlow's
@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from charlstm.corpus import builtin  # noqa: E402
-from charlstm.store import RunStore  # noqa: E402
+from charlstm.runs.store import RunStore  # noqa: E402
+from charlstm.text.corpus import builtin  # noqa: E402
 
 RESULTS = ROOT / "bench" / "fit_results.json"
 README = ROOT / "README.md"
@@ -64,8 +64,8 @@ def train_one(name: str, text: str) -> dict:
 def rates() -> dict:
     """Optimizer steps a second of the default model at sequence length 32, by batch size: Keras fit alone."""
     from charlstm.config import Config
-    from charlstm.model import build_model
-    from charlstm.train import epoch_batches, split
+    from charlstm.model.network import build_model
+    from charlstm.training.trainer import epoch_batches, split
 
     out = {}
     text = builtin().text[:300_000]
@@ -85,7 +85,7 @@ def rates() -> dict:
 
 def ngrams() -> dict:
     """Cross-entropy of the held-out part under count-based models that know the last 1, 2 or 3 characters:
-    the calibration of the verdict's thresholds (charlstm/baselines.py). Each order's counts are interpolated
+    the calibration of the verdict's thresholds (charlstm/text/baselines.py). Each order's counts are interpolated
     with the add-one unigram, weight n / (n + k) for a context seen n times, k tuned on the held-out part
     (so slightly optimistic)."""
     import collections
@@ -93,9 +93,9 @@ def ngrams() -> dict:
 
     import numpy as np
 
-    from charlstm.baselines import unigram
     from charlstm.config import Config
-    from charlstm.train import split
+    from charlstm.text.baselines import unigram
+    from charlstm.training.trainer import split
 
     out = {}
     full = builtin().text
@@ -129,8 +129,8 @@ def calibrate() -> dict:
     """Samples epoch by epoch beside each epoch's distance below the unigram: the first 8 kB, batch 16, Adam 3e-3,
     24 epochs (slow enough to pass through every band of the verdict)."""
     from charlstm.config import Config
-    from charlstm.corpus import from_text
-    from charlstm.train import train
+    from charlstm.text.corpus import from_text
+    from charlstm.training.trainer import train
 
     t = train(from_text(builtin().text[:8000], "first 8 kB"), Config(batch_size=16, learning_rate=3e-3, epochs=24),
               probe=None)

@@ -35,8 +35,8 @@ RATE = re.compile(r"([\d,]+) characters in ([\d.]+) s: ([\d,]+) characters per s
 
 def library_rate(length: int, repeats: int) -> float:
     """chars/s of sampling.generate on the shipped model, no page: the median of `repeats`."""
-    from charlstm.sampling import generate
-    from charlstm.store import demo_run
+    from charlstm.model.sampling import generate
+    from charlstm.runs.store import demo_run
 
     run = demo_run()
     rates = []

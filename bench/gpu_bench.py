@@ -9,7 +9,7 @@ the GPU leg with the machine as it is, the CPU leg with CUDA_VISIBLE_DEVICES="" 
 KERAS_TORCH_DEVICE=cpu, JAX_PLATFORMS=cpu) and every CPU core. A leg that runs past --budget-s
 stops early and reports the steps it did. Prints a table and the JSON (also written to --out).
 
-The model, data and batches are charlstm's own: charlstm.model.build_model, charlstm.train.split
+The model, data and batches are charlstm's own: charlstm.model.network.build_model, charlstm.training.trainer.split
 and epoch_batches, the same one-fit-per-epoch model.fit call the trainer makes. Tests never time;
 this is where GPU speed is measured (README: "GPU").
 """
@@ -79,10 +79,10 @@ def leg(name: str, budget_s: float, threads: int, validate: bool) -> dict:
     import numpy as np
 
     from charlstm.config import PRESETS
-    from charlstm.corpus import builtin
-    from charlstm.devices import describe
-    from charlstm.model import build_model, cudnn_problems
-    from charlstm.train import epoch_batches, split, targets_per_step, validation_data
+    from charlstm.model.devices import describe
+    from charlstm.model.network import build_model, cudnn_problems
+    from charlstm.text.corpus import builtin
+    from charlstm.training.trainer import epoch_batches, split, targets_per_step, validation_data
 
     if keras.backend.backend() == "torch" and threads > 0:
         import torch

@@ -48,7 +48,7 @@ def make_variant(x, y, vocab_size: int, spe: int = 1, callback: bool = True, dat
     import tensorflow as tf
 
     from charlstm.config import Config
-    from charlstm.model import build_model
+    from charlstm.model.network import build_model
 
     config = Config()
     keras.utils.set_random_seed(0)
@@ -91,8 +91,8 @@ def loop_levers(names: list[str], steps: int, rounds: int) -> dict[str, list[flo
     import numpy as np
 
     from charlstm.config import Config
-    from charlstm.corpus import builtin
-    from charlstm.train import epoch_batches, split
+    from charlstm.text.corpus import builtin
+    from charlstm.training.trainer import epoch_batches, split
 
     config = Config()
     data = split(builtin().text, config)
@@ -123,8 +123,8 @@ def process_lever(steps: int) -> dict:
 
         tf.config.threading.set_inter_op_parallelism_threads(int(os.environ["CHARLSTM_TF_INTER_THREADS"]))
     from charlstm.config import Config
-    from charlstm.corpus import builtin
-    from charlstm.train import epoch_batches, split
+    from charlstm.text.corpus import builtin
+    from charlstm.training.trainer import epoch_batches, split
 
     config = Config()
     data = split(builtin().text, config)

@@ -29,11 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from charlstm.cli import Bar
+from charlstm.cli.main import Bar
 from charlstm.config import Config
-from charlstm.corpus import builtin
-from charlstm.store import RunStore, read_run
-from charlstm.train import train
+from charlstm.runs.store import RunStore, read_run
+from charlstm.text.corpus import builtin
+from charlstm.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "charlstm" / "data" / "demo"
@@ -67,7 +67,7 @@ def without_optimizer_state(run_path: Path, config: Config) -> None:
     """Save model.keras again with a fresh, unbuilt optimizer: the weights alone (it still loads compiled)."""
     import keras
 
-    from charlstm.model import compile_model
+    from charlstm.model.network import compile_model
 
     model = keras.saving.load_model(run_path / "model.keras", compile=False, safe_mode=True)
     compile_model(model, config)
@@ -76,8 +76,8 @@ def without_optimizer_state(run_path: Path, config: Config) -> None:
 
 def forgetters(run_path: Path) -> list[dict]:
     """The Gates page's story on a run: per layer, the units whose forget gate drops most at the boundary."""
-    from charlstm.gates import forgetters as find
-    from charlstm.gates import sentence_boundaries, trace
+    from charlstm.insight.gates import forgetters as find
+    from charlstm.insight.gates import sentence_boundaries, trace
 
     run = read_run(run_path)
     tr = trace(run, STORY)
@@ -97,7 +97,7 @@ def main() -> None:
                                                               "seed")}, minutes=args.minutes)
     corpus = builtin()
     if args.text_chars:
-        from charlstm.corpus import from_text
+        from charlstm.text.corpus import from_text
 
         corpus = from_text(corpus.text[:args.text_chars], corpus.name)
     import keras

@@ -1,7 +1,7 @@
 """A small mutation run: flip one comparison, boolean operator, `not` or True/False at a time in a module and see
 whether its tests notice.
 
-    python bench/mutate.py charlstm/limits.py tests/test_limits.py tests/test_caps.py
+    python bench/mutate.py charlstm/serve/limits.py tests/test_limits.py tests/test_caps.py
     make mutate          # the critical modules (workspace isolation, store, worker protocol, limits, bounded input)
 
 Written here rather than taken from mutmut: mutmut 3 copies the whole tree into mutants/ and runs the full suite

@@ -50,8 +50,8 @@ def make_config(changes: dict):
 
 def charlstm_side(changes: dict, minutes: float, warmup: int, eval_every: float) -> dict:
     """Train a charlstm config on the built-in corpus through its own Trainer for `minutes` of training time."""
-    from charlstm.corpus import builtin
-    from charlstm.train import Trainer
+    from charlstm.text.corpus import builtin
+    from charlstm.training.trainer import Trainer
 
     config, decay = make_config(changes)
     budget = minutes * 60

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 
 from charlstm.config import PRESETS, Config
-from charlstm.corpus import builtin
-from charlstm.train import epoch_batches, split, windows
+from charlstm.text.corpus import builtin
+from charlstm.training.trainer import epoch_batches, split, windows
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -40,7 +40,7 @@ def train_curve(config: Config, minutes: float, eval_every: float = 30.0) -> dic
     """
     import keras
 
-    from charlstm.model import build_model
+    from charlstm.model.network import build_model
 
     data = split(builtin().text, config)
     vx, vy = windows(data.val, config.seq_len)
@@ -74,9 +74,9 @@ def train_curve(config: Config, minutes: float, eval_every: float = 30.0) -> dic
 
 def generation_speed(config: Config, n: int = 5000) -> dict:
     """Characters per second of the numpy sampler at this model size (random weights: speed only)."""
-    from charlstm.corpus import Vocab
-    from charlstm.lstm_np import LayerWeights, Weights
-    from charlstm.sampling import generate
+    from charlstm.model.lstm_np import LayerWeights, Weights
+    from charlstm.model.sampling import generate
+    from charlstm.text.corpus import Vocab
 
     rng = np.random.default_rng(0)
     vocab = Vocab.build(builtin().text)
@@ -91,7 +91,7 @@ def generation_speed(config: Config, n: int = 5000) -> dict:
     t0 = time.perf_counter()
     out = "".join(generate(w, vocab, "ROMEO:\n", n, temperature=0.8, seed=0))
     gen = len(out) / (time.perf_counter() - t0)
-    from charlstm.gates import EXAMPLE, trace_weights
+    from charlstm.insight.gates import EXAMPLE, trace_weights
 
     t0 = time.perf_counter()
     for _ in range(10):

@@ -30,8 +30,8 @@ import numpy as np  # noqa: E402
 
 from charlstm import comparison, window  # noqa: E402
 from charlstm.config import PRESETS, Config  # noqa: E402
-from charlstm.corpus import builtin  # noqa: E402
-from charlstm.train import epoch_batches, split, targets_per_step  # noqa: E402
+from charlstm.text.corpus import builtin  # noqa: E402
+from charlstm.training.trainer import epoch_batches, split, targets_per_step  # noqa: E402
 
 TUTORIAL = PRESETS["the tutorial, exactly"]
 # the tutorial: windows of 50 -> 1 target, input i / V; the default: every character a target, learned embedding
@@ -75,7 +75,7 @@ def warm_up(model, train_ids: np.ndarray, config: Config) -> None:
 def train_for(config: Config, minutes: float, eval_every: float, vx, vy, data) -> tuple[object, dict]:
     import keras
 
-    from charlstm.model import build_model
+    from charlstm.model.network import build_model
 
     keras.utils.set_random_seed(config.seed)
     model = build_model(config, len(data.vocab))
@@ -108,8 +108,8 @@ def train_for(config: Config, minutes: float, eval_every: float, vx, vy, data) -
 
 def greedy_sample(model, config: Config, vocab, prime: str) -> tuple[str, float]:
     """A greedy continuation, generated as the formulation generates; and its characters per second."""
-    from charlstm.lstm_np import Weights
-    from charlstm.sampling import generate
+    from charlstm.model.lstm_np import Weights
+    from charlstm.model.sampling import generate
 
     w = Weights.from_keras(model)
     t0 = time.perf_counter()

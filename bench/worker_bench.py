@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from app_server import start_app, wait_idle  # noqa: E402  (bench/ is the script's folder, first on sys.path)
 
 from charlstm.config import PRESETS  # noqa: E402
-from charlstm.store import RunStore  # noqa: E402
+from charlstm.runs.store import RunStore  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]

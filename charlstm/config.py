@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 # How text becomes training examples. "sequence": char-rnn's, every position of a sequence is a
 # target. "window": the classic Keras tutorial's, each window of seq_len characters predicts the one
-# character after it, read from an empty state, its input the scaled integer i / V (charlstm/window.py).
+# character after it, read from an empty state, its input the scaled integer i / V (charlstm/text/window.py).
 FORMULATIONS = ("sequence", "window")
 # Fields added after runs were first stored, with the value every older run had. At that value they
 # are left out of to_json(), and so of the run key: older runs keep their keys and their bundles import.
@@ -202,7 +202,7 @@ PRESETS: dict[str, Config] = {
     # the classic Keras tutorial's sizes (2 x 300, dropout 0.2), trained the char-rnn way
     "classic tutorial": Config(layers=2, units=300, dropout=0.2, seq_len=100, batch_size=128,
                                learning_rate=2e-3, lowercase=True),
-    # the classic tutorial's own model and training (charlstm/window.py): every window of 50 lowercased
+    # the classic tutorial's own model and training (charlstm/text/window.py): every window of 50 lowercased
     # characters predicts the one after it; input i / V; 2 x LSTM(300) + Dropout(0.2); softmax; Adam at
     # Keras's default step, no clipping. One epoch: about 1 h 40 min on the built-in corpus here (README,
     # "The classic tutorial, exactly")

@@ -9,10 +9,10 @@ import math
 import pandas as pd
 import streamlit as st
 
-from charlstm import charts
-from charlstm import corpus as corpus_mod
 from charlstm.config import Config
-from charlstm.corpus import Corpus, CorpusError, Vocab
+from charlstm.text import corpus as corpus_mod
+from charlstm.text.corpus import Corpus, CorpusError, Vocab
+from charlstm.views import charts
 from pages.common import session
 from pages.common.navigation import link
 from pages.common.persist import form_key

@@ -7,10 +7,11 @@ through_app()  # first, before the heavy imports: see pages/common/navigation.py
 import pandas as pd
 import streamlit as st
 
-from charlstm import charts, gates
-from charlstm import corpus as corpus_mod
-from charlstm.limits import clip
-from charlstm.store import Run
+from charlstm.insight import gates
+from charlstm.runs.store import Run
+from charlstm.serve.limits import clip
+from charlstm.text import corpus as corpus_mod
+from charlstm.views import charts
 from pages.common import session
 from pages.common.resources import builtin_corpus, is_demo, run_store
 from pages.common.server_limits import capped

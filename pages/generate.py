@@ -6,10 +6,11 @@ through_app()  # first, before the heavy imports: see pages/common/navigation.py
 
 import streamlit as st
 
-from charlstm import charts, sampling
-from charlstm.corpus import CorpusError
-from charlstm.limits import clip
-from charlstm.store import Run
+from charlstm.model import sampling
+from charlstm.runs.store import Run
+from charlstm.serve.limits import clip
+from charlstm.text.corpus import CorpusError
+from charlstm.views import charts
 from pages.common import session
 from pages.common.persist import default_for
 from pages.common.resources import is_demo, run_facts

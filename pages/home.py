@@ -6,7 +6,7 @@ through_app()  # first, before the heavy imports: see pages/common/navigation.py
 
 import streamlit as st
 
-from charlstm import charts, comparison
+from charlstm.views import charts, comparison
 from pages.common import session
 from pages.common.navigation import link
 from pages.common.resources import is_demo

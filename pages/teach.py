@@ -12,11 +12,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from charlstm import charts, gates, interventions, lessons, pairs, teach_charts
-from charlstm import corpus as corpus_mod
-from charlstm.cell_diagram import cell_svg, cell_values
-from charlstm.limits import clip
-from charlstm.store import Run
+from charlstm.insight import gates, interventions, lessons, pairs
+from charlstm.runs.store import Run
+from charlstm.serve.limits import clip
+from charlstm.text import corpus as corpus_mod
+from charlstm.views import charts, teach_charts
+from charlstm.views.cell_diagram import cell_svg, cell_values
 from pages.common.persist import default_for, remember, restore
 from pages.common.resources import is_demo
 from pages.common.server_limits import capped

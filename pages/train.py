@@ -9,17 +9,17 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from charlstm import charts
-from charlstm import corpus as corpus_mod
-from charlstm import fit as fit_mod
 from charlstm.config import PRESETS, Config, form_settings
-from charlstm.corpus import Corpus, CorpusError
-from charlstm.jobs import JobView, Refused
-from charlstm.limits import Limits, estimate_run_bytes
-from charlstm.probes import MAX_CHARS, PROBE
-from charlstm.store import Run, StoreError, bundle_config, bundle_key
-from charlstm.train import steps_per_epoch
-from charlstm.worker import import_bundle
+from charlstm.insight.probes import MAX_CHARS, PROBE
+from charlstm.runs.store import Run, StoreError, bundle_config, bundle_key
+from charlstm.serve.jobs import JobView, Refused
+from charlstm.serve.limits import Limits, estimate_run_bytes
+from charlstm.serve.worker import import_bundle
+from charlstm.text import corpus as corpus_mod
+from charlstm.text.corpus import Corpus, CorpusError
+from charlstm.training import fit as fit_mod
+from charlstm.training.trainer import steps_per_epoch
+from charlstm.views import charts
 from pages.common import navigation, session, workspace
 from pages.common.persist import form_key
 from pages.common.resources import is_demo, load_run, manager, run_facts

@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from charlstm import find, gates, labels, unit_charts
-from charlstm.charts import color_legend_html
-from charlstm.limits import clip
-from charlstm.store import Run
-from charlstm.surprise import surprise
+from charlstm.insight import find, gates, labels
+from charlstm.insight.surprise import surprise
+from charlstm.runs.store import Run
+from charlstm.serve.limits import clip
+from charlstm.views import unit_charts
+from charlstm.views.charts import color_legend_html
 from pages.common.persist import default_for, remember, restore
 from pages.common.resources import is_demo, run_store
 from pages.common.server_limits import capped, limits

@@ -54,7 +54,7 @@ def tiny_text() -> str:
 
 @pytest.fixture
 def tiny_corpus(tiny_text):
-    from charlstm.corpus import from_text
+    from charlstm.text.corpus import from_text
 
     return from_text(tiny_text, "tiny.txt")
 
@@ -68,7 +68,7 @@ def tiny_config():
 
 @pytest.fixture
 def store(tmp_path):
-    from charlstm.store import RunStore
+    from charlstm.runs.store import RunStore
 
     return RunStore(tmp_path / "home")
 
@@ -78,9 +78,9 @@ def trained_run(tmp_path_factory):
     """One tiny model, really trained by Keras and stored, shared by the tests that only read it."""
     require("keras")
     from charlstm.config import Config
-    from charlstm.corpus import from_text
-    from charlstm.store import RunStore
-    from charlstm.train import train
+    from charlstm.runs.store import RunStore
+    from charlstm.text.corpus import from_text
+    from charlstm.training.trainer import train
 
     corpus = from_text(make_text(8000, seed=1), "shared.txt")
     config = Config(layers=2, units=24, embedding=8, seq_len=32, batch_size=16, epochs=2, learning_rate=1e-2, seed=7)
@@ -94,9 +94,9 @@ def tutorial_run(tmp_path_factory):
     """A tiny model of the classic tutorial's formulation (windows of 50, input i / V), really trained and stored."""
     require("keras")
     from charlstm.config import PRESETS
-    from charlstm.corpus import from_text
-    from charlstm.store import RunStore
-    from charlstm.train import train
+    from charlstm.runs.store import RunStore
+    from charlstm.text.corpus import from_text
+    from charlstm.training.trainer import train
 
     corpus = from_text(make_text(6000, seed=2), "tutorial.txt")
     config = PRESETS["the tutorial, exactly"].replace(units=24, batch_size=32, learning_rate=1e-2, seed=5)
@@ -110,8 +110,8 @@ def fresh_app(tmp_path, monkeypatch):
     """app.py through AppTest with its own empty run store and no server caps set; its job managers closed after."""
     from streamlit.testing.v1 import AppTest
 
-    from charlstm import limits as limits_mod
-    from charlstm.jobs import live_managers
+    from charlstm.serve import limits as limits_mod
+    from charlstm.serve.jobs import live_managers
 
     monkeypatch.setenv("CHARLSTM_HOME", str(tmp_path / "home"))
     for name in limits_mod.FIELDS:

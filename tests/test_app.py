@@ -17,10 +17,10 @@ import pytest
 from conftest import make_text
 from streamlit.testing.v1 import AppTest
 
-from charlstm import limits as limits_mod
 from charlstm.config import Config
-from charlstm.jobs import live_managers
-from charlstm.store import demo_run
+from charlstm.runs.store import demo_run
+from charlstm.serve import limits as limits_mod
+from charlstm.serve.jobs import live_managers
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {"corpus": "Corpus", "train": "Train", "gates": "Gates", "generate": "Generate", "home": "charlstm"}
@@ -155,7 +155,7 @@ TINY_FORM = {"layers": 1, "units": 8, "embedding": 8, "seq_len": 16, "batch_size
 
 
 def test_presets_fill_the_form(at):
-    from charlstm import fit
+    from charlstm.training import fit
 
     goto(at, "train")
     assert at.selectbox(key="train.preset").value == fit.NAME  # fitted to the corpus first
@@ -214,7 +214,7 @@ def test_a_too_long_sequence_for_the_corpus_is_refused(at, monkeypatch):
 
 @pytest.mark.slow
 def test_train_a_tiny_model_then_reuse_continue_delete_and_reimport_it(at, tmp_path):
-    from charlstm.workspace import ServerSettings, Workspaces
+    from charlstm.serve.workspace import ServerSettings, Workspaces
 
     goto(at, "corpus")
     upload_corpus(at, "tiny.txt", TINY.encode())
@@ -351,7 +351,7 @@ def test_a_bad_bundle_gets_a_clear_message(at):
 
 
 def test_a_config_that_learns_little_is_held_back_and_the_fitted_settings_offered(at):
-    from charlstm import fit
+    from charlstm.training import fit
 
     goto(at, "corpus")
     article = make_text(7_385, seed=4)  # the issue's 7 kB article, in size
@@ -374,7 +374,7 @@ def test_a_config_that_learns_little_is_held_back_and_the_fitted_settings_offere
 
 
 def test_a_time_budget_replaces_the_epochs(at):
-    from charlstm import fit
+    from charlstm.training import fit
     from pages.common.resources import manager
 
     goto(at, "corpus")
@@ -434,7 +434,7 @@ def output_text(at: AppTest) -> str:
 
 
 def test_generate_streams_text_from_the_demo_model(at):
-    from charlstm import sampling
+    from charlstm.model import sampling
 
     goto(at, "generate")
     at.number_input(key="generate.length").set_value(300)
@@ -442,8 +442,8 @@ def test_generate_streams_text_from_the_demo_model(at):
     assert not at.error
     assert any("300 characters in" in c and "characters per second" in c for c in texts(at.caption))
     # the page's defaults (a line start of the held-out part, temperature 0.8, top-k 0, seed 0) through the library
-    from charlstm.baselines import prime_for
-    from charlstm.corpus import builtin
+    from charlstm.text.baselines import prime_for
+    from charlstm.text.corpus import builtin
 
     demo = demo_run()
     prime = prime_for(demo, builtin().text)
@@ -469,7 +469,7 @@ def test_generate_names_missing_characters_in_the_prime(at):
     assert not at.error and any("characters per second" in c for c in texts(at.caption))
 
 
-# ---- limits (charlstm/limits.py, the caps the Train and Corpus pages enforce)
+# ---- limits (charlstm/serve/limits.py, the caps the Train and Corpus pages enforce)
 def test_limits_defaults_environment_and_overrides():
     assert limits_mod.from_env({}) == limits_mod.Limits()
     lim = limits_mod.from_env({"CHARLSTM_MAX_UNITS": "128", "CHARLSTM_MAX_CORPUS_MB": "2.5"},

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from bundles import bomb, declared_sizes, many_entries, nested, replaced
 
-from charlstm import bounded
-from charlstm.limits import Limits
-from charlstm.store import RunStore, StoreError, bundle_key
+from charlstm.runs import bounded
+from charlstm.runs.store import RunStore, StoreError, bundle_key
+from charlstm.serve.limits import Limits
 
 ROOT = str(Path(__file__).resolve().parents[1])
 
@@ -193,7 +193,7 @@ def test_each_bundle_cap_is_a_server_setting_in_the_server_and_the_import(tmp_pa
 def test_the_servers_caps_travel_to_the_import_process_and_the_environment_sets_them(tmp_path, good, monkeypatch):
     """The page hands its Limits (st.secrets included) to `python -m charlstm import`; the command line reads them
     from CHARLSTM_* like every other cap."""
-    from charlstm.worker import import_bundle
+    from charlstm.serve.worker import import_bundle
 
     _, lim, says = bundle_caps(good)["max_bundle_entries"]
     store = RunStore(tmp_path / "home")

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from test_app import goto, table, texts
 
-from charlstm.jobs import JobManager, Refused
-from charlstm.limits import Limits
-from charlstm.store import RunStore, run_key
+from charlstm.runs.store import RunStore, run_key
+from charlstm.serve.jobs import JobManager, Refused
+from charlstm.serve.limits import Limits
 
 ROOT = str(Path(__file__).resolve().parents[1])
 
@@ -115,7 +115,7 @@ def cli(home: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("cap", [*CAPS, "max_train_minutes"])
 def test_the_command_lines_public_resume_applies_each_cap_in_turn(tmp_path, trained_run, cap):
     """An imported run continued from the public server's shell: every cap, the wall-time cap included."""
-    from charlstm.limits import env_name
+    from charlstm.serve.limits import env_name
 
     shared = RunStore(trained_run.path.parents[1])
     store = RunStore(tmp_path / "home")
@@ -187,7 +187,7 @@ TEXT_BOXES = [
 def test_a_text_past_its_cap_is_cut_on_the_server_with_a_note(fresh_app, monkeypatch, page, tab, kind, key, field):
     """Streamlit cuts a widget's value to max_chars, but not one kept in state while the cap changed (nor a preset's
     or a deep link's): the page cuts again, and says so."""
-    from charlstm.limits import env_name
+    from charlstm.serve.limits import env_name
 
     at = goto(fresh_app, page)
     if tab is not None:
@@ -224,7 +224,7 @@ def test_a_generation_past_its_cap_is_cut_to_it_with_a_note(fresh_app, monkeypat
 
 def test_default_text_caps_hold_against_a_megabyte(fresh_app):
     """The shipped caps, against what no browser widget would send (a modified client)."""
-    from charlstm.limits import Limits
+    from charlstm.serve.limits import Limits
 
     at = goto(fresh_app, "gates")
     at.text_area(key="gates.text").set_value("It is late. " * 100_000).run()  # 1.2 million characters

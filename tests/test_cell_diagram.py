@@ -5,9 +5,9 @@ import re
 import numpy as np
 import pytest
 
-from charlstm.cell_diagram import cell_svg, cell_values
-from charlstm.gates import EXAMPLE, trace
-from charlstm.store import demo_run
+from charlstm.insight.gates import EXAMPLE, trace
+from charlstm.runs.store import demo_run
+from charlstm.views.cell_diagram import cell_svg, cell_values
 
 
 def test_values_are_the_traces_and_the_terms_add_up_to_the_new_memory():

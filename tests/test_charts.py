@@ -10,8 +10,8 @@ import altair as alt
 import numpy as np
 import pytest
 
-from charlstm import charts
-from charlstm.corpus import Vocab, char_table
+from charlstm.text.corpus import Vocab, char_table
+from charlstm.views import charts
 
 
 def spec(chart) -> dict:

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from charlstm.store import RunStore
+from charlstm.runs.store import RunStore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -55,8 +55,8 @@ def test_train_generate_trace_runs(tmp_path, tiny_text):
     c = cli("trace", key, "--text", "We like tea.", "--format", "csv", home=tmp_path)
     rows = list(csv.DictReader(io.StringIO(c.stdout)))
     # every row is the library's trace of that layer, position and unit: the numbers, not just their count
-    from charlstm.gates import GATES, trace
-    from charlstm.store import RunStore
+    from charlstm.insight.gates import GATES, trace
+    from charlstm.runs.store import RunStore
 
     run = RunStore(tmp_path).find(key)
     tr = trace(run, "We like tea.")

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from charlstm import cli
+from charlstm.cli.main import main as cli
 from charlstm.config import Config, form_settings, setting, settings
 
 

@@ -3,8 +3,8 @@ import codecs
 import numpy as np
 import pytest
 
-from charlstm import corpus as C
-from charlstm.corpus import PLACEHOLDER, CorpusError, Vocab
+from charlstm.text import corpus as C
+from charlstm.text.corpus import PLACEHOLDER, CorpusError, Vocab
 
 
 def test_utf8_plain_and_bom():

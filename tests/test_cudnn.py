@@ -28,7 +28,7 @@ def small(config: Config) -> Config:
 @pytest.fixture(scope="module", params=sorted(PRESETS))
 def model(request):
     require("keras")
-    from charlstm.model import build_model
+    from charlstm.model.network import build_model
 
     return build_model(small(PRESETS[request.param]), VOCAB)
 
@@ -36,7 +36,7 @@ def model(request):
 def test_every_lstm_of_every_preset_meets_the_cudnn_conditions(model):
     import keras
 
-    from charlstm.model import cudnn_problems
+    from charlstm.model.network import cudnn_problems
 
     lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
     assert lstms
@@ -60,7 +60,7 @@ def test_keras_own_argument_check_agrees(model):
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")  # the package's `rnn` is a function
     check = getattr(tf_rnn, "_do_lstm_arguments_support_cudnn", None)
     assert check is not None, "keras.src.backend.tensorflow.rnn._do_lstm_arguments_support_cudnn is gone: " \
-                              "look up the cuDNN conditions again and update charlstm.model.cudnn_problems"
+                              "look up the cuDNN conditions again and update charlstm.model.network.cudnn_problems"
     for layer in (la for la in model.layers if isinstance(la, keras.layers.LSTM)):
         assert check(activation=layer.cell.activation, recurrent_activation=layer.cell.recurrent_activation,
                      unroll=layer.unroll, use_bias=layer.cell.use_bias)
@@ -79,7 +79,7 @@ CHANGES = {  # one setting that takes the LSTM off cuDNN: what cudnn_problems mu
 @pytest.mark.parametrize("case", list(CHANGES))
 def test_a_setting_off_the_cudnn_path_is_named(case):
     keras = require("keras")
-    from charlstm.model import cudnn_problems
+    from charlstm.model.network import cudnn_problems
 
     changes, named = CHANGES[case]
     ids = keras.Input(shape=(None,), dtype="int32")
@@ -90,7 +90,7 @@ def test_a_setting_off_the_cudnn_path_is_named(case):
 
 def test_a_mask_is_named():
     keras = require("keras")
-    from charlstm.model import cudnn_problems
+    from charlstm.model.network import cudnn_problems
 
     ids = keras.Input(shape=(None,), dtype="int32")
     x = keras.layers.Embedding(VOCAB, 4, mask_zero=True, name="embedding")(ids)

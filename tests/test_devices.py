@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import require
 
-from charlstm.devices import cpu_cores, describe
+from charlstm.model.devices import cpu_cores, describe
 
 
 def expected_device() -> str:
@@ -21,7 +21,7 @@ def expected_device() -> str:
 
 def test_training_reports_its_device_and_the_run_keeps_it(tiny_corpus, tiny_config, store):
     require("tensorflow")
-    from charlstm.train import train
+    from charlstm.training.trainer import train
 
     seen = []
     trained = train(tiny_corpus, tiny_config, on_progress=seen.append)

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from conftest import make_text, require
 
-from charlstm.cli import main
-from charlstm.devices import check_tf_config, is_chief
+from charlstm.cli.main import main
+from charlstm.model.devices import check_tf_config, is_chief
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TWO_CPUS = """
@@ -24,7 +24,7 @@ import sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from charlstm.cli import main
+from charlstm.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 TINY = ["--layers", "2", "--units", "16", "--embedding", "8", "--seq-len", "16", "--learning-rate", "0.01",
@@ -44,8 +44,8 @@ def test_mirrored_over_two_devices_learns_and_stores_a_run_like_any_other(tmp_pa
     import keras
     from test_gates import keras_layer_outputs
 
-    from charlstm.gates import trace_weights
-    from charlstm.store import FILES, RunStore, run_key
+    from charlstm.insight.gates import trace_weights
+    from charlstm.runs.store import FILES, RunStore, run_key
 
     corpus = tmp_path / "tiny.txt"
     corpus.write_text(make_text(6000, seed=2))
@@ -129,7 +129,7 @@ def test_multiworker_with_one_worker_trains_and_stores(tmp_path):
     require("tensorflow")
     import socket
 
-    from charlstm.store import RunStore
+    from charlstm.runs.store import RunStore
 
     with socket.socket() as s:  # a port the OS says is free now; the worker binds it a moment later
         s.bind(("localhost", 0))

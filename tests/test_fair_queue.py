@@ -15,8 +15,8 @@ from typing import ClassVar
 
 import pytest
 
-from charlstm.jobs import JobManager, Refused, valid_job_id
-from charlstm.workspace import ServerSettings, Workspaces, workspace_id
+from charlstm.serve.jobs import JobManager, Refused, valid_job_id
+from charlstm.serve.workspace import ServerSettings, Workspaces, workspace_id
 
 FINISH_S = 300
 ENDLESS = 100_000
@@ -150,7 +150,7 @@ def test_the_clock_stops_a_training_on_the_first_line_past_the_cap(store, tiny_c
 def test_the_servers_minutes_become_the_managers_seconds(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from charlstm.jobs import live_managers
+    from charlstm.serve.jobs import live_managers
 
     monkeypatch.setenv("CHARLSTM_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CHARLSTM_MAX_TRAIN_MINUTES", "0.75")

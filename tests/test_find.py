@@ -16,8 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from charlstm.corpus import Corpus, CorpusError, Vocab
-from charlstm.find import (
+from charlstm.insight.find import (
     _auc_binned,
     auc_exact,
     cell_finder,
@@ -29,10 +28,11 @@ from charlstm.find import (
     span_search,
     trace_long,
 )
-from charlstm.gates import EXAMPLE, trace_weights
-from charlstm.labels import LABELS, label_values, regex_mask
-from charlstm.lstm_np import LayerWeights, Weights, softmax
-from charlstm.surprise import surprise
+from charlstm.insight.gates import EXAMPLE, trace_weights
+from charlstm.insight.labels import LABELS, label_values, regex_mask
+from charlstm.insight.surprise import surprise
+from charlstm.model.lstm_np import LayerWeights, Weights, softmax
+from charlstm.text.corpus import Corpus, CorpusError, Vocab
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUOTES = 'He said "stop". She said "go on".'
@@ -154,8 +154,8 @@ def test_a_visitor_pattern_runs_in_linear_time_or_is_refused_in_words(pattern, m
 
 
 def test_the_pattern_cap_is_the_callers_setting():
-    from charlstm.labels import compile_pattern
-    from charlstm.limits import from_env
+    from charlstm.insight.labels import compile_pattern
+    from charlstm.serve.limits import from_env
 
     long = "(?:a)?" * 50  # 300 characters: past the default cap of 200, linear all the same
     assert from_env({"CHARLSTM_MAX_PATTERN": "300"}).max_pattern == 300
@@ -260,7 +260,7 @@ def test_auc_against_counting_every_pair():
 
 
 def test_correlation_ranks_a_line_counter_first(planted):
-    from charlstm.find import LongTrace
+    from charlstm.insight.find import LongTrace
 
     _, long = planted
     y = label_values(long.text, "line-position")[1]
@@ -306,8 +306,8 @@ def test_the_sample_is_the_held_out_end():
 
 
 def test_the_demo_run_samples_the_built_in_corpus():
-    from charlstm.corpus import builtin
-    from charlstm.store import demo_run
+    from charlstm.runs.store import demo_run
+    from charlstm.text.corpus import builtin
 
     run = demo_run()
     s = run_sample(run, None)
@@ -341,7 +341,7 @@ def test_surprise_is_minus_log_p_of_what_came():
 
 
 def test_the_shipped_model_has_a_line_position_cell():
-    from charlstm.store import demo_run
+    from charlstm.runs.store import demo_run
 
     run = demo_run()
     long = trace_long(run.weights, run.vocab, run_sample(run, None).text)
@@ -428,7 +428,8 @@ def test_corpus_error_is_raised_for_unknown_characters():
 
 
 def test_the_finders_import_neither_tensorflow_nor_streamlit():
-    code = ("import sys, charlstm.find, charlstm.labels, charlstm.surprise, charlstm.unit_charts; "
+    code = ("import sys, charlstm.insight.find, charlstm.insight.labels, charlstm.insight.surprise, "
+            "charlstm.views.unit_charts; "
             "print(sorted(m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "[]", (r.stdout, r.stderr)
@@ -436,7 +437,7 @@ def test_the_finders_import_neither_tensorflow_nor_streamlit():
 
 # ---- the Units page's HTML and charts (pure functions)
 def test_the_html_escapes_user_text_and_marks_what_it_says():
-    from charlstm import unit_charts
+    from charlstm.views import unit_charts
 
     text = 'a<b>"c&\n'
     html = unit_charts.labelled_text_html(text, np.linspace(-1, 1, len(text)), (-1.0, 1.0),
@@ -450,7 +451,7 @@ def test_the_html_escapes_user_text_and_marks_what_it_says():
 
 
 def test_the_excerpt_starts_a_line_where_the_label_is_densest():
-    from charlstm import unit_charts
+    from charlstm.views import unit_charts
 
     text = ("x" * 30 + "\n") * 40 + ("ab " * 10 + "\n") * 40
     y = np.array([c == "a" for c in text])

@@ -7,12 +7,13 @@ import random
 import numpy as np
 import pytest
 
-from charlstm import baselines, fit
 from charlstm.config import Config
-from charlstm.corpus import from_text
-from charlstm.sampling import line_start
-from charlstm.store import RunStore
-from charlstm.train import SAMPLE_CHARS, steps_per_epoch, train
+from charlstm.model.sampling import line_start
+from charlstm.runs.store import RunStore
+from charlstm.text import baselines
+from charlstm.text.corpus import from_text
+from charlstm.training import fit
+from charlstm.training.trainer import SAMPLE_CHARS, steps_per_epoch, train
 from tests.conftest import make_text, require
 
 
@@ -121,7 +122,7 @@ def test_the_best_epochs_weights_are_the_ones_stored(tmp_path):
 
 def _arrays(w) -> list[np.ndarray]:
     """Every weight array of a Weights, or of a Keras model's."""
-    from charlstm.lstm_np import Weights
+    from charlstm.model.lstm_np import Weights
 
     w = w if isinstance(w, Weights) else Weights.from_keras(w)
     return [w.embedding, w.dense_w, w.dense_b, *(a for lw in w.layers for a in (lw.kernel, lw.recurrent, lw.bias))]

@@ -9,9 +9,18 @@ import pytest
 from conftest import require
 
 from charlstm.config import Config
-from charlstm.corpus import CorpusError, Vocab
-from charlstm.gates import EXAMPLE, GATES, GateTrace, forgetters, saturation, sentence_boundaries, trace, trace_weights
-from charlstm.lstm_np import Stepper, Weights, run_layer, sigmoid
+from charlstm.insight.gates import (
+    EXAMPLE,
+    GATES,
+    GateTrace,
+    forgetters,
+    saturation,
+    sentence_boundaries,
+    trace,
+    trace_weights,
+)
+from charlstm.model.lstm_np import Stepper, Weights, run_layer, sigmoid
+from charlstm.text.corpus import CorpusError, Vocab
 
 
 @pytest.fixture
@@ -35,7 +44,7 @@ def randomise(model, rng) -> None:
 
 @pytest.mark.parametrize("layers,units", [(1, 7), (2, 16), (3, 5)])
 def test_numpy_forward_equals_keras_on_random_weights(keras, layers, units):
-    from charlstm.model import build_model
+    from charlstm.model.network import build_model
 
     rng = np.random.default_rng(layers * 10 + units)
     vocab = Vocab.build("abcdefghij .")
@@ -63,7 +72,7 @@ def test_numpy_forward_equals_keras_on_a_trained_model(keras, trained_run):
 def test_gates_follow_the_lstm_equations():
     """Recompute one step by hand from the recorded gates: c = f*c' + i*g, h = o*tanh(c)."""
     rng = np.random.default_rng(1)
-    from charlstm.lstm_np import LayerWeights
+    from charlstm.model.lstm_np import LayerWeights
 
     u, d = 4, 3
     lw = LayerWeights(rng.normal(size=(d, 4 * u)).astype(np.float32), rng.normal(size=(u, 4 * u)).astype(np.float32),
@@ -84,7 +93,7 @@ def test_gates_follow_the_lstm_equations():
 @pytest.mark.parametrize("layers", [1, 2, 3])
 def test_fused_stepper_equals_keras_step_by_step_on_random_weights(keras, layers):
     """Stepper.step (one tanh for all four gates, the first layer looked up) against Keras's logits, 50 steps."""
-    from charlstm.model import build_model
+    from charlstm.model.network import build_model
 
     rng = np.random.default_rng(100 + layers)
     vocab = Vocab.build("abcdefghij .")
@@ -174,7 +183,7 @@ def test_forgetters_on_a_trained_model(trained_run):
 
 
 def test_saturation_fractions():
-    from charlstm.gates import GateTrace
+    from charlstm.insight.gates import GateTrace
 
     forget = np.array([[0.05, 0.5], [0.95, 0.5], [0.05, 0.99], [0.5, 0.99]], np.float32)
     rec = {g: np.full((4, 2), 0.5, np.float32) for g in GATES}
@@ -211,7 +220,7 @@ def keras_window_outputs(model, ids: np.ndarray) -> list[np.ndarray]:
 @pytest.mark.parametrize("units", [7, 16])
 def test_numpy_forward_equals_keras_on_a_random_tutorial_model(units, keras):
     from charlstm.config import PRESETS
-    from charlstm.model import build_model
+    from charlstm.model.network import build_model
 
     rng = np.random.default_rng(units)
     vocab = Vocab.build("abcdefghij .")

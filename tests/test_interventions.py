@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from test_cli import cli
 
-from charlstm.corpus import Vocab
-from charlstm.gates import trace_weights
-from charlstm.interventions import STORY, Clamp, ClampedStepper, compare, story_clamp
-from charlstm.lstm_np import LayerWeights, Weights
-from charlstm.store import demo_run
+from charlstm.insight.gates import trace_weights
+from charlstm.insight.interventions import STORY, Clamp, ClampedStepper, compare, story_clamp
+from charlstm.model.lstm_np import LayerWeights, Weights
+from charlstm.runs.store import demo_run
+from charlstm.text.corpus import Vocab
 
 VOCAB = Vocab(("a", "b", "."))
 
@@ -109,7 +109,7 @@ def test_bad_clamps_are_refused_with_a_reason(clamp, message):
 
 
 def test_continuations_share_the_seed_and_the_plain_one_is_what_generate_gives():
-    from charlstm.sampling import generate
+    from charlstm.model.sampling import generate
 
     run = demo_run()
     clamp = story_clamp(run.weights, run.vocab)

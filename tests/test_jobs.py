@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charlstm.jobs import JobManager, death_message
-from charlstm.train import run_key
+from charlstm.serve.jobs import JobManager, death_message
+from charlstm.training.trainer import run_key
 
 FINISH_S = 240  # generous deadlines for a busy 2-core machine; the tests wait on conditions, not on time
 ENDLESS = 100_000  # epochs: a training that cannot finish before the test cancels or kills it
@@ -96,7 +96,7 @@ def test_resume_needs_more_epochs(manager, tiny_corpus, tiny_config, store):
 
 
 def test_a_failing_job_does_not_kill_the_worker(manager, tiny_config, tiny_corpus):
-    from charlstm.corpus import from_text
+    from charlstm.text.corpus import from_text
 
     bad, _ = manager.submit(from_text("far too short", "short.txt"), tiny_config)
     end = finished(manager, bad.id)
@@ -122,7 +122,7 @@ def assert_kept_what_it_says(store, end) -> None:
 
 def test_a_killed_worker_keeps_every_finished_epoch_and_its_run_continues_to_the_end(store, tiny_corpus,
                                                                                       tiny_config):
-    from charlstm.worker import plan
+    from charlstm.serve.worker import plan
 
     config = tiny_config.replace(epochs=6)
     m = JobManager(store, grace=60)
@@ -167,8 +167,8 @@ def test_a_killed_worker_fails_its_job_in_words_and_the_next_training_runs(manag
 
 def test_cancel_mid_epoch_keeps_the_last_finished_epoch_across_the_process_boundary(
         manager, tiny_corpus, tiny_config, store, tmp_path, monkeypatch):
-    from charlstm.store import RunStore
-    from charlstm.worker import execute
+    from charlstm.runs.store import RunStore
+    from charlstm.serve.worker import execute
 
     # a tiny model's whole epoch would be one group of Keras steps (train.group_size): one step each, so that
     # the cancel lands inside epoch 2; the worker inherits this environment
@@ -259,10 +259,10 @@ def test_the_server_side_never_imports_tensorflow(tmp_path, tiny_text):
     script = textwrap.dedent(f"""
         import sys
         from charlstm.config import Config
-        from charlstm.corpus import from_text
-        from charlstm.jobs import JobManager
-        from charlstm.store import RunStore, StoreError
-        from charlstm.worker import import_bundle
+        from charlstm.text.corpus import from_text
+        from charlstm.serve.jobs import JobManager
+        from charlstm.runs.store import RunStore, StoreError
+        from charlstm.serve.worker import import_bundle
 
         store = RunStore({str(tmp_path / "home")!r})
         m = JobManager(store)
@@ -293,7 +293,7 @@ def test_the_worker_speaks_only_json_lines_and_stops_when_its_server_goes_away(s
     import json
     import subprocess
 
-    from charlstm.jobs import worker_command, worker_env
+    from charlstm.serve.jobs import worker_command, worker_env
 
     store.save_corpus(tiny_corpus)
     spec = {"home": str(store.root), "corpus_sha256": tiny_corpus.sha256, "corpus_name": "tiny.txt",
@@ -325,7 +325,7 @@ def _start_worker(store, tiny_corpus, tiny_config, **popen):
     import json
     import subprocess
 
-    from charlstm.jobs import worker_command, worker_env
+    from charlstm.serve.jobs import worker_command, worker_env
 
     store.save_corpus(tiny_corpus)
     spec = {"home": str(store.root), "corpus_sha256": tiny_corpus.sha256, "corpus_name": "tiny.txt",
@@ -381,8 +381,8 @@ def test_a_server_killed_outright_leaves_its_worker_to_store_the_finished_epochs
     script = textwrap.dedent(f"""
         import os, signal
         from charlstm.config import Config
-        from charlstm.jobs import JobManager
-        from charlstm.store import RunStore
+        from charlstm.serve.jobs import JobManager
+        from charlstm.runs.store import RunStore
         store = RunStore({str(store.root)!r})
         corpus = store.load_corpus({tiny_corpus.sha256!r})
         m = JobManager(store, grace=60)

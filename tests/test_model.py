@@ -45,7 +45,7 @@ CASES = {  # what is wrong: (how build() is changed, the reason the refusal must
 
 
 def test_the_right_model_passes():
-    from charlstm.model import build_model, check_architecture
+    from charlstm.model.network import build_model, check_architecture
 
     check_architecture(build_model(CONFIG, VOCAB), CONFIG, VOCAB)
     check_architecture(build(), CONFIG, VOCAB)  # the reference the wrong models are changed from
@@ -53,7 +53,7 @@ def test_the_right_model_passes():
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_each_kind_of_wrong_model_is_refused(case):
-    from charlstm.model import check_architecture
+    from charlstm.model.network import check_architecture
 
     changes, reason = CASES[case]
     with pytest.raises(ValueError, match=reason):

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from charlstm.gates import trace
-from charlstm.pairs import GAP, align, changed_units, pair
-from charlstm.store import demo_run
+from charlstm.insight.gates import trace
+from charlstm.insight.pairs import GAP, align, changed_units, pair
+from charlstm.runs.store import demo_run
 
 
 def test_align_pairs_equal_characters_and_leaves_gaps():

@@ -13,9 +13,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_app import TINY, TINY_FORM, goto, set_form, start_training, texts, upload_corpus, wait_for
 
-from charlstm import limits as limits_mod
-from charlstm import workspace as ws_mod
-from charlstm.jobs import live_managers
+from charlstm.serve import limits as limits_mod
+from charlstm.serve import workspace as ws_mod
+from charlstm.serve.jobs import live_managers
 
 ROOT = Path(__file__).resolve().parents[1]
 EVIL = "[x](https://example.com) <img src=x onerror=alert(1)> **b**.txt"
@@ -98,7 +98,7 @@ def test_a_forged_link_opens_nothing_and_visitors_who_store_nothing_leave_no_fol
 
 @pytest.mark.slow
 def test_a_second_visitor_cannot_reach_the_first_ones_runs_jobs_or_files(visitors, tmp_path):
-    from charlstm.store import RunStore
+    from charlstm.runs.store import RunStore
     from pages.common.resources import manager
 
     a, b = visitors
@@ -203,8 +203,8 @@ LIAR = "report\u202etxt.exe\u200b"  # reads as "reportexe.txt" where the overrid
 
 
 def test_a_name_with_direction_overrides_is_shown_as_the_characters_it_holds(visitors, trained_run):
-    from charlstm.corpus import from_text, visible
-    from charlstm.store import RunStore
+    from charlstm.runs.store import RunStore
+    from charlstm.text.corpus import from_text, visible
     from pages.common.text import md
 
     assert visible(LIAR) == "report<U+202E>txt.exe<U+200B>" and visible("tab\there é") == "tab\there é"

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from test_store import _bundle, _files
 
-from charlstm.probes import PROBE, STATES, Probes, probe_epoch, probe_states
-from charlstm.store import FILES, RunStore, StoreError, demo_run
-from charlstm.train import train
+from charlstm.insight.probes import PROBE, STATES, Probes, probe_epoch, probe_states
+from charlstm.runs.store import FILES, RunStore, StoreError, demo_run
+from charlstm.training.trainer import train
 
 
 def test_the_last_epochs_probe_equals_a_fresh_trace_of_the_stored_run(trained_run):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from charlstm.corpus import CorpusError
-from charlstm.sampling import MAX_LENGTH, generate, sample_index
+from charlstm.model.sampling import MAX_LENGTH, generate, sample_index
+from charlstm.text.corpus import CorpusError
 
 
 def test_greedy_is_argmax():
@@ -44,7 +44,7 @@ def test_generate_streams_reproducibly(trained_run):
 
 
 def test_greedy_continuation_follows_the_model(trained_run):
-    from charlstm.gates import trace_weights
+    from charlstm.insight.gates import trace_weights
 
     w, v = trained_run.weights, trained_run.vocab
     out = "".join(generate(w, v, "The cat sat", 5, temperature=0))
@@ -76,8 +76,8 @@ def test_unknown_priming_characters(trained_run):
 
 
 def test_a_priming_text_is_read_as_the_run_was_trained():
-    from charlstm.corpus import Vocab
-    from charlstm.sampling import prepare_prime
+    from charlstm.model.sampling import prepare_prime
+    from charlstm.text.corpus import Vocab
 
     vocab = Vocab.build("romeo: but soft\n")
     assert prepare_prime("ROMEO:", vocab, lowercase=True) == "romeo:"
@@ -91,7 +91,7 @@ def test_a_priming_text_is_read_as_the_run_was_trained():
 
 def constant_model(p: np.ndarray):
     """Real weights whose next-character logits are log p whatever came before (every other weight zero)."""
-    from charlstm.lstm_np import LayerWeights, Weights
+    from charlstm.model.lstm_np import LayerWeights, Weights
 
     v, u = len(p), 4
     z = np.zeros(4 * u, np.float32)
@@ -102,9 +102,9 @@ def constant_model(p: np.ndarray):
 @pytest.mark.parametrize("temperature", [1.0, 0.5, 2.0])
 def test_generation_draws_from_the_softmax_at_its_temperature(temperature):
     """The block-wise Gumbel-max draw picks each character with probability softmax(logits / T)."""
-    from charlstm.corpus import Vocab
-    from charlstm.lstm_np import Stepper
-    from charlstm.sampling import continue_ids
+    from charlstm.model.lstm_np import Stepper
+    from charlstm.model.sampling import continue_ids
+    from charlstm.text.corpus import Vocab
 
     p = np.array([0.5, 0.3, 0.15, 0.05])
     want = p ** (1 / temperature) / (p ** (1 / temperature)).sum()

@@ -7,9 +7,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from charlstm import store as store_mod
-from charlstm.lstm_np import Stepper
-from charlstm.store import FILES, RunStore, StoreError, demo_run, read_run
+from charlstm.model.lstm_np import Stepper
+from charlstm.runs import store as store_mod
+from charlstm.runs.store import FILES, RunStore, StoreError, demo_run, read_run
 
 
 def test_round_trip_same_predictions(trained_run):
@@ -24,7 +24,7 @@ def test_round_trip_same_predictions(trained_run):
 
 
 def test_cache_key_finds_the_same_run(trained_run):
-    from charlstm.train import run_key
+    from charlstm.training.trainer import run_key
 
     home = trained_run.path.parent.parent
     assert run_key(trained_run.meta["corpus_sha256"], trained_run.config) == trained_run.key
@@ -32,7 +32,7 @@ def test_cache_key_finds_the_same_run(trained_run):
 
 
 def test_crash_mid_save_leaves_nothing_that_loads(tiny_corpus, tiny_config, store, monkeypatch, trained_run):
-    from charlstm.train import train
+    from charlstm.training.trainer import train
 
     t = train(tiny_corpus, tiny_config)
 
@@ -101,7 +101,7 @@ def test_import_rejects_bad_bundles(trained_run, store):
     # a config that does not match the weights: the architecture check refuses it. The key is made to match
     # the new config, so that the key check (which runs later) cannot be what refuses the bundle.
     from charlstm.config import Config
-    from charlstm.train import run_key
+    from charlstm.training.trainer import run_key
 
     cfg = json.loads(files["config.json"])
     cfg["units"] = 99
@@ -168,7 +168,7 @@ def test_replacing_a_run_is_one_step_a_reader_sees_the_old_or_the_new_never_a_to
     import shutil
     import threading
 
-    from charlstm.lstm_np import Weights
+    from charlstm.model.lstm_np import Weights
 
     store = RunStore(tmp_path / "home")
     key = trained_run.key

@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from charlstm import store as store_mod
-from charlstm.store import RunStore, StoreError, bundle_key, default_home, read_run
+from charlstm.runs import store as store_mod
+from charlstm.runs.store import RunStore, StoreError, bundle_key, default_home, read_run
 
 
 def copy_run(run, store: RunStore, key: str | None = None):
@@ -112,7 +112,7 @@ def test_the_best_epoch_is_the_one_recorded_when_it_is_one_of_the_runs_epochs_el
 
 
 def test_a_corpus_goes_when_no_run_needs_it_unless_kept(tmp_path, trained_run, tiny_corpus):
-    from charlstm.corpus import from_text
+    from charlstm.text.corpus import from_text
 
     store = RunStore(tmp_path)
     assert store.gc_corpora() == []  # nothing stored yet

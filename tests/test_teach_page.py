@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from charlstm.interventions import STORY
+from charlstm.insight.interventions import STORY
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def demo_forgetter(layer: int | None = None) -> tuple[int, int]:
     """(layer from 1, unit) of the shipped model's strongest forgetter at the story's period: in one layer, or any."""
-    from charlstm import gates
-    from charlstm.interventions import strongest_forgetter
-    from charlstm.store import demo_run
+    from charlstm.insight import gates
+    from charlstm.insight.interventions import strongest_forgetter
+    from charlstm.runs.store import demo_run
 
     run = demo_run()
     if layer is None:
@@ -104,8 +104,8 @@ def test_clamp_the_story(at):
 def demo_clamp_that_moves(layer: int) -> tuple[int, int, float, bool]:
     """Of the layer's five strongest forgetters at the story's period, the one whose forget gate held at 1 moves
     the shipped model's prediction most: (unit, where, how far in nats, whether the continuations differ)."""
-    from charlstm import gates, interventions
-    from charlstm.store import demo_run
+    from charlstm.insight import gates, interventions
+    from charlstm.runs.store import demo_run
 
     run = demo_run()
     tr = gates.trace_weights(run.weights, run.vocab, STORY)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from charlstm.config import PRESETS, Config
-from charlstm.corpus import CorpusError
-from charlstm.store import RunStore, StoreError, read_run
-from charlstm.train import (
+from charlstm.runs.store import RunStore, StoreError, read_run
+from charlstm.text.corpus import CorpusError
+from charlstm.training.trainer import (
     MAX_GROUP,
     Cancelled,
     epoch_batches,

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from conftest import make_text, require
 
-from charlstm import comparison, window
 from charlstm.config import LATER_FIELDS, PRESETS, Config
-from charlstm.corpus import Vocab
-from charlstm.gates import trace, trace_weights
-from charlstm.lstm_np import Stepper, Weights
-from charlstm.sampling import generate, window_logits
+from charlstm.insight.gates import trace, trace_weights
+from charlstm.model.lstm_np import Stepper, Weights
+from charlstm.model.sampling import generate, window_logits
+from charlstm.text import window
+from charlstm.text.corpus import Vocab
+from charlstm.views import comparison
 
 keras = require("keras")
 
@@ -46,7 +47,7 @@ def test_preset_is_the_tutorials_configuration():
 
 
 def test_preset_model_has_exactly_the_tutorials_layers_and_shapes():
-    from charlstm.model import build_model, check_architecture
+    from charlstm.model.network import build_model, check_architecture
 
     V = 39  # tiny Shakespeare, lowercased
     ours = build_model(TUTORIAL, V)
@@ -82,8 +83,8 @@ def test_preset_model_has_exactly_the_tutorials_layers_and_shapes():
 
 
 def test_fixed_input_embedding_is_i_over_v_and_stays_fixed_through_training(tiny_corpus, store):
-    from charlstm.model import build_model
-    from charlstm.train import train
+    from charlstm.model.network import build_model
+    from charlstm.training.trainer import train
 
     config = TUTORIAL.replace(units=8, batch_size=64, learning_rate=1e-2, epochs=1, seed=1)
     t = train(tiny_corpus, config)
@@ -170,7 +171,7 @@ def test_trace_of_a_window_run_restarts_at_every_window(tutorial_run):
 
 # ---- the config: stored, keyed and checked
 def test_old_configs_load_and_keep_their_run_keys(tiny_config):
-    from charlstm.train import run_key
+    from charlstm.training.trainer import run_key
 
     old = {k: v for k, v in tiny_config.to_dict().items() if k not in LATER_FIELDS}  # a config.json from before
     assert Config.from_dict(old) == tiny_config and tiny_config.formulation == "sequence"
@@ -189,7 +190,7 @@ def test_config_refuses_unknown_formulations_and_wide_window_inputs():
 
 
 def test_check_architecture_tells_the_formulations_apart(tutorial_run, trained_run):
-    from charlstm.model import check_architecture
+    from charlstm.model.network import check_architecture
 
     model = tutorial_run.keras_model()
     V = len(tutorial_run.vocab)
@@ -207,7 +208,7 @@ def test_check_architecture_tells_the_formulations_apart(tutorial_run, trained_r
 
 
 def test_a_tutorial_run_exports_and_imports(tutorial_run, store):
-    from charlstm.store import RunStore
+    from charlstm.runs.store import RunStore
 
     bundle = RunStore(tutorial_run.path.parent.parent).export_bundle(tutorial_run.key)
     run = store.import_bundle(bundle)  # a safe-mode Keras load and the window architecture check
@@ -216,7 +217,7 @@ def test_a_tutorial_run_exports_and_imports(tutorial_run, store):
 
 
 def test_cli_trains_and_generates_the_tutorial_way(tmp_path, capsys):
-    from charlstm.cli import main
+    from charlstm.cli.main import main
 
     corpus = tmp_path / "tiny.txt"
     corpus.write_text(make_text(3000, seed=8), encoding="utf-8")
@@ -226,7 +227,7 @@ def test_cli_trains_and_generates_the_tutorial_way(tmp_path, capsys):
     key = capsys.readouterr().out.split("run ")[-1].split()[0]
     assert main(["--home", home, "generate", key, "--prime", "the cat sat on the mat. ", "--length", "30"]) == 0
     greedy = capsys.readouterr().out
-    from charlstm.store import RunStore
+    from charlstm.runs.store import RunStore
 
     run = RunStore(home).find(key)
     assert run.config.formulation == "window" and run.config.seq_len == 20
@@ -257,7 +258,7 @@ def test_the_committed_comparison_reads_and_tabulates():
 
 
 def test_numpy_weights_of_a_window_model_hold_the_fixed_inputs():
-    from charlstm.model import build_model
+    from charlstm.model.network import build_model
 
     v = Vocab.build("abc abc")
     w = Weights.from_keras(build_model(TUTORIAL.replace(units=4, seq_len=5), len(v)))
@@ -272,8 +273,8 @@ def at_tutorial(tmp_path, monkeypatch, tutorial_run):
 
     from streamlit.testing.v1 import AppTest
 
-    from charlstm import limits as limits_mod
-    from charlstm.jobs import live_managers
+    from charlstm.serve import limits as limits_mod
+    from charlstm.serve.jobs import live_managers
 
     home = tmp_path / "home"
     shutil.copytree(tutorial_run.path, home / "runs" / tutorial_run.key)

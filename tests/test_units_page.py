@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from charlstm.store import demo_run
+from charlstm.runs.store import demo_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,15 +17,15 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def demo_long():
     """The shipped model's trace over the page's sample: the library's own answers, to hold the page to."""
-    from charlstm import find
-    from charlstm.store import demo_run
+    from charlstm.insight import find
+    from charlstm.runs.store import demo_run
 
     run = demo_run()
     return find.trace_long(run.weights, run.vocab, find.run_sample(run, None).text)
 
 
 def library_ranking(long, label: str, states=("cell", "hidden")):
-    from charlstm import find
+    from charlstm.insight import find
 
     lab, y = find.label_for(long.text, label, None)
     return [(u.layer + 1, u.unit, u.state) for u in find.rank_units(long, y, lab.binary, states, k=10)]
@@ -115,8 +115,8 @@ def test_a_pattern_past_the_servers_own_cap_is_refused_in_a_sentence(at, monkeyp
 
 def library_span_units(start: int, end: int, threshold: float) -> list[int]:
     """The units of the demo model's layer 2 whose hidden state is on through the span and off around it."""
-    from charlstm import find, gates
-    from charlstm.store import demo_run
+    from charlstm.insight import find, gates
+    from charlstm.runs.store import demo_run
 
     run = demo_run()
     values = gates.trace_weights(run.weights, run.vocab, gates.EXAMPLE).layers[1]["hidden"]

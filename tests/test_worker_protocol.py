@@ -13,9 +13,9 @@ import threading
 
 import pytest
 
-from charlstm.jobs import _parse, worker_command, worker_env
-from charlstm.store import RunStore
-from charlstm.worker import plan
+from charlstm.runs.store import RunStore
+from charlstm.serve.jobs import _parse, worker_command, worker_env
+from charlstm.serve.worker import plan
 
 TIMEOUT_S = 120  # a Python start and an import of the package, on a busy machine
 
@@ -98,8 +98,8 @@ def test_a_worker_given_a_spec_that_is_not_json_fails_in_words(tmp_path):
 # Run in a process of its own: the channel takes over the real stdout (its protocol's end) as the worker does.
 CHANNEL = textwrap.dedent("""
     import json, sys
-    from charlstm import worker
-    from charlstm.train import Progress
+    from charlstm.serve import worker
+    from charlstm.training.trainer import Progress
 
     now = [0.0]
     worker.time.monotonic = lambda: now[0]  # a fake clock
@@ -149,7 +149,7 @@ def test_the_worker_reports_progress_at_most_five_times_a_second_and_stops_on_a_
 
 
 def test_a_worker_that_exited_cleanly_without_a_last_word_is_not_said_to_have_crashed():
-    from charlstm.jobs import death_message
+    from charlstm.serve.jobs import death_message
 
     assert death_message(0) == "the training process exited with code 0 without finishing"
 
@@ -161,9 +161,9 @@ def test_execute_keeps_a_stopped_run_as_interrupted_and_continues_it_with_its_ow
     from conftest import require
 
     require("keras")
-    from charlstm.probes import PROBE
-    from charlstm.store import StoreError
-    from charlstm.worker import execute
+    from charlstm.insight.probes import PROBE
+    from charlstm.runs.store import StoreError
+    from charlstm.serve.worker import execute
 
     store = RunStore(tmp_path)
     config = tiny_config.replace(epochs=2)
@@ -184,8 +184,8 @@ def test_execute_keeps_a_stopped_run_as_interrupted_and_continues_it_with_its_ow
 
 @pytest.mark.slow
 def test_import_bundle_out_of_process_returns_the_run_or_the_checkers_one_sentence(tmp_path, trained_run):
-    from charlstm.store import StoreError
-    from charlstm.worker import import_bundle
+    from charlstm.runs.store import StoreError
+    from charlstm.serve.worker import import_bundle
 
     store = RunStore(tmp_path)
     with pytest.raises(StoreError) as refused:

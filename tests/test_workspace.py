@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from conftest import require
 
-from charlstm import workspace as ws_mod
-from charlstm.corpus import from_text
-from charlstm.store import RunStore, StoreError
-from charlstm.workspace import ServerSettings, Workspaces, load_secret, settings_from, valid_token, workspace_id
+from charlstm.runs.store import RunStore, StoreError
+from charlstm.serve import workspace as ws_mod
+from charlstm.serve.workspace import ServerSettings, Workspaces, load_secret, settings_from, valid_token, workspace_id
+from charlstm.text.corpus import from_text
 
 
 class Clock:
@@ -151,7 +151,7 @@ def test_an_import_never_replaces_a_run(tmp_path, trained_run):
     import io
     import zipfile
 
-    from charlstm.store import StoreError, bundle_key
+    from charlstm.runs.store import StoreError, bundle_key
 
     store = RunStore(tmp_path / "w")
     data = RunStore(trained_run.path.parents[1]).export_bundle(trained_run.key)
@@ -310,7 +310,7 @@ def test_after_each_job_the_sweep_keeps_the_new_run_and_evicts_the_aged_ones(tmp
     and so is a run a visitor is told was "loaded from cache"."""
     import queue
 
-    from charlstm.jobs import JobManager
+    from charlstm.serve.jobs import JobManager
 
     spaces = Workspaces(tmp_path / "home", ServerSettings(workspace_mb=1000, store_mb=1000))
     t = spaces.new_token()
@@ -410,8 +410,8 @@ def test_sweep_runs_at_most_once_a_minute(tmp_path):
 def test_training_leaves_the_global_random_state_alone_and_is_reproducible(tiny_corpus, tiny_config):
     """No keras.utils.set_random_seed: another session's `random` and numpy draws are not reseeded by a training."""
     require("keras")
-    from charlstm.lstm_np import Weights
-    from charlstm.train import train
+    from charlstm.model.lstm_np import Weights
+    from charlstm.training.trainer import train
 
     random.seed(1234)
     np.random.seed(1234)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from test_workspace import Clock, put
 
-from charlstm import workspace as ws_mod
-from charlstm.workspace import ServerSettings, Workspaces, settings_from
+from charlstm.serve import workspace as ws_mod
+from charlstm.serve.workspace import ServerSettings, Workspaces, settings_from
 
 
 def test_a_count_setting_refuses_a_fraction_and_a_size_setting_takes_one():

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from charlstm import corpus as corpus_mod
-from charlstm.corpus import Corpus
-from charlstm.jobs import JobManager
-from charlstm.store import Run, StoreError, default_home, demo_run, read_run
+from charlstm.runs.store import Run, StoreError, default_home, demo_run, read_run
+from charlstm.serve.jobs import JobManager
+from charlstm.text import corpus as corpus_mod
+from charlstm.text.corpus import Corpus
 from pages.common.server_limits import limits
 
 
@@ -106,7 +106,7 @@ def run_corpus_text(run: Run) -> str | None:
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _run_facts(path: str, stamp: int, _run: Run) -> tuple:
-    from charlstm import baselines
+    from charlstm.text import baselines
 
     text = run_corpus_text(_run) if _run.baselines is None or not _run.history.get("sample_prime") else None
     return baselines.for_run(_run, text), baselines.prime_for(_run, text)

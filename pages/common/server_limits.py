@@ -6,7 +6,7 @@ import os
 
 import streamlit as st
 
-from charlstm import limits as limits_mod
+from charlstm.serve import limits as limits_mod
 
 
 def secret_overrides() -> dict:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from charlstm.corpus import Corpus
-from charlstm.jobs import ANY, JobView
-from charlstm.store import Run
+from charlstm.runs.store import Run
+from charlstm.serve.jobs import ANY, JobView
+from charlstm.text.corpus import Corpus
 from pages.common import workspace
 from pages.common.resources import builtin_corpus, demo, load_run, manager
 
 ACTIVE_RUN = "active_run_key"  # None (or absent) means the shipped demo model
-ACTIVE_CORPUS = "active_corpus"  # a charlstm.corpus.Corpus; absent means the built-in one
+ACTIVE_CORPUS = "active_corpus"  # a charlstm.text.corpus.Corpus; absent means the built-in one
 OWN_JOB = "train.job_id"  # the id of the last job this visitor started
 FOLLOWED = "train.activated"  # the id of the last own job whose run was made active
 SELECTED_RUN = "train.run"  # the Train page's run selector

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from charlstm import baselines
+from charlstm.text import baselines
 from pages.common import navigation, session, workspace
 from pages.common.resources import is_demo, run_facts
 from pages.common.text import fmt_loss, md
@@ -26,7 +26,7 @@ BASELINES_HELP = ("Cross-entropy of the held-out part, in nats per character, lo
 
 def stop_note(run) -> str:
     """' (it spent its time budget)' for a run that stopped before its epochs, else ''."""
-    from charlstm.train import stop_words
+    from charlstm.training.trainer import stop_words
 
     why = stop_words(run.history.get("stopped"), run.config) if run.epochs_done < run.config.epochs else None
     return f" (it {why})" if why else ""

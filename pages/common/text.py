@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from charlstm.corpus import visible
-from charlstm.store import Run
+from charlstm.runs.store import Run
+from charlstm.text.corpus import visible
 
 WJ = "\u2060"  # the invisible word joiner
 _AUTOLINK = re.compile(r"\\:|@|(?i:www)")
@@ -21,7 +21,7 @@ def md(text: object) -> str:
     punctuation; `.` and `-` start a list only at a line's start, which these never are), so
     `[x](https://…)`, `**b**`, `<img …>`, `:red[…]`, `:material/…:` and `$…$` are shown as the
     characters they are; line breaks become spaces, so nothing starts a heading or a list; invisible and
-    direction-changing characters (U+202E ...) are shown as <U+202E> (charlstm.corpus.visible).
+    direction-changing characters (U+202E ...) are shown as <U+202E> (charlstm.text.corpus.visible).
     """
     escaped = _ACTIVE.sub(r"\\\1", " ".join(visible(line) for line in str(text).splitlines()))
     # GFM turns bare URLs and e-mail addresses into links after escapes are gone: an invisible word
@@ -52,7 +52,7 @@ def model_words(run: Run, demo: bool) -> str:
 
 def baseline_words(run: Run, b) -> str:
     """'1.497 nats/char · letter frequencies 3.347 · uniform guess 4.174: learned ...', or the val loss alone."""
-    from charlstm import baselines
+    from charlstm.text import baselines
 
     said = baselines.sentence(run.val_loss, b)
     return said[0].upper() + said[1:] if said else f"Val loss {fmt_loss(run.val_loss)} nats/char"
@@ -60,7 +60,7 @@ def baseline_words(run: Run, b) -> str:
 
 def kept_words(run: Run) -> str:
     """'epoch 12 of 20 (the lowest val loss); stopped: early stopping' for a run's weights and its end."""
-    from charlstm.train import stop_words
+    from charlstm.training.trainer import stop_words
 
     n, best = run.epochs_done, run.best_epoch
     kept = f"the weights of epoch {best} of {n}" + (" (the lowest val loss)" if best and best != n else "")

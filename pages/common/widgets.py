@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterable
 
 import streamlit as st
 
-from charlstm import corpus as corpus_mod
-from charlstm import gates
 from charlstm.config import Setting
-from charlstm.store import Run
+from charlstm.insight import gates
+from charlstm.runs.store import Run
+from charlstm.text import corpus as corpus_mod
 
 
 def intro(title: str, text: str) -> None:

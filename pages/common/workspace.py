@@ -13,9 +13,9 @@ import os
 
 import streamlit as st
 
-from charlstm import workspace as ws_mod
-from charlstm.store import default_home
-from charlstm.workspace import ServerSettings, Shelf, Workspaces
+from charlstm.runs.store import default_home
+from charlstm.serve import workspace as ws_mod
+from charlstm.serve.workspace import ServerSettings, Shelf, Workspaces
 from pages.common.server_limits import secret_overrides
 
 TOKEN = "ws.token"  # this session's workspace token (public mode)

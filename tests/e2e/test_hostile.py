@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from bundles import bomb  # tests/bundles.py
 
-from charlstm.limits import Limits
+from charlstm.serve.limits import Limits
 
 from .conftest import VIEWPORT
 from .test_browser import PAGE_LOAD_MS, heading, no_exception, settle, shoot

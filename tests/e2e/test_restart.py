@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from charlstm.workspace import ServerSettings, Workspaces
+from charlstm.serve.workspace import ServerSettings, Workspaces
 
 from .conftest import VIEWPORT, running_server
 from .test_browser import (
