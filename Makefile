@@ -24,7 +24,7 @@ endif
 	touch $@
 
 run: $(VENV)/.installed
-	CHARLSTM_MODE=personal $(VENV)/bin/streamlit run app.py --server.port $(PORT)  # one user: see README, "Two modes"
+	CHARLSTM_MODE=personal $(VENV)/bin/streamlit run app.py --server.port $(PORT)  # one user: see docs/deploy.md, "Two modes"
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -57,7 +57,7 @@ mutate: $(VENV)/.installed
 	$(PY) bench/mutate.py charlstm/serve/jobs.py --defs _parse,death_message tests/test_worker_protocol.py \
 		tests/test_jobs.py::test_death_messages_say_what_happened
 
-# Retrain the small model that ships with the package (see README: "The shipped model").
+# Retrain the small model that ships with the package (see docs/shipped-model.md).
 demo-model: $(VENV)/.installed
 	$(PY) bench/make_demo.py
 

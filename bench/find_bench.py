@@ -6,7 +6,7 @@ Everything is timed cold, as the first visitor of a run meets it: the sample is 
 the model (random weights: speed only) and then scored or searched. Each figure is the fastest
 of --repeat runs, since other work on a shared machine only ever adds time; the CPU seconds of
 that process are printed beside it. Appends one entry to bench/results.json. Also times the
-shipped 2 x 128 demo model, whose top units are printed for the README.
+shipped 2 x 128 demo model, whose top units are printed for docs/units.md.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ stops early and reports the steps it did. Prints a table and the JSON (also writ
 
 The model, data and batches are charlstm's own: charlstm.model.network.build_model, charlstm.training.trainer.split
 and epoch_batches, the same one-fit-per-epoch model.fit call the trainer makes. Tests never time;
-this is where GPU speed is measured (README: "GPU").
+this is where GPU speed is measured (docs/gpu.md).
 """
 
 from __future__ import annotations

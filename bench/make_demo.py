@@ -9,7 +9,7 @@ epoch with the lowest validation loss, and stops at the epoch boundary nearest t
 shipped copy leaves out the optimizer state (it is never continued), which halves model.keras. It
 then checks the forget-gate story of the Gates page on it (the units that let go at the sentence
 boundary of "Divya likes to eat. Reena is not fat.") and writes what it measured to
-bench/demo_results.json. The README records the command and the figures.
+bench/demo_results.json. docs/shipped-model.md records the command and the figures.
 
 Nothing here is TensorFlow-only: with KERAS_BACKEND=torch (and torch installed) it trains the same
 model on a GPU machine; weights.npz and the numpy stepper do not care which backend trained them.
@@ -40,7 +40,7 @@ DEMO = ROOT / "charlstm" / "data" / "demo"
 RESULTS = ROOT / "bench" / "demo_results.json"
 MAX_BYTES = 8_000_000  # the shipped folder must stay under 8 MB
 STORY = "Divya likes to eat. Reena is not fat."
-# The recipe: the shipped model's (bench/gpu/demo-h200-jax, README "The shipped model"): 2 x 256, embedding 64,
+# The recipe: the shipped model's (bench/gpu/demo-h200-jax, docs/shipped-model.md): 2 x 256, embedding 64,
 # dropout 0.3, sequences of 64 in batches of 64, Adam 3e-3 with char-rnn's decay, the best epoch's weights kept.
 # On an H200 it reached 1.497 in 3 minutes (best epoch 46). The 2 x 128 recipe stops near 1.575 on the same GPU,
 # and at sequences of 32 it grew no line-position unit at all (best |r| 0.61), since most lines are longer.

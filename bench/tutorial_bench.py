@@ -9,8 +9,8 @@ are scored on the same held-out windows: the loss on the character after each 50
 window of the last 10% of the text, read from an empty state. Then a greedy sample from each,
 each generated its own way (the tutorial re-reads its window, the default steps once per character).
 
-Writes bench/tutorial_results.json (read by the app's Home page), docs/tutorial-vs-sequence.png,
-and prints the Markdown table for the README.
+Writes charlstm/data/tutorial_results.json (read by the app's Home page), charlstm/data/tutorial-vs-sequence.png,
+and prints the Markdown table for docs/tutorial.md.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def greedy_sample(model, config: Config, vocab, prime: str) -> tuple[str, float]
 
 
 def draw_png(results: dict, path: Path) -> None:
-    """The validation curves as a PNG for the README, drawn with Pillow (no browser, no extra package)."""
+    """The validation curves as a PNG for docs/tutorial.md, drawn with Pillow (no browser, no extra package)."""
     from PIL import Image, ImageDraw, ImageFont
 
     W, H, left, right, top, bottom = 1000, 520, 90, 30, 80, 70

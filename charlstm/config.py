@@ -32,7 +32,7 @@ class Config:
     # model
     layers: int = setting(2, "Layers", "Stacked LSTM layers; each reads the hidden states of the one below.",
                           min=1, step=1, column=0)
-    # 256 units learn less per CPU-minute here (README.md, Benchmarks)
+    # 256 units learn less per CPU-minute here (docs/benchmarks.md)
     units: int = setting(128, "Units per layer", "Hidden units (memory cells) in each LSTM layer.",
                          min=1, step=16, column=0)
     embedding: int = setting(32, "Embedding size", "Each character id becomes a learned vector of this size.",
@@ -43,7 +43,7 @@ class Config:
                              form_range=(0.0, 0.9), column=0)
     lowercase: bool = setting(False, "Lowercase the text", "Fold the corpus to lower case: a smaller vocabulary, "
                               "easier to learn.", column=2)
-    # optimisation, measured on 2-core CPUs (README.md, Benchmarks): Keras's LSTM loop costs about
+    # optimisation, measured on 2-core CPUs (docs/benchmarks.md): Keras's LSTM loop costs about
     # the same per time step whatever the batch, so short sequences in wide batches learn most
     # per minute; 128 x 32 beat 32 x 64, 64 x 32 and 256 x 32
     # every position of a sequence is a target
@@ -197,14 +197,14 @@ def validate(c: Config) -> list[str]:
 PRESETS: dict[str, Config] = {
     # trains in well under a minute on the built-in corpus: enough to see gates take shape
     "quick demo": Config(layers=1, units=64, embedding=16, seq_len=32, batch_size=128, epochs=3),
-    # the default: best validation loss per CPU-minute we measured (README.md, Benchmarks)
+    # the default: best validation loss per CPU-minute we measured (docs/benchmarks.md)
     "default": Config(),
     # the classic Keras tutorial's sizes (2 x 300, dropout 0.2), trained the char-rnn way
     "classic tutorial": Config(layers=2, units=300, dropout=0.2, seq_len=100, batch_size=128,
                                learning_rate=2e-3, lowercase=True),
     # the classic tutorial's own model and training (charlstm/text/window.py): every window of 50 lowercased
     # characters predicts the one after it; input i / V; 2 x LSTM(300) + Dropout(0.2); softmax; Adam at
-    # Keras's default step, no clipping. One epoch: about 1 h 40 min on the built-in corpus here (README,
+    # Keras's default step, no clipping. One epoch: about 1 h 40 min on the built-in corpus here (docs/benchmarks.md,
     # "The classic tutorial, exactly")
     "the tutorial, exactly": Config(layers=2, units=300, embedding=1, dropout=0.2, seq_len=50, batch_size=128,
                                     learning_rate=1e-3, clipnorm=0.0, lowercase=True, epochs=1,

@@ -56,7 +56,7 @@ def tutorial_comparison() -> None:
                     f"Both are scored on the same {results['val_windows']:,} held-out windows: the loss on the "
                     f"character after each {results['window']}-character window. Train the tutorial's own model "
                     "with the preset **the tutorial, exactly** on the Train page.")
-        st.markdown(comparison.markdown_table(results))  # the README's table, numbers formatted the same way
+        st.markdown(comparison.markdown_table(results))  # docs/tutorial.md's table, numbers formatted the same way
         st.altair_chart(charts.comparison_curves(comparison.curve_points(results)), width="stretch",
                         key="home.comparison_chart")
         st.markdown(" ".join(comparison.WHY))

@@ -447,7 +447,7 @@ def run_details_ui(run: Run) -> None:
         st.markdown(f"**{name}**: {baseline_words(run, b)}.",
                     help="Cross-entropy of the held-out part in nats per character. Letter frequencies: a model "
                          "that knows only how often each character comes in the training part (unigram, add-one "
-                         "smoothed); uniform guess: every character equally likely. README, “What a loss means”.")
+                         "smoothed); uniform guess: every character equally likely. docs/loss.md in the repository.")
         st.caption(f"It holds {kept_words(run)}.")
         curve, val_curve, spe = run_curves(run)
         if curve or val_curve:

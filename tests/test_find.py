@@ -346,7 +346,7 @@ def test_the_shipped_model_has_a_line_position_cell():
     run = demo_run()
     long = trace_long(run.weights, run.vocab, run_sample(run, None).text)
     _, _, ranked = cell_finder(long, "line-position", k=1)
-    # the 2 x 256 model trained on a GPU (README, "The shipped model"): its best line-position unit, layer 1 unit
+    # the 2 x 256 model trained on a GPU (docs/shipped-model.md): its best line-position unit, layer 1 unit
     # 85's hidden state, has r = -0.73 over the sample (the old 2 x 128 model's cell had 0.94); chance is about 0.05
     assert abs(ranked[0].score) > 0.7, ranked
 

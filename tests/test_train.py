@@ -41,7 +41,7 @@ def reported(spe: int, group: int) -> list[int]:
 
 def test_group_size_follows_the_work_per_step(monkeypatch):
     monkeypatch.delenv("CHARLSTM_STEPS_PER_EXECUTION")
-    assert group_size(Config()) == 16  # the default config: the measured best (README, Benchmarks)
+    assert group_size(Config()) == 16  # the default config: the measured best (docs/benchmarks.md)
     assert group_size(PRESETS["quick demo"]) == MAX_GROUP  # small steps: capped, so a stop still comes soon
     assert group_size(PRESETS["the tutorial, exactly"]) == 2
     assert group_size(PRESETS["classic tutorial"]) == 1  # a step of 2 x 300 over 100 characters is long alone

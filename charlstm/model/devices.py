@@ -29,7 +29,7 @@ def cpu_cores() -> int:
 def check_tf_config(raw: str | None) -> dict:
     """TF_CONFIG for MultiWorkerMirroredStrategy, parsed and checked; ValueError says what is wrong, in words."""
     how = ('set it on every machine, e.g. TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
-           '"task": {"type": "worker", "index": 0}}\' (README: "Beyond one machine")')
+           '"task": {"type": "worker", "index": 0}}\' (docs/gpu.md, "Beyond one machine")')
     if not raw or not raw.strip():
         raise ValueError(f"--strategy multiworker needs the TF_CONFIG environment variable: {how}")
     try:

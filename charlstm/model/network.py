@@ -44,7 +44,7 @@ def seeded(config: Config):
     charlstm's own model starts from the weights PyTorch's nn.Embedding and nn.LSTM draw (pytorch=True):
     Keras's defaults (embedding uniform in +-0.05, Glorot kernels, orthogonal recurrent kernels, a
     forget-gate bias of 1) learned less per step on the default config, validation loss 2.24 against
-    1.94 after 128 steps on the same batches (README, Benchmarks). Only where training starts changes:
+    1.94 after 128 steps on the same batches (docs/benchmarks.md). Only where training starts changes:
     the layers, and so the gate tracer's maths, are Keras's own. The tutorial's model keeps Keras's defaults.
     """
     import itertools

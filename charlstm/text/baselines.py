@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # (least gap below the unigram baseline in nats/char, what the model has learned), best first. Calibrated
-# (README, "What a loss means"; `python bench/fit_bench.py --ngrams`) by count-based models of the built-in
+# (docs/loss.md; `python bench/fit_bench.py --ngrams`) by count-based models of the built-in
 # corpus's first 8 kB, first 100 kB and the whole of it, on the same splits: knowing the one character
 # before (bigrams) puts a model 0.75-0.96 below the unigram, two (trigrams) 0.98-1.44, three 1.56-1.60 on the
 # larger two; and by the per-epoch samples of real runs read beside each epoch's gap.

@@ -3,7 +3,7 @@
 The "fit to my corpus" preset of the Train form and of `python -m charlstm train FILE`. The model is
 the default 2 x 128 LSTM; what changes with the corpus is how it is fed:
 
-- sequence length 32 (short sequences in wide batches learn most per CPU-minute here: README,
+- sequence length 32 (short sequences in wide batches learn most per CPU-minute here: docs/benchmarks.md,
   Benchmarks), shorter only when the held-out part would hold fewer than MIN_VAL_SEQUENCES of them;
 - the batch: small texts get small batches, so that an epoch is more than a step or two and the
   optimizer takes enough steps at all (a 7 kB text at batch 128 x 32 is one step per epoch); the
@@ -14,7 +14,7 @@ the default 2 x 128 LSTM; what changes with the corpus is how it is fed:
 - early stopping after PATIENCE epochs without a lower validation loss, and the best epoch's weights
   kept (train.py), so a budget that is too generous for a small text costs minutes, not quality.
 
-bench/fit_bench.py trains the three texts of the README's table with these settings, untouched.
+bench/fit_bench.py trains the three texts of docs/fitting.md's table with these settings, untouched.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ BATCHES = (16, 32, 64, 128)
 # Measured on the built-in corpus's first 8 kB and 100 kB, 90 s of training each, best epoch kept (2026-11-29, a
 # loaded machine): 8 kB at batch 16: Adam 1e-2 reached 2.077 (best at epoch 18, then it overfits), 3e-3 2.172,
 # batch 32 at 3e-3 2.150, batch 8 at 2e-3 2.156; 100 kB: batch 64 at 5e-3 1.866, batch 128 at 1e-2 2.038,
-# batch 32 at 3e-3 2.017. 128 at 1e-2 is the measured default on the whole corpus (README, Benchmarks);
+# batch 32 at 3e-3 2.017. 128 at 1e-2 is the measured default on the whole corpus (docs/benchmarks.md);
 # 32 at 5e-3 lies between the measured ones.
 LEARNING_RATES = {16: 1e-2, 32: 5e-3, 64: 5e-3, 128: 1e-2}
 # Optimizer steps a second of the default 2 x 128 model at sequence length 32, by batch size: measured with

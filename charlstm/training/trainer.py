@@ -153,7 +153,7 @@ def targets_per_step(config: Config) -> int:
 
 
 # Keras runs this many multiply-adds of LSTM work (group_size) in one call into TensorFlow before Python hears
-# from it again: 16 steps of the default config, measured best (README.md, Benchmarks)
+# from it again: 16 steps of the default config, measured best (docs/benchmarks.md)
 GROUP_WORK = 16 * 128 * 32 * 4 * 128 * (32 + 128 + 128 + 128)
 MAX_GROUP = 32
 

@@ -1,6 +1,6 @@
 """The classic tutorial's formulation against charlstm's: the measured comparison that bench/tutorial_bench.py writes.
 
-The bench writes RESULTS (committed with the code); the app and the README read it. Nothing
+The bench writes RESULTS (committed with the code); the app and docs/tutorial.md read it. Nothing
 here trains or imports TensorFlow.
 """
 
@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parents[1] / "bench" / "tutorial_results.json"
-CHART = Path(__file__).resolve().parents[1] / "docs" / "tutorial-vs-sequence.png"
+# in the package, so an installed app (pip install .) shows the comparison too
+RESULTS = Path(__file__).resolve().parents[1] / "data" / "tutorial_results.json"
+CHART = Path(__file__).resolve().parents[1] / "data" / "tutorial-vs-sequence.png"
 
 # Why the numbers differ, in three sentences: targets per window, the input, the re-reading.
 WHY = (
@@ -36,7 +37,7 @@ def load(path: Path | str = RESULTS) -> dict | None:
 
 
 def table_rows(results: dict) -> list[dict]:
-    """One row per formulation: what the README's table and the app's table show."""
+    """One row per formulation: what docs/tutorial.md's table and the app's table show."""
     rows = []
     for r in results["runs"]:
         c = r["config"]

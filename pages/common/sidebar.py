@@ -21,7 +21,7 @@ def mode_line() -> None:
 BASELINES_HELP = ("Cross-entropy of the held-out part, in nats per character, lower is better. Uniform guess: "
                   "every character equally likely (ln of the vocabulary size). Letter frequencies: each character "
                   "as frequent as in the training part, ignoring what came before (a unigram model). How far below "
-                  "letter frequencies the model is says what it learned: README, “What a loss means”.")
+                  "letter frequencies the model is says what it learned: docs/loss.md in the repository.")
 
 
 def stop_note(run) -> str:

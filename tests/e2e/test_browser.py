@@ -3,7 +3,7 @@
 Upload a small corpus, train a tiny model in the background (reloading the page in the middle),
 look at its gates, let it write, and try a bad upload. Every page is checked for a Python
 traceback (stException) and photographed into tests/artifacts/ (and into $CHARLSTM_SCREENSHOTS
-when it is set, e.g. CHARLSTM_SCREENSHOTS=docs to refresh the README's pictures).
+when it is set, e.g. CHARLSTM_SCREENSHOTS=docs/img to refresh the docs' pictures).
 
 The tests of the journey share one tab (Streamlit keeps a session per tab) and run in order.
 """

@@ -38,7 +38,7 @@ def choose(page, label: str, option: str) -> None:
 
 @journey
 def test_gates_on_the_shipped_model(page, server):
-    """The Gates page as a first visitor sees it (the README's first picture): the shipped model, last layer."""
+    """The Gates page as a first visitor sees it (the README's picture): the shipped model, last layer."""
     from charlstm.runs.store import demo_run
 
     config = demo_run().config
