@@ -65,7 +65,7 @@ def rates() -> dict:
     """Optimizer steps a second of the default model at sequence length 32, by batch size: Keras fit alone."""
     from charlstm.config import Config
     from charlstm.model.network import build_model
-    from charlstm.training.trainer import epoch_batches, split
+    from charlstm.text.split import epoch_batches, split
 
     out = {}
     text = builtin().text[:300_000]
@@ -95,7 +95,7 @@ def ngrams() -> dict:
 
     from charlstm.config import Config
     from charlstm.text.baselines import unigram
-    from charlstm.training.trainer import split
+    from charlstm.text.split import split
 
     out = {}
     full = builtin().text

@@ -9,7 +9,7 @@ the GPU leg with the machine as it is, the CPU leg with CUDA_VISIBLE_DEVICES="" 
 KERAS_TORCH_DEVICE=cpu, JAX_PLATFORMS=cpu) and every CPU core. A leg that runs past --budget-s
 stops early and reports the steps it did. Prints a table and the JSON (also written to --out).
 
-The model, data and batches are charlstm's own: charlstm.model.network.build_model, charlstm.training.trainer.split
+The model, data and batches are charlstm's own: charlstm.model.network.build_model, charlstm.text.split.split
 and epoch_batches, the same one-fit-per-epoch model.fit call the trainer makes. Tests never time;
 this is where GPU speed is measured (docs/gpu.md).
 """
@@ -82,7 +82,7 @@ def leg(name: str, budget_s: float, threads: int, validate: bool) -> dict:
     from charlstm.model.devices import describe
     from charlstm.model.network import build_model, cudnn_problems
     from charlstm.text.corpus import builtin
-    from charlstm.training.trainer import epoch_batches, split, targets_per_step, validation_data
+    from charlstm.text.split import epoch_batches, split, targets_per_step, validation_data
 
     if keras.backend.backend() == "torch" and threads > 0:
         import torch

@@ -92,7 +92,7 @@ def loop_levers(names: list[str], steps: int, rounds: int) -> dict[str, list[flo
 
     from charlstm.config import Config
     from charlstm.text.corpus import builtin
-    from charlstm.training.trainer import epoch_batches, split
+    from charlstm.text.split import epoch_batches, split
 
     config = Config()
     data = split(builtin().text, config)
@@ -124,7 +124,7 @@ def process_lever(steps: int) -> dict:
         tf.config.threading.set_inter_op_parallelism_threads(int(os.environ["CHARLSTM_TF_INTER_THREADS"]))
     from charlstm.config import Config
     from charlstm.text.corpus import builtin
-    from charlstm.training.trainer import epoch_batches, split
+    from charlstm.text.split import epoch_batches, split
 
     config = Config()
     data = split(builtin().text, config)

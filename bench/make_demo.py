@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from charlstm.cli.main import Bar
+from charlstm.cli.common import Bar
 from charlstm.config import Config
 from charlstm.runs.store import RunStore, read_run
 from charlstm.text.corpus import builtin

@@ -23,7 +23,7 @@ import numpy as np
 
 from charlstm.config import PRESETS, Config
 from charlstm.text.corpus import builtin
-from charlstm.training.trainer import epoch_batches, split, windows
+from charlstm.text.split import epoch_batches, split, windows
 
 RESULTS = Path(__file__).with_name("results.json")
 

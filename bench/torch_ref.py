@@ -5,7 +5,7 @@
     python bench/torch_ref.py --config identical --steps 200      # optimizer steps/s only
 
 The same network as charlstm/model/network.py (Embedding -> LSTM x layers, dropout after each -> Linear logits
-over the characters), the same data (charlstm.training.trainer.split: the last val_fraction of the text held
+over the characters), the same data (charlstm.text.split.split: the last val_fraction of the text held
 out; epoch_batches: a fresh random phase and order per epoch, whole batches of non-overlapping sequences,
 every position a target),
 the same optimizer (Adam with each gradient clipped to the config's norm, as Keras's clipnorm does) and the same
@@ -32,7 +32,7 @@ from torch import nn
 
 from charlstm.config import Config
 from charlstm.text.corpus import builtin
-from charlstm.training.trainer import epoch_batches, split, windows
+from charlstm.text.split import epoch_batches, split, windows
 
 # The configs the benchmark compares. "identical": charlstm's default, to the setting. "peer": what a person
 # writing a char-rnn in PyTorch would pick (after karpathy/char-rnn): 2 x 256, embedding 64, batch 32 x 64,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from charlstm.serve import settings as settings_mod
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def on_ci(environ=None) -> bool:
@@ -115,7 +117,7 @@ def fresh_app(tmp_path, monkeypatch):
 
     monkeypatch.setenv("CHARLSTM_HOME", str(tmp_path / "home"))
     for name in limits_mod.FIELDS:
-        monkeypatch.delenv(limits_mod.env_name(name), raising=False)
+        monkeypatch.delenv(settings_mod.env_name(name), raising=False)
     app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
     app.run()
     assert not app.exception, [e.value for e in app.exception]

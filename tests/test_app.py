@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 from charlstm.config import Config
 from charlstm.runs.store import demo_run
 from charlstm.serve import limits as limits_mod
+from charlstm.serve import settings as settings_mod
 from charlstm.serve.jobs import live_managers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -214,7 +215,8 @@ def test_a_too_long_sequence_for_the_corpus_is_refused(at, monkeypatch):
 
 @pytest.mark.slow
 def test_train_a_tiny_model_then_reuse_continue_delete_and_reimport_it(at, tmp_path):
-    from charlstm.serve.workspace import ServerSettings, Workspaces
+    from charlstm.serve.settings import ServerSettings
+    from charlstm.serve.workspace import Workspaces
 
     goto(at, "corpus")
     upload_corpus(at, "tiny.txt", TINY.encode())
@@ -442,7 +444,7 @@ def test_generate_streams_text_from_the_demo_model(at):
     assert not at.error
     assert any("300 characters in" in c and "characters per second" in c for c in texts(at.caption))
     # the page's defaults (a line start of the held-out part, temperature 0.8, top-k 0, seed 0) through the library
-    from charlstm.text.baselines import prime_for
+    from charlstm.model.sampling import prime_for
     from charlstm.text.corpus import builtin
 
     demo = demo_run()
@@ -471,14 +473,14 @@ def test_generate_names_missing_characters_in_the_prime(at):
 
 # ---- limits (charlstm/serve/limits.py, the caps the Train and Corpus pages enforce)
 def test_limits_defaults_environment_and_overrides():
-    assert limits_mod.from_env({}) == limits_mod.Limits()
-    lim = limits_mod.from_env({"CHARLSTM_MAX_UNITS": "128", "CHARLSTM_MAX_CORPUS_MB": "2.5"},
+    assert settings_mod.from_env({}) == limits_mod.Limits()
+    lim = settings_mod.from_env({"CHARLSTM_MAX_UNITS": "128", "CHARLSTM_MAX_CORPUS_MB": "2.5"},
                               overrides={"max_units": 64})
     assert lim.max_units == 64 and lim.max_corpus_bytes == 2_500_000
-    assert limits_mod.from_env({}, {"CHARLSTM_MAX_LAYERS": 1}).max_layers == 1
+    assert settings_mod.from_env({}, {"CHARLSTM_MAX_LAYERS": 1}).max_layers == 1
     for bad in ("many", "0", "-3", "1.5"):
         with pytest.raises(ValueError, match="CHARLSTM_MAX_EPOCHS"):
-            limits_mod.from_env({"CHARLSTM_MAX_EPOCHS": bad})
+            settings_mod.from_env({"CHARLSTM_MAX_EPOCHS": bad})
 
 
 def test_limits_problems_name_each_cap():

@@ -15,7 +15,8 @@ import pytest
 from bundles import bomb, declared_sizes, many_entries, nested, replaced
 
 from charlstm.runs import bounded
-from charlstm.runs.store import RunStore, StoreError, bundle_key
+from charlstm.runs.bundles import bundle_key
+from charlstm.runs.store import RunStore, StoreError
 from charlstm.serve.limits import Limits
 
 ROOT = str(Path(__file__).resolve().parents[1])

@@ -16,7 +16,8 @@ import pytest
 from test_app import goto, table, texts
 
 from charlstm.runs.store import RunStore, run_key
-from charlstm.serve.jobs import JobManager, Refused
+from charlstm.serve.job import Refused
+from charlstm.serve.jobs import JobManager
 from charlstm.serve.limits import Limits
 
 ROOT = str(Path(__file__).resolve().parents[1])
@@ -115,7 +116,7 @@ def cli(home: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("cap", [*CAPS, "max_train_minutes"])
 def test_the_command_lines_public_resume_applies_each_cap_in_turn(tmp_path, trained_run, cap):
     """An imported run continued from the public server's shell: every cap, the wall-time cap included."""
-    from charlstm.serve.limits import env_name
+    from charlstm.serve.settings import env_name
 
     shared = RunStore(trained_run.path.parents[1])
     store = RunStore(tmp_path / "home")
@@ -187,7 +188,7 @@ TEXT_BOXES = [
 def test_a_text_past_its_cap_is_cut_on_the_server_with_a_note(fresh_app, monkeypatch, page, tab, kind, key, field):
     """Streamlit cuts a widget's value to max_chars, but not one kept in state while the cap changed (nor a preset's
     or a deep link's): the page cuts again, and says so."""
-    from charlstm.serve.limits import env_name
+    from charlstm.serve.settings import env_name
 
     at = goto(fresh_app, page)
     if tab is not None:

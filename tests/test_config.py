@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from charlstm.cli.main import main as cli
+from charlstm.cli import common as cli
 from charlstm.config import Config, form_settings, setting, settings
 
 

@@ -1,4 +1,5 @@
 import codecs
+import os
 
 import numpy as np
 import pytest
@@ -39,13 +40,29 @@ def test_empty_and_whitespace_rejected():
             C.from_bytes(data, "x.txt")
 
 
-def test_size_cap(monkeypatch):
+def test_size_cap(tmp_path):
     with pytest.raises(CorpusError, match=r"file is 5 kB; the limit is 1 kB"):
         C.from_bytes(b"a" * 5000, "big.txt", max_bytes=1000)
-    monkeypatch.setenv("CHARLSTM_MAX_CORPUS_MB", "0.0001")  # 100 bytes
     with pytest.raises(CorpusError, match="limit"):
-        C.from_bytes(b"a" * 101, "big.txt")
-    assert C.from_bytes(b"a" * 100, "ok.txt").text == "a" * 100
+        C.from_bytes(b"a" * 101, "big.txt", max_bytes=100)
+    assert C.from_bytes(b"a" * 100, "ok.txt", max_bytes=100).text == "a" * 100
+    with pytest.raises(CorpusError, match="limit is 10 MB"):  # the text layer's own cap, read from no setting
+        C.from_bytes(b"a" * (C.DEFAULT_MAX_BYTES + 1), "big.txt")
+    (tmp_path / "big.txt").write_bytes(b"a" * 101)
+    with pytest.raises(CorpusError, match="limit"):
+        C.load_path(str(tmp_path / "big.txt"), max_bytes=100)
+
+
+def test_the_command_line_applies_the_corpus_cap_from_its_environment(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "big.txt").write_bytes(b"ab\n" * 50)  # 150 bytes
+    env = dict(os.environ, CHARLSTM_HOME=str(tmp_path / "home"), CHARLSTM_MAX_CORPUS_MB="0.0001")  # 100 bytes
+    r = subprocess.run([sys.executable, "-m", "charlstm", "train", str(tmp_path / "big.txt"), "--epochs", "1"],
+                       capture_output=True, text=True, env=env, timeout=120, cwd=Path(__file__).parents[1])
+    assert r.returncode == 2 and "the limit is 100 bytes" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_too_short_says_how_long():

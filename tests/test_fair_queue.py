@@ -15,8 +15,10 @@ from typing import ClassVar
 
 import pytest
 
-from charlstm.serve.jobs import JobManager, Refused, valid_job_id
-from charlstm.serve.workspace import ServerSettings, Workspaces, workspace_id
+from charlstm.serve.job import Refused, valid_job_id
+from charlstm.serve.jobs import JobManager
+from charlstm.serve.settings import ServerSettings
+from charlstm.serve.workspace import Workspaces, workspace_id
 
 FINISH_S = 300
 ENDLESS = 100_000

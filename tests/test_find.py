@@ -155,7 +155,7 @@ def test_a_visitor_pattern_runs_in_linear_time_or_is_refused_in_words(pattern, m
 
 def test_the_pattern_cap_is_the_callers_setting():
     from charlstm.insight.labels import compile_pattern
-    from charlstm.serve.limits import from_env
+    from charlstm.serve.settings import from_env
 
     long = "(?:a)?" * 50  # 300 characters: past the default cap of 200, linear all the same
     assert from_env({"CHARLSTM_MAX_PATTERN": "300"}).max_pattern == 300

@@ -12,8 +12,10 @@ from charlstm.model.sampling import line_start
 from charlstm.runs.store import RunStore
 from charlstm.text import baselines
 from charlstm.text.corpus import from_text
+from charlstm.text.split import steps_per_epoch
 from charlstm.training import fit
-from charlstm.training.trainer import SAMPLE_CHARS, steps_per_epoch, train
+from charlstm.training.progress import SAMPLE_CHARS
+from charlstm.training.trainer import train
 from tests.conftest import make_text, require
 
 

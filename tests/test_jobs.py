@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charlstm.serve.jobs import JobManager, death_message
-from charlstm.training.trainer import run_key
+from charlstm.runs.store import run_key
+from charlstm.serve.job import death_message
+from charlstm.serve.jobs import JobManager
 
 FINISH_S = 240  # generous deadlines for a busy 2-core machine; the tests wait on conditions, not on time
 ENDLESS = 100_000  # epochs: a training that cannot finish before the test cancels or kills it
@@ -122,7 +123,7 @@ def assert_kept_what_it_says(store, end) -> None:
 
 def test_a_killed_worker_keeps_every_finished_epoch_and_its_run_continues_to_the_end(store, tiny_corpus,
                                                                                       tiny_config):
-    from charlstm.serve.worker import plan
+    from charlstm.training.execute import plan
 
     config = tiny_config.replace(epochs=6)
     m = JobManager(store, grace=60)
@@ -168,7 +169,7 @@ def test_a_killed_worker_fails_its_job_in_words_and_the_next_training_runs(manag
 def test_cancel_mid_epoch_keeps_the_last_finished_epoch_across_the_process_boundary(
         manager, tiny_corpus, tiny_config, store, tmp_path, monkeypatch):
     from charlstm.runs.store import RunStore
-    from charlstm.serve.worker import execute
+    from charlstm.training.execute import execute
 
     # a tiny model's whole epoch would be one group of Keras steps (train.group_size): one step each, so that
     # the cancel lands inside epoch 2; the worker inherits this environment
@@ -293,7 +294,7 @@ def test_the_worker_speaks_only_json_lines_and_stops_when_its_server_goes_away(s
     import json
     import subprocess
 
-    from charlstm.serve.jobs import worker_command, worker_env
+    from charlstm.serve.protocol import worker_command, worker_env
 
     store.save_corpus(tiny_corpus)
     spec = {"home": str(store.root), "corpus_sha256": tiny_corpus.sha256, "corpus_name": "tiny.txt",
@@ -325,7 +326,7 @@ def _start_worker(store, tiny_corpus, tiny_config, **popen):
     import json
     import subprocess
 
-    from charlstm.serve.jobs import worker_command, worker_env
+    from charlstm.serve.protocol import worker_command, worker_env
 
     store.save_corpus(tiny_corpus)
     spec = {"home": str(store.root), "corpus_sha256": tiny_corpus.sha256, "corpus_name": "tiny.txt",

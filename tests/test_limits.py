@@ -63,14 +63,14 @@ def test_a_value_at_a_cap_is_allowed_and_one_past_it_is_not():
     ("many", "must be a positive number, got 'many'"),
 ])
 def test_a_cap_that_is_not_a_positive_whole_number_is_refused_naming_it(raw, message):
-    from charlstm.serve.limits import from_env
+    from charlstm.serve.settings import from_env
 
     with pytest.raises(ValueError, match=re.escape(message)):
         from_env({}, {"max_units": raw})
 
 
 def test_whole_floats_count_for_integer_caps_and_fractions_for_float_ones():
-    from charlstm.serve.limits import from_env
+    from charlstm.serve.settings import from_env
 
     assert from_env({}, {"max_units": 3.0}).max_units == 3
     assert from_env({"CHARLSTM_MAX_CORPUS_MB": "0.5"}).max_corpus_mb == 0.5  # a float cap keeps its fraction
@@ -87,7 +87,7 @@ def test_a_runs_disk_estimate_counts_the_models_parameters_as_keras_does():
 
 
 def test_the_pattern_and_bundle_caps_come_from_the_environment_and_go_back_to_it():
-    from charlstm.serve.limits import from_env, to_env
+    from charlstm.serve.settings import from_env, to_env
 
     env = {"CHARLSTM_MAX_PATTERN": "50", "CHARLSTM_MAX_BUNDLE_MB": "2.5", "CHARLSTM_MAX_BUNDLE_FILE_MB": "1",
            "CHARLSTM_MAX_BUNDLE_UNPACKED_MB": "3", "CHARLSTM_MAX_BUNDLE_ENTRIES": "9", "CHARLSTM_MAX_JSON_KB": "64",
@@ -105,7 +105,7 @@ TEXT_CAPS = ("max_gates_text", "max_units_text", "max_teach_text", "max_prime", 
 
 @pytest.mark.parametrize("field", TEXT_CAPS)
 def test_each_input_cap_is_read_from_its_environment_variable(field):
-    from charlstm.serve.limits import env_name, from_env
+    from charlstm.serve.settings import env_name, from_env
 
     assert getattr(from_env({env_name(field): "17"}), field) == 17
     assert getattr(from_env({}, {field: 18}), field) == 18  # st.secrets over the environment
@@ -115,7 +115,7 @@ def test_each_input_cap_is_read_from_its_environment_variable(field):
 
 def test_a_generation_cap_past_the_librarys_own_is_refused_naming_it():
     from charlstm.model.sampling import MAX_LENGTH
-    from charlstm.serve.limits import from_env
+    from charlstm.serve.settings import from_env
 
     assert from_env({"CHARLSTM_MAX_GENERATE_LENGTH": str(MAX_LENGTH)}).max_generate_length == MAX_LENGTH
     with pytest.raises(ValueError, match="CHARLSTM_MAX_GENERATE_LENGTH must be at most 20,000"):

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from test_app import TINY, TINY_FORM, goto, set_form, start_training, texts, upload_corpus, wait_for
 
 from charlstm.serve import limits as limits_mod
+from charlstm.serve import settings as settings_mod
 from charlstm.serve import workspace as ws_mod
 from charlstm.serve.jobs import live_managers
 
@@ -28,7 +29,7 @@ def visitors(tmp_path, monkeypatch):
     monkeypatch.setenv("CHARLSTM_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("CHARLSTM_MODE", raising=False)
     for name in limits_mod.FIELDS:
-        monkeypatch.delenv(limits_mod.env_name(name), raising=False)
+        monkeypatch.delenv(settings_mod.env_name(name), raising=False)
     monkeypatch.setenv("CHARLSTM_MAX_EPOCHS", str(ENDLESS))
     pair = []
     for _ in range(2):
@@ -137,7 +138,7 @@ def test_a_second_visitor_cannot_reach_the_first_ones_runs_jobs_or_files(visitor
     wait_for(a, lambda s: manager().get(job_a) is not None and not manager().get(job_a).active)
     ended = manager().get(job_a)
     assert ended.status == "cancelled", ended.message
-    spaces = ws_mod.Workspaces(tmp_path / "home", ws_mod.ServerSettings())
+    spaces = ws_mod.Workspaces(tmp_path / "home", settings_mod.ServerSettings())
     (key,) = [r.key for r in spaces.shelf(token(a)).list()]
     goto(a, "train")
     assert a.selectbox(key="train.run").value == key

@@ -24,7 +24,7 @@ def test_round_trip_same_predictions(trained_run):
 
 
 def test_cache_key_finds_the_same_run(trained_run):
-    from charlstm.training.trainer import run_key
+    from charlstm.runs.store import run_key
 
     home = trained_run.path.parent.parent
     assert run_key(trained_run.meta["corpus_sha256"], trained_run.config) == trained_run.key
@@ -101,7 +101,7 @@ def test_import_rejects_bad_bundles(trained_run, store):
     # a config that does not match the weights: the architecture check refuses it. The key is made to match
     # the new config, so that the key check (which runs later) cannot be what refuses the bundle.
     from charlstm.config import Config
-    from charlstm.training.trainer import run_key
+    from charlstm.runs.store import run_key
 
     cfg = json.loads(files["config.json"])
     cfg["units"] = 99

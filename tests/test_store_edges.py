@@ -10,7 +10,8 @@ import shutil
 import pytest
 
 from charlstm.runs import store as store_mod
-from charlstm.runs.store import RunStore, StoreError, bundle_key, default_home, read_run
+from charlstm.runs.bundles import bundle_key
+from charlstm.runs.store import RunStore, StoreError, default_home, read_run
 
 
 def copy_run(run, store: RunStore, key: str | None = None):

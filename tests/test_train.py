@@ -6,19 +6,11 @@ import numpy as np
 import pytest
 
 from charlstm.config import PRESETS, Config
-from charlstm.runs.store import RunStore, StoreError, read_run
+from charlstm.runs.store import RunStore, StoreError, read_run, run_key
 from charlstm.text.corpus import CorpusError
-from charlstm.training.trainer import (
-    MAX_GROUP,
-    Cancelled,
-    epoch_batches,
-    group_size,
-    run_key,
-    split,
-    steps_per_epoch,
-    train,
-    windows,
-)
+from charlstm.text.split import epoch_batches, split, steps_per_epoch, windows
+from charlstm.training.progress import Cancelled
+from charlstm.training.trainer import MAX_GROUP, group_size, train
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ from charlstm.config import LATER_FIELDS, PRESETS, Config
 from charlstm.insight.gates import trace, trace_weights
 from charlstm.model.lstm_np import Stepper, Weights
 from charlstm.model.sampling import generate, window_logits
+from charlstm.serve import settings as settings_mod
 from charlstm.text import window
 from charlstm.text.corpus import Vocab
 from charlstm.views import comparison
@@ -171,7 +172,7 @@ def test_trace_of_a_window_run_restarts_at_every_window(tutorial_run):
 
 # ---- the config: stored, keyed and checked
 def test_old_configs_load_and_keep_their_run_keys(tiny_config):
-    from charlstm.training.trainer import run_key
+    from charlstm.runs.store import run_key
 
     old = {k: v for k, v in tiny_config.to_dict().items() if k not in LATER_FIELDS}  # a config.json from before
     assert Config.from_dict(old) == tiny_config and tiny_config.formulation == "sequence"
@@ -281,7 +282,7 @@ def at_tutorial(tmp_path, monkeypatch, tutorial_run):
     monkeypatch.setenv("CHARLSTM_HOME", str(home))
     monkeypatch.setenv("CHARLSTM_MODE", "personal")  # a run put in the home folder, as the command line does
     for name in limits_mod.FIELDS:
-        monkeypatch.delenv(limits_mod.env_name(name), raising=False)
+        monkeypatch.delenv(settings_mod.env_name(name), raising=False)
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     app.session_state["active_run_key"] = tutorial_run.key
     app.run()

@@ -14,8 +14,8 @@ import threading
 import pytest
 
 from charlstm.runs.store import RunStore
-from charlstm.serve.jobs import _parse, worker_command, worker_env
-from charlstm.serve.worker import plan
+from charlstm.serve.protocol import parse, worker_command, worker_env
+from charlstm.training.execute import plan
 
 TIMEOUT_S = 120  # a Python start and an import of the package, on a busy machine
 
@@ -29,7 +29,7 @@ TIMEOUT_S = 120  # a Python start and an import of the package, on a busy machin
     ("", None),
 ])
 def test_the_server_takes_only_json_objects_with_an_event_as_messages(line, message):
-    assert _parse(line) == message
+    assert parse(line) == message
 
 
 def edit_meta(run_path, **changes) -> None:
@@ -99,7 +99,7 @@ def test_a_worker_given_a_spec_that_is_not_json_fails_in_words(tmp_path):
 CHANNEL = textwrap.dedent("""
     import json, sys
     from charlstm.serve import worker
-    from charlstm.training.trainer import Progress
+    from charlstm.training.progress import Progress
 
     now = [0.0]
     worker.time.monotonic = lambda: now[0]  # a fake clock
@@ -149,7 +149,7 @@ def test_the_worker_reports_progress_at_most_five_times_a_second_and_stops_on_a_
 
 
 def test_a_worker_that_exited_cleanly_without_a_last_word_is_not_said_to_have_crashed():
-    from charlstm.serve.jobs import death_message
+    from charlstm.serve.job import death_message
 
     assert death_message(0) == "the training process exited with code 0 without finishing"
 
@@ -163,7 +163,7 @@ def test_execute_keeps_a_stopped_run_as_interrupted_and_continues_it_with_its_ow
     require("keras")
     from charlstm.insight.probes import PROBE
     from charlstm.runs.store import StoreError
-    from charlstm.serve.worker import execute
+    from charlstm.training.execute import execute
 
     store = RunStore(tmp_path)
     config = tiny_config.replace(epochs=2)

@@ -15,8 +15,10 @@ import pytest
 from conftest import require
 
 from charlstm.runs.store import RunStore, StoreError
+from charlstm.serve import settings as settings_mod
 from charlstm.serve import workspace as ws_mod
-from charlstm.serve.workspace import ServerSettings, Workspaces, load_secret, settings_from, valid_token, workspace_id
+from charlstm.serve.settings import ServerSettings, settings_from
+from charlstm.serve.workspace import Workspaces, load_secret, valid_token, workspace_id
 from charlstm.text.corpus import from_text
 
 
@@ -151,7 +153,8 @@ def test_an_import_never_replaces_a_run(tmp_path, trained_run):
     import io
     import zipfile
 
-    from charlstm.runs.store import StoreError, bundle_key
+    from charlstm.runs.bundles import bundle_key
+    from charlstm.runs.store import StoreError
 
     store = RunStore(tmp_path / "w")
     data = RunStore(trained_run.path.parents[1]).export_bundle(trained_run.key)
@@ -429,8 +432,8 @@ def test_training_leaves_the_global_random_state_alone_and_is_reproducible(tiny_
 def test_the_command_line_is_public_only_when_told_and_an_import_never_lands_on_a_visible_run(tmp_path, trained_run):
     import dataclasses
 
-    assert ws_mod.public_here({"CHARLSTM_MODE": " Public "}) and not ws_mod.public_here({})
-    assert not ws_mod.public_here({"CHARLSTM_MODE": "personal"})
+    assert settings_mod.public_here({"CHARLSTM_MODE": " Public "}) and not settings_mod.public_here({})
+    assert not settings_mod.public_here({"CHARLSTM_MODE": "personal"})
     spaces = Workspaces(tmp_path, ServerSettings())
     t = spaces.new_token()
     shelf = spaces.shelf(t)

@@ -7,7 +7,8 @@ import pytest
 from test_workspace import Clock, put
 
 from charlstm.serve import workspace as ws_mod
-from charlstm.serve.workspace import ServerSettings, Workspaces, settings_from
+from charlstm.serve.settings import ServerSettings, settings_from
+from charlstm.serve.workspace import Workspaces
 
 
 def test_a_count_setting_refuses_a_fraction_and_a_size_setting_takes_one():

@@ -15,9 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import re2  # google-re2: a visitor's pattern runs in time linear in the text, whatever the pattern
 
-from charlstm.serve.limits import Limits
-
-MAX_REGEX = Limits().max_pattern  # characters of a pattern (CHARLSTM_MAX_PATTERN): long ones are likelier mistakes
+MAX_REGEX = 200  # characters of a pattern (a server lowers it: CHARLSTM_MAX_PATTERN): long ones are likelier mistakes
 RE2_MAX_MEM = 8 << 20  # bytes RE2 may spend on one pattern's automata; past it, it falls back to a slower linear scan
 
 

@@ -15,6 +15,7 @@ import os
 import keras
 
 from charlstm.config import Config
+from charlstm.text.window import scaled_inputs
 
 
 def _set_threads() -> None:
@@ -106,8 +107,6 @@ def build_window_model(config: Config, vocab_size: int) -> keras.Model:
     The tutorial feeds X / V as an (N, 50, 1) float array; a frozen width-1 embedding with rows
     i / V makes exactly those inputs from the character ids inside the model.
     """
-    from charlstm.text.window import scaled_inputs
-
     _, lstm, dropout, dense = seeded(config)
     ids = keras.Input(shape=(config.seq_len,), dtype="int32", name="ids")  # (batch, 50)
     embedding = keras.layers.Embedding(vocab_size, 1, trainable=False, name="embedding")
@@ -199,7 +198,6 @@ def check_window_architecture(model: keras.Model, config: Config, vocab_size: in
     """Raise ValueError unless model is exactly what build_window_model makes for this config."""
     import numpy as np
 
-    from charlstm.text.window import scaled_inputs
 
     expected = ["ids", "embedding"]
     for i in range(config.layers):

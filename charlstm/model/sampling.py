@@ -143,3 +143,18 @@ def _windowed(stepper: Stepper, vocab: Vocab, ids: np.ndarray, length: int, wind
         idx = sample_index(window_logits(stepper, text[-window:]), temperature, rng, top_k)
         yield vocab.chars[idx]
         text.append(idx)
+
+
+def prime_for(run, text: str | None) -> str:
+    """The priming text that fits a run: the one its samples were primed with, else the start of a line of its
+    corpus's held-out part, else '' (Generate starts from a newline)."""
+    recorded = run.history.get("sample_prime")
+    if isinstance(recorded, str) and recorded:
+        return recorded
+    if not text:
+        return ""
+    text = prepare(text, run.config.lowercase)
+    held_out = text[int(len(text) * (1 - run.config.val_fraction)):][:4000]
+    prime = line_start(held_out)
+    known = set(run.vocab.chars)
+    return "".join(c for c in prime if c in known)

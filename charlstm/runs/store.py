@@ -28,15 +28,14 @@ from charlstm.config import Config
 from charlstm.insight.probes import Probes
 from charlstm.model.lstm_np import Weights
 from charlstm.runs import bounded
+from charlstm.runs.bundles import StoreError, loads, open_bundle
 from charlstm.serve import limits as limits_mod
+from charlstm.serve import settings as settings_mod
+from charlstm.text import baselines
 from charlstm.text.corpus import Corpus, Vocab, visible
 
 FILES = ("model.keras", "weights.npz", "config.json", "vocab.json", "history.json", "meta.json")
 OPTIONAL = ("probes.npz",)  # kept and bundled when there; a run without them is whole
-
-
-class StoreError(ValueError):
-    """A run that cannot be found, read or accepted; the message is for the user."""
 
 
 def run_key(corpus_sha: str, config: Config) -> str:
@@ -85,9 +84,7 @@ class Run:
     @property
     def baselines(self):
         """The uniform and unigram baselines of the run's split (baselines.py); None for runs stored before them."""
-        from charlstm.text.baselines import from_dict
-
-        return from_dict(self.history.get("baselines"))
+        return baselines.from_dict(self.history.get("baselines"))
 
     @property
     def samples(self) -> list[str]:
@@ -120,7 +117,7 @@ class Run:
         """The Keras model with its optimizer state, loaded safely and checked against our architecture."""
         import keras
 
-        from charlstm.model.network import check_architecture
+        from charlstm.model.network import check_architecture  # Keras: only where a model is loaded
 
         if not self.path.is_dir():
             raise StoreError(f"run {self.key} is no longer stored (it was deleted)")
@@ -358,7 +355,7 @@ class RunStore:
         """Validate a bundle made by export_bundle and add it to the store; it never replaces a stored run.
 
         Sizes, entries and JSON are checked against limits (by default this environment's, limits.from_env)."""
-        lim = limits or limits_mod.from_env()
+        lim = limits or settings_mod.from_env()
         z = open_bundle(data, lim)
         with z:
             infos = {i.filename: i for i in z.infolist()}
@@ -370,7 +367,7 @@ class RunStore:
                 for name in FILES + tuple(o for o in OPTIONAL if o in infos):  # fixed names: nothing lands outside
                     member = bounded.read_member(z, name, int(lim.max_bundle_file_mb * 1e6))
                     if name.endswith(".json"):
-                        _loads(member, name, lim)  # size and nesting checked before read_run parses it
+                        loads(member, name, lim)  # size and nesting checked before read_run parses it
                     (tmp / name).write_bytes(member)
                 if "probes.npz" in infos:
                     try:
@@ -395,50 +392,6 @@ class RunStore:
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         return read_run(self.path(key))
-
-
-def open_bundle(data: bytes, limits: limits_mod.Limits) -> zipfile.ZipFile:
-    """The bundle's zip, once its size, entry count and declared sizes are within the caps (StoreError if not)."""
-    if len(data) > limits.max_bundle_mb * 1e6:
-        raise StoreError(f"the bundle is {bounded.size(len(data))}; the limit is "
-                         f"{bounded.size(limits.max_bundle_mb * 1e6)}")
-    try:
-        return bounded.open_zip(data, max_entries=limits.max_bundle_entries,
-                                max_member=int(limits.max_bundle_file_mb * 1e6),
-                                max_total=int(limits.max_bundle_unpacked_mb * 1e6))
-    except bounded.BoundedError as e:
-        raise StoreError(f"not a charlstm bundle: {e}") from None
-
-
-def _loads(member: bytes, name: str, limits: limits_mod.Limits):
-    return bounded.loads(member, name, max_bytes=limits.max_json_kb * 1000, max_depth=limits.max_json_depth)
-
-
-def _bundle_json(data: bytes, name: str, limits: limits_mod.Limits | None):
-    limits = limits or limits_mod.from_env()
-    with open_bundle(data, limits) as z:
-        try:
-            return _loads(bounded.read_member(z, name, limits.max_json_kb * 1000), name, limits)
-        except bounded.BoundedError as e:
-            raise StoreError(f"not a charlstm bundle: {e}") from None
-
-
-def bundle_key(data: bytes, limits: limits_mod.Limits | None = None) -> str:
-    """The run key a bundle says it holds (unchecked: import_bundle checks it); StoreError, in one sentence, when the
-    bundle is refused. Safe in the server: nothing is inflated or parsed past the caps (charlstm/runs/bounded.py)."""
-    meta = _bundle_json(data, "meta.json", limits)
-    key = meta.get("key") if isinstance(meta, dict) else None
-    if not isinstance(key, str):
-        raise StoreError("not a charlstm bundle: its meta.json names no run key")
-    return key
-
-
-def bundle_config(data: bytes, limits: limits_mod.Limits | None = None) -> Config:
-    """The config a bundle says its run was trained with (for the server's caps, before the bundle is imported)."""
-    try:
-        return Config.from_dict(_bundle_json(data, "config.json", limits))
-    except (ValueError, TypeError, KeyError, AttributeError) as e:
-        raise StoreError(f"not a charlstm bundle: its config.json is unreadable ({str(e)[:160]})") from None
 
 
 def demo_run() -> Run:

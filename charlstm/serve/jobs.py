@@ -1,11 +1,9 @@
-"""Background training jobs: a queue, and each training in its own worker process.
+"""Background training jobs: a queue, and each training in its own worker process (serve/worker.py says why).
 
-A process-wide JobManager (the app holds one in st.cache_resource) starts one `python -m
-charlstm.serve.worker` process per training (charlstm/serve/worker.py says why, and its protocol), at most
-`max_workers` at a time; later submissions wait in order. A reader thread per worker turns the
-worker's progress lines into immutable JobView snapshots, which pages read without blocking.
-The server process itself never imports TensorFlow: a crash, an out-of-memory kill or the
-memory TensorFlow keeps all end with the worker.
+A process-wide JobManager (the app holds one in st.cache_resource) starts at most `max_workers` workers at a time;
+later submissions wait in order. A reader thread per worker turns its progress lines into immutable JobView
+snapshots, which pages read without blocking. The server never imports TensorFlow: a crash, an out-of-memory kill
+or the memory TensorFlow keeps all end with the worker.
 """
 
 from __future__ import annotations
@@ -13,147 +11,30 @@ from __future__ import annotations
 import atexit
 import contextlib
 import itertools
-import json
 import logging
-import os
-import re
-import secrets
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from charlstm.config import Config
-from charlstm.runs import bounded
 from charlstm.runs.store import RunStore, StoreError, run_key
+from charlstm.serve import job as job_mod
+from charlstm.serve.job import ANY, Job, JobView, Refused, time_problems, valid_job_id
 from charlstm.serve.limits import Limits
-from charlstm.serve.worker import plan
+from charlstm.serve.protocol import new_session, parse, worker_command, worker_env
+from charlstm.serve.settings import settings_from
 from charlstm.text.corpus import Corpus
-from charlstm.training.curves import LIVE_POINTS, thin
-from charlstm.training.trainer import Progress
+from charlstm.training.execute import plan
+from charlstm.training.progress import Progress
 
-ANY = object()  # owner=ANY: every job (personal mode and operators); pages in public mode pass a workspace id
-_JOB_ID = re.compile(r"[A-Za-z0-9_-]{22,64}")
-
-ACTIVE = ("queued", "running")
 EXIT_GRACE_S = 20.0  # within the 30 s a container platform gives a stopped process before it kills it
 _live: weakref.WeakSet[JobManager] = weakref.WeakSet()  # every manager not yet garbage, for live_managers()
 log = logging.getLogger(__name__)
-
-
-def default_max_workers() -> int:
-    """Trainings at once: CHARLSTM_MAX_WORKERS, else 1 (each one wants both cores of a small server)."""
-    raw = os.environ.get("CHARLSTM_MAX_WORKERS", "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
-
-
-def default_grace() -> float:
-    """Seconds a cancelled worker gets to stop at a batch boundary before it is killed."""
-    try:
-        return float(os.environ.get("CHARLSTM_CANCEL_GRACE_S", "30"))
-    except ValueError:
-        return 30.0
-
-
-@dataclass(frozen=True)
-class JobView:
-    """A consistent copy of a job's state at one moment."""
-
-    id: str  # unguessable (secrets.token_urlsafe): it appears in URLs, and knowing it is no permission anyway
-    number: int  # what people read ("job #3"): counts this server's jobs, grants nothing
-    owner: str | None  # the workspace that submitted it (None: personal mode, the command line)
-    key: str  # the run key this job produces
-    corpus_name: str
-    config: Config
-    status: str  # queued, running, done, cancelled, failed, cached
-    progress: Progress | None
-    curve: tuple[tuple[int, float], ...]  # (global step, running train loss)
-    val_curve: tuple[tuple[int, float], ...]  # (global step at epoch end, validation loss)
-    message: str  # what happened, in words
-    resume_from: str | None
-    created: float
-    finished: float | None
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE
-
-
-def death_message(returncode: int, log_tail: str = "") -> str:
-    """What a worker's exit status means, in words."""
-    if returncode < 0:
-        sig = -returncode
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = f"signal {sig}"
-        if sig == signal.SIGKILL:
-            return (f"the training process was killed ({name}, signal {sig}): most likely it ran out of memory and "
-                    "the system stopped it")
-        return f"the training process crashed ({name}, signal {sig})"
-    last = next((line for line in reversed(log_tail.strip().splitlines()) if line.strip()), "")
-    return (f"the training process exited with code {returncode} without finishing"
-            + (f" (last words: {last.strip()[:300]})" if last else ""))
-
-
-class Refused(Exception):
-    """A training the server will not take now; the message says why and what to do, for the visitor."""
-
-
-def valid_job_id(job_id: object) -> bool:
-    return isinstance(job_id, str) and _JOB_ID.fullmatch(job_id) is not None
-
-
-class Job:
-    def __init__(self, number: int, key: str, corpus: Corpus, config: Config, resume_from: str | None,
-                 store: RunStore, owner: str | None):
-        self._lock = threading.Lock()
-        self.corpus = corpus
-        self.store = store  # where it is stored: the shared cache or the submitter's workspace
-        self.proc: subprocess.Popen | None = None
-        self.cancel_requested = False
-        self.time_up = False  # stopped by the server's wall-time cap
-        self.probe: str | None = None
-        self._view = JobView(id=secrets.token_urlsafe(16), number=number, owner=owner, key=key,
-                             corpus_name=corpus.name, config=config, status="queued", progress=None,
-                             curve=(), val_curve=(), message="waiting for the worker", resume_from=resume_from,
-                             created=time.time(), finished=None)
-
-    def view(self) -> JobView:
-        with self._lock:
-            return self._view
-
-    def update(self, **changes) -> None:
-        with self._lock:
-            self._view = replace(self._view, **changes)
-
-    def finish(self, status: str, message: str) -> None:
-        from charlstm.serve.workspace import touch
-
-        # the run it finished, kept or found cached counts as used now, before the visitor is told: eviction leaves
-        # it for the next hour (workspace.RECENT_S)
-        touch(self.store.path(self._view.key), force=True)  # nothing when nothing was kept (no folder)
-        self.update(status=status, message=message, finished=time.time())
-
-    def progress(self, p: Progress) -> None:
-        with self._lock:
-            v = self._view
-            step = (p.epoch - 1) * p.steps_per_epoch + p.step
-            curve, val_curve = v.curve, v.val_curve
-            if p.phase == "training" and p.train_loss is not None and (not curve or curve[-1][0] != step):
-                curve = (*curve, (step, p.train_loss))
-                if len(curve) > LIVE_POINTS:
-                    curve = tuple(thin(list(curve), LIVE_POINTS // 2))
-            if p.val_loss is not None and (not val_curve or val_curve[-1][1] != p.val_loss):
-                val_curve = (*val_curve, (step, p.val_loss))
-            self._view = replace(v, progress=p, curve=curve, val_curve=val_curve,
-                                 message=f"{p.phase}: epoch {p.epoch}/{p.epochs}")
 
 
 class JobManager:
@@ -164,21 +45,17 @@ class JobManager:
                  one_per_owner: bool = True, after_job=None, worker_settings: dict[str, str] | None = None,
                  limits: Limits | Callable[[], Limits] | None = None, clock: Callable[[], float] = time.monotonic,
                  timer=threading.Timer, queue_file: Path | None = None):
-        from charlstm.serve.workspace import settings_from
-
-        defaults = settings_from() if max_queue is None or max_train_s is None else None
+        defaults = settings_from() if None in (max_workers, grace, max_queue, max_train_s) else None  # the one loader
         self.store = store
-        self.max_workers = max_workers or default_max_workers()
-        self.grace = default_grace() if grace is None else grace
+        self.max_workers = defaults.max_workers if max_workers is None else max_workers
+        self.grace = defaults.cancel_grace_s if grace is None else grace  # a cancelled worker's time to stop
         self.max_queue = defaults.max_queue if max_queue is None else max_queue  # waiting, not running
         self.max_train_s = defaults.max_train_minutes * 60 if max_train_s is None else max_train_s
         self.one_per_owner = one_per_owner  # at most one queued-or-running job per workspace
         self.clock, self.timer = clock, timer  # the wall-time cap's clock and timer (tests pass fakes)
         self.after_job = after_job  # called with the view of every job that ends (the app evicts old runs then)
         self.worker_settings = dict(worker_settings or {})  # environment for the workers (CHARLSTM_TF_THREADS)
-        # the server's caps, checked here where every job is accepted (start, continue, URL); a callable is asked
-        # at each submission, so caps changed in the server's settings apply without a new manager
-        self._limits = limits
+        self._limits = limits  # checked where every job is accepted; a callable is asked at each submission
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._jobs: dict[str, Job] = {}  # bounded: finished jobs beyond max_kept are forgotten
@@ -198,38 +75,22 @@ class JobManager:
     # ---- the queue on disk
     def _save_queue(self) -> None:
         """Write the waiting jobs to queue_file (under the lock; atomically, so a crash leaves the old list)."""
-        if self.queue_file is None:
-            return
-        waiting = [{"home": str(j.store.root), "corpus_sha256": j.corpus.sha256, "corpus_name": j.corpus.name,
-                    "config": j.view().config.to_dict(), "resume_from": j.view().resume_from, "owner": j.view().owner,
-                    "probe": j.probe} for j in self._queue]
-        with contextlib.suppress(OSError):
-            self.queue_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.queue_file.with_name(f".{self.queue_file.name}-{secrets.token_hex(4)}")
-            tmp.write_text(json.dumps(waiting))
-            os.replace(tmp, self.queue_file)
+        if self.queue_file is not None:
+            job_mod.write_queue(self.queue_file, [(j.spec(), j.view().owner) for j in self._queue])
 
     def _restore(self) -> list[JobView]:
-        if self.queue_file is None or not self.queue_file.is_file():
-            return []
-        try:
-            entries = bounded.loads(self.queue_file.read_bytes(), self.queue_file.name)
-        except (OSError, bounded.BoundedError):
-            log.warning("the saved queue %s is unreadable; starting with an empty queue", self.queue_file)
-            return []
         back = []
-        for e in entries if isinstance(entries, list) else []:
+        for spec, owner in job_mod.read_queue(self.queue_file):
             try:
-                store = RunStore(e["home"])
-                corpus = store.load_corpus(e["corpus_sha256"])
+                store = RunStore(spec.home)
+                corpus = store.load_corpus(spec.corpus_sha256)
                 if corpus is None:
                     continue
-                corpus = replace(corpus, name=e.get("corpus_name") or corpus.name)
-                view, how = self.submit(corpus, Config.from_dict(e["config"]), e.get("resume_from"), e.get("probe"),
-                                        store, e.get("owner"))
+                corpus = replace(corpus, name=spec.corpus_name or corpus.name)
+                view, how = self.submit(corpus, spec.config, spec.resume_from, spec.probe, store, owner)
                 if how in ("started", "queued"):
                     back.append(view)
-            except (KeyError, TypeError, ValueError, StoreError, Refused) as err:
+            except (StoreError, Refused, ValueError) as err:
                 log.warning("a saved job was not queued again: %s", err)
         return back
 
@@ -264,12 +125,9 @@ class JobManager:
                 mine = next((j.view() for j in self._jobs.values() if j.view().active and j.view().owner == owner),
                             None)
                 if mine is not None:
-                    raise Refused(f"You already have a training {mine.status} (job #{mine.number}); each visitor "
-                                  "has one at a time. Cancel it or wait for it to finish.")
+                    raise Refused(job_mod.one_at_a_time(mine))
             if len(self._queue) >= self.max_queue:
-                raise Refused(f"The server is busy: {len(self._running)} training(s) running and "
-                              f"{len(self._queue)} waiting, the most it lets wait. You would be number "
-                              f"{len(self._queue) + 1} in the queue. Try again in a few minutes.")
+                raise Refused(job_mod.busy_words(len(self._running), len(self._queue)))
             job = self._new_job(key, corpus, config, resume_from, store, owner)
             job.probe = probe  # the text traced after every epoch; None: the worker's default
             self._queue.append(job)
@@ -388,15 +246,9 @@ class JobManager:
             proc.stdin.write("cancel\n")
             proc.stdin.flush()
         job.update(message="cancelling: stopping after the batches in hand")
-        timer = threading.Timer(self.grace, self._kill, args=(proc,))
+        timer = threading.Timer(self.grace, job_mod.kill, args=(proc,))
         timer.daemon = True
         timer.start()
-
-    @staticmethod
-    def _kill(proc: subprocess.Popen) -> None:
-        if proc.poll() is None:
-            with contextlib.suppress(OSError):
-                proc.kill()
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobView | None:
         """Block until the job leaves the queue and finishes, or the timeout passes; returns its view then.
@@ -435,7 +287,7 @@ class JobManager:
                 try:
                     j.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
-                    self._kill(j.proc)
+                    job_mod.kill(j.proc)
         self._dispatcher.join(timeout=5)
         for t in list(self._threads):
             t.join(timeout=10)
@@ -490,17 +342,16 @@ class JobManager:
             return
         store.save_corpus(job.corpus)  # the worker reads the text from the store
         before = stored.epochs_done if (stored := store.get(v.key)) is not None else 0
-        spec = {"home": str(store.root), "corpus_sha256": job.corpus.sha256, "corpus_name": v.corpus_name,
-                "config": v.config.to_dict(), "resume_from": v.resume_from, "probe": job.probe}
+        spec = job.spec()
         with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
             proc = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                                     text=True, encoding="utf-8", env=worker_env() | self.worker_settings,
-                                    **_new_session())
+                                    **new_session())
             with self._lock:
                 job.proc = proc
                 cancelled_early = job.cancel_requested or self._closed
             with contextlib.suppress(OSError):  # a worker that died at once is reported from its exit status
-                proc.stdin.write(json.dumps(spec) + "\n")
+                proc.stdin.write(spec.line())
                 proc.stdin.flush()
             if cancelled_early:
                 self._ask_to_stop(job, proc)
@@ -513,7 +364,7 @@ class JobManager:
             for line in proc.stdout:  # until the worker closes its end
                 if not job.time_up and self.clock() - started > self.max_train_s:
                     self._time_up(job, proc)
-                msg = _parse(line)
+                msg = parse(line)
                 if msg is None:
                     continue
                 if msg["event"] == "progress":
@@ -524,25 +375,12 @@ class JobManager:
             cap.cancel()
             err.seek(0)
             tail = err.read()[-4000:]
-        limit = f"stopped at the server's limit of {self.max_train_s / 60:g} min per training"
-        if final is not None and final["event"] == "done" and job.time_up:
-            job.finish("done", f"{limit}; kept the {final.get('epochs_done', 0)} finished epoch(s) as run "
-                               f"{final['key'][:8]} (continue it for more)")
-        elif final is not None and final["event"] == "done":
-            job.finish("cancelled" if final["status"] == "cancelled" else "done", final["message"])
-        elif final is not None and final["event"] == "cancelled":
-            job.finish("cancelled", f"{limit} before an epoch finished; nothing was kept" if job.time_up
-                       else final["message"])
-        elif final is not None:
-            job.finish("failed", final["message"])
-        elif (job.cancel_requested or job.time_up) and code != 0:
+        status, message = job_mod.ending(final, code, tail, job, self.max_train_s, self.grace, before)
+        if final is None:
             store.discard_partial(v.key)
-            job.finish("cancelled", f"cancelled: the training did not stop within {self.grace:g} s and was "
-                                    f"stopped by force; {kept_words(store, v, before)}")
-        else:
-            store.discard_partial(v.key)
-            job.finish("failed", f"{death_message(code, tail)}; {kept_words(store, v, before)}")
+        if status == "failed" and final is None:
             log.warning("job %s: worker ended with %s; its log ends:\n%s", v.id, code, tail[-1500:])
+        job.finish(status, message)
 
 
 @atexit.register
@@ -554,52 +392,8 @@ def _stop_workers_at_exit() -> None:
         m.close(timeout=EXIT_GRACE_S)
 
 
-def kept_words(store: RunStore, v: JobView, before: int) -> str:
-    """What a worker that died left: the epochs it stored as it finished them (charlstm/serve/worker.py), or nothing.
-    before: the epochs its run had when the job started (a run finished after an interruption has some)."""
-    run = store.get(v.key)
-    if run is None or run.epochs_done <= before:
-        return "nothing from it was kept"
-    return (f"its {run.epochs_done} finished epoch(s) are kept as run {v.key[:8]}, stopped after epoch "
-            f"{run.epochs_done} of {v.config.epochs}: continue it to finish")
-
-
 def live_managers() -> list[JobManager]:
     """Every JobManager of this process that is still open (tests close the ones the app made)."""
     return [m for m in list(_live) if not m._closed]
 
 
-def _parse(line: str) -> dict | None:
-    try:
-        msg = json.loads(line)
-    except ValueError:
-        return None
-    return msg if isinstance(msg, dict) and "event" in msg else None
-
-
-def worker_command() -> list[str]:
-    return [sys.executable, "-m", "charlstm.serve.worker"]
-
-
-def time_problems(config: Config, max_train_s: float | None) -> list[str]:
-    """Why a time budget is past the server's wall-time cap (CHARLSTM_MAX_TRAIN_MINUTES), in words; [] if it is not."""
-    if config.minutes and max_train_s and config.minutes * 60 > max_train_s:
-        return [f"the time budget is {config.minutes:g} minutes; this server allows at most {max_train_s / 60:g}"]
-    return []
-
-
-def worker_env() -> dict[str, str]:
-    """The server's environment, with this package importable however the server was started."""
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return env
-
-
-def _new_session() -> dict:
-    """Keep the worker out of the server's process group: a Ctrl-C in the server's terminal reaches the
-    server, which then closes the worker's stdin, and the worker stops politely at its next batch."""
-    if os.name == "posix":
-        return {"start_new_session": True}
-    return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}

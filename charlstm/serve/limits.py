@@ -8,10 +8,9 @@ st.secrets itself: callers hand it plain values.
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
+from charlstm.insight.labels import MAX_REGEX
 from charlstm.runs import bounded
 from charlstm.text.corpus import DEFAULT_MAX_BYTES
 
@@ -29,7 +28,7 @@ class Limits:
     max_epochs: int = 100  # fit.MAX_EPOCHS: the "fit to my corpus" preset asks for up to 100 on a small text
     max_corpus_mb: float = DEFAULT_MAX_BYTES / 1e6  # uploads above this are refused
     # what a visitor's pattern and bundle may cost the server process before anything runs or is parsed
-    max_pattern: int = 200  # characters of a visitor's own regular expression (Units; run by RE2)
+    max_pattern: int = MAX_REGEX  # characters of a visitor's own regular expression (Units; run by RE2)
     max_bundle_mb: float = 200  # a bundle upload, as sent
     max_bundle_file_mb: float = 200  # any one file inside a bundle, uncompressed: as its zip declares and as inflated
     max_bundle_unpacked_mb: float = 400  # all of a bundle's files together, uncompressed, as declared
@@ -98,11 +97,6 @@ def estimate_run_bytes(config, vocab_size: int) -> int:
 FIELDS = tuple(f.name for f in dataclasses.fields(Limits))
 
 
-def to_env(limits: Limits) -> dict[str, str]:
-    """The limits as environment variables: a child process (the bundle checker) then applies the server's own."""
-    return {env_name(f): repr(getattr(limits, f)) for f in FIELDS}
-
-
 def clip(text: object, cap: int) -> str:
     """A visitor's text, at most cap characters: what the server works on, whatever the browser sent."""
     return ("" if text is None else str(text))[:cap]
@@ -113,43 +107,3 @@ def cut_note(given: int, cap: int) -> str | None:
     if given <= cap:
         return None
     return f"Only the first {cap:,} of these {given:,} characters are read: this server's limit."
-
-
-def env_name(field: str) -> str:
-    return "CHARLSTM_" + field.upper()  # max_units -> CHARLSTM_MAX_UNITS
-
-
-def _parse(name: str, raw, kind: type) -> int | float:
-    try:
-        value = kind(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {raw!r}") from None
-    if isinstance(raw, bool) or value <= 0 or (kind is int and isinstance(raw, float) and not raw.is_integer()):
-        raise ValueError(f"{name} must be a positive {'integer' if kind is int else 'number'}, got {raw!r}")
-    return value
-
-
-def from_env(environ: Mapping[str, str] | None = None, overrides: Mapping | None = None) -> Limits:
-    """Limits from environment variables, with overrides (keys CHARLSTM_MAX_UNITS or max_units) on top.
-
-    A malformed value raises ValueError naming the setting, so a misconfigured server says so
-    instead of silently applying a default.
-    """
-    environ = os.environ if environ is None else environ
-    overrides = overrides or {}
-    kinds = {f.name: (float if f.type in ("float", float) else int) for f in dataclasses.fields(Limits)}
-    values = {}
-    for field in FIELDS:
-        name = env_name(field)
-        for source in (overrides.get(field), overrides.get(name), environ.get(name)):
-            if source is not None and source != "":
-                values[field] = _parse(name, source, kinds[field])
-                break
-    from charlstm.model.sampling import (
-        MAX_LENGTH,  # the library's own ceiling: a server cap above it could never be served
-    )
-
-    if values.get("max_generate_length", 0) > MAX_LENGTH:
-        raise ValueError(f"{env_name('max_generate_length')} must be at most {MAX_LENGTH:,}, "
-                         f"got {values['max_generate_length']!r}")
-    return Limits(**values)

@@ -9,17 +9,7 @@ child (under Streamlit that is Streamlit's own command line script); a plain sub
 from a clean interpreter, speaks a protocol of text lines anyone can read, log and test, needs
 nothing picklable, and when it dies the parent sees an exit code or a signal, never a hung queue.
 
-The protocol, one JSON object per line:
-  parent -> worker, stdin:  the job spec first ({"home", "corpus_sha256", "corpus_name", "config",
-                            "resume_from"}), then "cancel" whenever the user cancels. End of file
-                            (the server went away) also means cancel, so no orphan trains on.
-  worker -> parent, stdout: {"event": "progress", "progress": {Progress fields}}, at most
-                            PROGRESS_PER_S a second plus every change of phase (its "device" says
-                            where it trains, e.g. "GPU: NVIDIA H200", once the model is built), then exactly one
-                            of {"event": "done", "status": "complete" | "cancelled", "key", "epochs_done", "device"},
-                            {"event": "cancelled", "message"} (nothing to keep) or {"event": "failed", "message"}.
-  stderr:                   TensorFlow's and Python's own messages; the parent keeps its tail for
-                            a crash report.
+The protocol, the job spec and the worker's environment: charlstm/serve/protocol.py.
 """
 
 from __future__ import annotations
@@ -34,76 +24,16 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 
-from charlstm.config import Config
 from charlstm.runs.store import Run, RunStore, StoreError
-from charlstm.serve.limits import Limits, to_env
+from charlstm.serve.limits import Limits
+from charlstm.serve.protocol import JobSpec, worker_env
+from charlstm.serve.settings import to_env
 from charlstm.text.corpus import Corpus, CorpusError
-from charlstm.training.trainer import Cancelled, Progress, run_key
+from charlstm.training.execute import execute
+from charlstm.training.progress import Progress
 
 PROGRESS_PER_S = 5  # progress lines a second: the live panel redraws once a second, the chart every 5 s
-
-
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    """How a training ended: 'complete' or 'cancelled' with a stored run, or 'cancelled' with none."""
-
-    status: str
-    message: str
-    run: Run | None = None
-
-
-def plan(store: RunStore, corpus: Corpus, config: Config, resume_from: str | None = None) -> tuple[str, str | None]:
-    """('cached', None) when a complete run of this corpus and config is stored, else ('train', resume_from).
-
-    A stored run of these very settings that was cancelled is continued rather than started again.
-    """
-    stored = store.get(run_key(corpus.sha256, config))
-    if stored is not None and stored.status == "complete":
-        return "cached", None
-    if stored is not None and resume_from is None and stored.epochs_done < config.epochs:
-        return "train", stored.key
-    return "train", resume_from
-
-
-def execute(store: RunStore, corpus: Corpus, config: Config, resume_from: str | None = None,
-            on_progress: Callable[[Progress], None] | None = None,
-            should_stop: Callable[[], bool] | None = None, probe: str | None = None,
-            strategy: str = "none", interrupted: Callable[[], bool] | None = None) -> Outcome:
-    """Train (or continue `resume_from`) and store the result atomically; the one path for app and command line.
-
-    `probe` is the text traced after every epoch (charlstm/insight/probes.py); None: the one the resumed run
-    was probed with, else the tutorial's two sentences. `strategy` trains under tf.distribute
-    (charlstm/model/devices.py; the command line's --strategy), the run stored the same way.
-
-    Every finished epoch is stored as it finishes (the last replaced by the next in one step, store._install),
-    so a process killed at any moment leaves the run resumable from its last finished epoch. A stop for which
-    interrupted() is true (the server went away, the process was signalled) is stored as "interrupted", not
-    "cancelled": the visitor did not ask for it, and the page offers to finish it.
-    """
-    from charlstm.insight.probes import PROBE
-    from charlstm.training.trainer import train
-
-    resume = store.get(resume_from) if resume_from else None
-    if resume_from and resume is None:
-        raise StoreError(f"run {resume_from} to continue is no longer stored")
-    store.save_corpus(corpus)
-    if probe is None:
-        stored = resume.probes() if resume is not None else None
-        probe = stored.text if stored is not None else PROBE
-    try:
-        trained = train(corpus, config, on_progress=on_progress, should_stop=should_stop, resume=resume, probe=probe,
-                        strategy=strategy, on_epoch=lambda so_far: store.save(so_far, corpus))
-    except Cancelled as e:
-        return Outcome("cancelled", str(e))
-    if trained.status == "cancelled" and interrupted is not None and interrupted():
-        trained.stopped = trained.history["stopped"] = "interrupted"
-    run = store.save(trained, corpus)
-    if trained.status == "cancelled":
-        return Outcome("cancelled", f"cancelled; kept the {run.epochs_done} finished epoch(s) as run {run.key[:8]}",
-                       run)
-    return Outcome("complete", f"finished: run {run.key[:8]}", run)
 
 
 def import_bundle(store: RunStore, data: bytes, timeout: float = 300, limits: Limits | None = None) -> Run:
@@ -113,8 +43,6 @@ def import_bundle(store: RunStore, data: bytes, timeout: float = 300, limits: Li
     server never imports TensorFlow and a hostile bundle cannot take the server down. limits (the server's own,
     st.secrets included) travel to that process as CHARLSTM_* variables.
     """
-    from charlstm.serve.jobs import worker_env
-
     with tempfile.TemporaryDirectory(prefix="charlstm-bundle-") as tmp:
         path = os.path.join(tmp, "bundle.zip")
         with open(path, "wb") as f:
@@ -181,11 +109,11 @@ class _Channel:
         self.interrupt()  # end of file: the server is stopping or has gone
 
 
-def _spec_corpus(store: RunStore, spec: dict) -> Corpus:
-    corpus = store.load_corpus(spec["corpus_sha256"])
+def _spec_corpus(store: RunStore, spec: JobSpec) -> Corpus:
+    corpus = store.load_corpus(spec.corpus_sha256)
     if corpus is None:
         raise StoreError("the corpus for this training is not stored; upload it and train again")
-    return dataclasses.replace(corpus, name=spec.get("corpus_name") or corpus.name)
+    return dataclasses.replace(corpus, name=spec.corpus_name or corpus.name)
 
 
 def main() -> int:
@@ -195,11 +123,11 @@ def main() -> int:
     with contextlib.suppress(AttributeError, ValueError):  # a broken pipe is an OSError we handle, not a signal
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     try:
-        spec = json.loads(sys.stdin.readline())
+        spec = JobSpec.from_dict(json.loads(sys.stdin.readline()))
         threading.Thread(target=channel.listen, args=(sys.stdin,), daemon=True).start()
-        store = RunStore(spec["home"])
-        outcome = execute(store, _spec_corpus(store, spec), Config.from_dict(spec["config"]), spec.get("resume_from"),
-                          on_progress=channel.progress, should_stop=channel.cancel.is_set, probe=spec.get("probe"),
+        store = RunStore(spec.home)
+        outcome = execute(store, _spec_corpus(store, spec), spec.config, spec.resume_from,
+                          on_progress=channel.progress, should_stop=channel.cancel.is_set, probe=spec.probe,
                           interrupted=channel.interrupted.is_set)
     except MemoryError:
         channel.send("failed", message="the training process ran out of memory and was stopped; nothing was stored")

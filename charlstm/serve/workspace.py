@@ -32,81 +32,19 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from charlstm.runs.store import Run, RunStore, StoreError
+from charlstm.serve.settings import ServerSettings
 from charlstm.text.corpus import Corpus
 
-MODES = ("public", "personal")
 NONCE_BYTES = 16  # 128 random bits, then 128 bits of HMAC-SHA256: 44 URL-safe characters in all
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{44}")
 SECRET_FILE = "secret"  # under CHARLSTM_HOME, when no CHARLSTM_SECRET is set
 USED = ".used"  # a file whose mtime is when a run or a workspace was last used
 TOUCH_EVERY_S = 60.0  # last-used times need no finer grain; fewer writes
 RECENT_S = 3600.0  # a run finished, trained, continued, read or downloaded this recently is never evicted
-
-
-# ---- the server's settings that are not model caps (those are in limits.py)
-@dataclass(frozen=True)
-class ServerSettings:
-    mode: str = "public"
-    max_queue: int = 8  # trainings waiting (not counting the running ones); more are refused with a message
-    max_train_minutes: float = 20.0  # wall time per training; then it stops and keeps its finished epochs
-    workspace_ttl_hours: float = 24.0  # a workspace unused this long is deleted with its corpora and runs
-    workspace_mb: float = 100.0  # one workspace's runs and corpora; its least recently used runs go first
-    store_mb: float = 400.0  # everything under CHARLSTM_HOME; Community Cloud gives an app a few GB of disk
-    max_workers: int = 1  # trainings at once (each wants both cores of a small server); later ones queue
-    cancel_grace_s: float = 30.0  # a cancelled worker's time to stop at a batch boundary before it is killed
-    tf_threads: int = 1  # TensorFlow's intra-op threads in the process that trains
-    secret: str = field(default="", repr=False)  # signs workspace tokens; empty: one kept under CHARLSTM_HOME
-
-    @property
-    def public(self) -> bool:
-        return self.mode == "public"
-
-
-SETTINGS = tuple(f.name for f in fields(ServerSettings))
-
-
-def env_name(field: str) -> str:
-    return "CHARLSTM_" + field.upper()
-
-
-def settings_from(environ: Mapping[str, str] | None = None, overrides: Mapping | None = None) -> ServerSettings:
-    """The settings from the environment, with overrides (st.secrets: CHARLSTM_MODE or mode) on top.
-
-    A malformed value raises ValueError naming the setting.
-    """
-    from charlstm.serve.limits import _parse
-
-    environ = os.environ if environ is None else environ
-    overrides = overrides or {}
-    values = {}
-    for f in fields(ServerSettings):
-        name = env_name(f.name)
-        raw = next((s for s in (overrides.get(f.name), overrides.get(name), environ.get(name))
-                    if s is not None and s != ""), None)
-        if raw is None:
-            continue
-        if f.name == "secret":
-            values["secret"] = str(raw)
-        elif f.name == "mode":
-            mode = str(raw).strip().lower()
-            if mode not in MODES:
-                raise ValueError(f"{name} must be public or personal, got {raw!r}")
-            values["mode"] = mode
-        else:
-            values[f.name] = _parse(name, raw, int if f.type in ("int", int) else float)
-    return ServerSettings(**values)
-
-
-def public_here(environ: Mapping[str, str] | None = None) -> bool:
-    """Whether this environment names public mode itself: the command line then applies the public server's caps
-    (the server is public by default; the command line, a person's own tool, only when told)."""
-    environ = os.environ if environ is None else environ
-    return environ.get(env_name("mode"), "").strip().lower() == "public"
 
 
 # ---- tokens

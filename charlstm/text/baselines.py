@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from charlstm.text.split import split
+
 # (least gap below the unigram baseline in nats/char, what the model has learned), best first. Calibrated
 # (docs/loss.md; `python bench/fit_bench.py --ngrams`) by count-based models of the built-in
 # corpus's first 8 kB, first 100 kB and the whole of it, on the same splits: knowing the one character
@@ -57,8 +59,6 @@ def of_split(train: np.ndarray, val: np.ndarray, vocab_size: int) -> Baselines:
 
 def of_text(text: str, config) -> Baselines:
     """The baselines of the split a config trains on (its lowercasing and held-out share)."""
-    from charlstm.training.trainer import split
-
     s = split(text, config)
     return of_split(s.train, s.val, len(s.vocab))
 
@@ -103,21 +103,3 @@ def for_run(run, text: str | None) -> Baselines | None:
         return of_text(text, run.config)
     except ValueError:  # CorpusError included: the text no longer fits the config
         return None
-
-
-def prime_for(run, text: str | None) -> str:
-    """The priming text that fits a run: the one its samples were primed with, else the start of a line of its
-    corpus's held-out part, else '' (Generate starts from a newline)."""
-    from charlstm.model.sampling import line_start
-    from charlstm.text.corpus import prepare
-
-    recorded = run.history.get("sample_prime")
-    if isinstance(recorded, str) and recorded:
-        return recorded
-    if not text:
-        return ""
-    text = prepare(text, run.config.lowercase)
-    held_out = text[int(len(text) * (1 - run.config.val_fraction)):][:4000]
-    prime = line_start(held_out)
-    known = set(run.vocab.chars)
-    return "".join(c for c in prime if c in known)

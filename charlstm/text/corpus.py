@@ -38,13 +38,6 @@ class Corpus:
         return len(self.text)
 
 
-def max_corpus_bytes() -> int:
-    """The upload cap, CHARLSTM_MAX_CORPUS_MB (one name for the app and the command line; limits.py reads it)."""
-    from charlstm.serve.limits import from_env
-
-    return from_env().max_corpus_bytes
-
-
 def human_size(n: int) -> str:
     for unit, size in (("MB", 1e6), ("kB", 1e3)):
         if n >= size:
@@ -77,9 +70,10 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     return text, enc
 
 
-def from_bytes(data: bytes, name: str, max_bytes: int | None = None) -> Corpus:
-    """A corpus from an uploaded file's bytes, with size and content checks."""
-    cap = max_corpus_bytes() if max_bytes is None else max_bytes
+def from_bytes(data: bytes, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Corpus:
+    """A corpus from an uploaded file's bytes, with size and content checks (a server passes its own cap,
+    CHARLSTM_MAX_CORPUS_MB, from serve.limits; this layer reads no settings)."""
+    cap = max_bytes
     if len(data) > cap:
         raise CorpusError(f"the file is {human_size(len(data))}; the limit is {human_size(cap)}")
     if not data.strip():
@@ -117,16 +111,16 @@ def builtin() -> Corpus:
     return from_bytes(data, BUILTIN_NAME, max_bytes=len(data))
 
 
-def load_path(path: str) -> Corpus:
-    """A corpus from a file path, or the built-in one for 'shakespeare' / 'builtin'."""
+def load_path(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Corpus:
+    """A corpus from a file path, or the built-in one for 'shakespeare' / 'builtin'; at most max_bytes."""
     if path in ("shakespeare", "builtin"):
         return builtin()
     try:
         with open(path, "rb") as f:
-            data = f.read(max_corpus_bytes() + 1)
+            data = f.read(max_bytes + 1)
     except OSError as e:
         raise CorpusError(f"cannot read {path}: {e.strerror}") from None
-    return from_bytes(data, os.path.basename(path))
+    return from_bytes(data, os.path.basename(path), max_bytes=max_bytes)
 
 
 def min_length(seq_len: int, val_fraction: float) -> int:

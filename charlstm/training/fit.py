@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 
 from charlstm.config import Config
+from charlstm.text.split import steps_per_epoch
 
 NAME = "fit to my corpus"
 DEFAULT_MINUTES = 5.0  # the training-time budget the preset aims at when none is given
@@ -79,8 +80,6 @@ def epoch_seconds(steps_per_epoch: int, batch: int, n_val: int) -> float:
 
 def fit(n_chars: int, minutes: float = DEFAULT_MINUTES, base: Config | None = None) -> Fitted:
     """The fitted settings for a text of n_chars characters (as the model reads it) and a budget in minutes."""
-    from charlstm.training.trainer import steps_per_epoch
-
     base = base or Config()
     if n_chars < 1:
         raise ValueError("the text is empty")
@@ -125,8 +124,6 @@ def shortfall(n_chars: int, config: Config) -> Shortfall:
     """Warn when a config takes fewer than MIN_STEPS steps in all, or validates on fewer than MIN_VAL_SEQUENCES
     sequences of this text (the 7 kB article at 128 x 32 for 8 epochs: 8 steps, a val loss worse than letter
     frequencies)."""
-    from charlstm.training.trainer import steps_per_epoch
-
     n_train = int(n_chars * (1 - config.val_fraction))
     n_val = n_chars - n_train
     steps = steps_per_epoch(n_train, config) * config.epochs

@@ -21,136 +21,21 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from charlstm.config import Config
-from charlstm.insight.probes import PROBE, Probes, probe_epoch
+from charlstm.insight.probes import PROBE, probe_epoch
 from charlstm.model import sampling
+from charlstm.model.devices import check_batch, describe, make_strategy
 from charlstm.model.lstm_np import Weights
 from charlstm.runs.store import Run
-from charlstm.runs.store import run_key as run_key  # its home is the store; kept here for older imports
 from charlstm.text import baselines
-from charlstm.text import corpus as corpus_mod
 from charlstm.text import window as window_mod
-from charlstm.text.corpus import Corpus, Vocab
+from charlstm.text.corpus import Corpus
+from charlstm.text.split import epoch_batches, split, steps_per_epoch, targets_per_step, validation_data
 from charlstm.training.curves import EPOCH_POINTS, thin
-
-
-@dataclass(frozen=True)
-class Progress:
-    phase: str  # "starting", "training", "validating", "done", "cancelled"
-    epoch: int  # 1-based epoch in progress
-    epochs: int
-    step: int  # 1-based step within the epoch (reported after every group of steps: see group_size)
-    steps_per_epoch: int
-    train_loss: float | None  # Keras's running mean over the epoch so far, nats/char
-    batch_loss: float | None  # the last group of batches alone (their mean; see group_size)
-    val_loss: float | None  # after the last finished epoch
-    chars_per_sec: float  # training targets a second: every character for "sequence", one per window for "window"
-    elapsed: float  # seconds of this training session
-    eta: float | None  # seconds left, estimated from the step rate so far
-    sample: str | None = None  # the sample written after the last finished epoch (SAMPLE_CHARS characters)
-    sample_epoch: int | None = None  # the epoch (1-based) that sample was written after
-    budget_s: float | None = None  # the time budget in seconds, when the run has one
-    device: str | None = None  # where it trains, in words (charlstm/model/devices.py); None until the model is built
-
-    @property
-    def fraction(self) -> float:
-        total = self.epochs * self.steps_per_epoch
-        done = min(1.0, ((self.epoch - 1) * self.steps_per_epoch + self.step) / total) if total else 0.0
-        return max(done, min(1.0, self.elapsed / self.budget_s)) if self.budget_s else done
-
-
-@dataclass
-class Trained:
-    """What train() returns: the model in memory, ready for the run store."""
-
-    config: Config
-    vocab: Vocab
-    model: object  # keras.Model
-    history: dict
-    epochs_done: int
-    status: str  # "complete" or "cancelled"
-    train_seconds: float
-    chars_per_sec: float
-    resumed_from: str | None = None
-    probes: Probes | None = None  # the probe text traced after every finished epoch
-    best_epoch: int | None = None  # 1-based: the epoch whose weights the model holds (lowest val loss)
-    stopped: str | None = None  # why training ended (STOP_REASONS)
-    device: str | None = None  # where it trained, in words (charlstm/model/devices.py)
-
-
-# after every finished epoch: a sample from the numpy stepper, primed with a line start of the held-out part
-SAMPLE_CHARS, SAMPLE_TEMPERATURE, SAMPLE_SEED = 200, 0.8, 0
-# why a run ended, as history["stopped"] records it
-STOP_REASONS = {"epochs": "ran all its epochs", "minutes": "spent its time budget",
-                "patience": "had no lower validation loss for {patience} epochs (early stopping)",
-                "cancelled": "was cancelled",
-                "interrupted": "was interrupted (the server or its training process stopped); continue it to finish"}
-
-
-def stop_words(reason: str | None, config: Config) -> str | None:
-    """Why a run ended, in words that follow 'it': 'spent its time budget'."""
-    return STOP_REASONS[reason].format(patience=config.patience) if reason in STOP_REASONS else None
-
-
-class Cancelled(Exception):
-    """Training was cancelled before its first epoch finished: there is nothing to keep."""
-
-
-@dataclass(frozen=True)
-class Split:
-    vocab: Vocab
-    train: np.ndarray  # (n_train,) int32 ids
-    val: np.ndarray  # (n_val,) int32 ids
-
-
-def split(text: str, config: Config, vocab: Vocab | None = None) -> Split:
-    """Encode the prepared text and hold out its end for validation."""
-    text = corpus_mod.prepare(text, config.lowercase)
-    corpus_mod.check_length(text, config.seq_len, config.val_fraction)
-    vocab = vocab or Vocab.build(text)
-    ids = vocab.encode(text, drop_unknown=True)
-    n = int(len(ids) * (1 - config.val_fraction))
-    return Split(vocab, ids[:n], ids[n:])
-
-
-def windows(ids: np.ndarray, seq_len: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Non-overlapping (input, target) sequences; the target is the input shifted by one."""
-    m = (len(ids) - 1 - offset) // seq_len
-    x = ids[offset:offset + m * seq_len].reshape(m, seq_len)  # (m, seq_len)
-    y = ids[offset + 1:offset + 1 + m * seq_len].reshape(m, seq_len)
-    return x, y
-
-
-def epoch_batches(ids: np.ndarray, config: Config, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-    """One epoch's sequences: a fresh random phase and order, seeded by (seed, epoch) so resume repeats it."""
-    rng = np.random.default_rng([config.seed, epoch])
-    x, y = windows(ids, config.seq_len, int(rng.integers(config.seq_len)) if len(ids) > 2 * config.seq_len + 1 else 0)
-    order = rng.permutation(len(x))
-    steps = max(1, len(x) // config.batch_size)
-    keep = order[:steps * config.batch_size]  # whole batches only: one traced shape, even steps
-    return x[keep], y[keep]
-
-
-def steps_per_epoch(n_train: int, config: Config) -> int:
-    if config.formulation == "window":
-        return window_mod.steps_per_epoch(n_train, config)
-    return max(1, ((n_train - 1) // config.seq_len) // config.batch_size)
-
-
-def validation_data(val: np.ndarray, config: Config) -> tuple[np.ndarray, np.ndarray]:
-    """The held-out (input, target) pairs: shifted sequences, or for "window" one target per window."""
-    if config.formulation == "window":
-        return window_mod.validation(val, config.seq_len)
-    return windows(val, config.seq_len)
-
-
-def targets_per_step(config: Config) -> int:
-    return config.batch_size * (1 if config.formulation == "window" else config.seq_len)
-
+from charlstm.training.progress import SAMPLE_CHARS, SAMPLE_SEED, SAMPLE_TEMPERATURE, Cancelled, Progress, Trained
 
 # Keras runs this many multiply-adds of LSTM work (group_size) in one call into TensorFlow before Python hears
 # from it again: 16 steps of the default config, measured best (docs/benchmarks.md)
@@ -254,7 +139,6 @@ class Trainer:
 
         import keras
 
-        from charlstm.model.devices import check_batch, describe, make_strategy
         from charlstm.model.network import build_model  # sets TensorFlow's threads before any op runs
 
         strategy = make_strategy(self.strategy_name)  # before any TensorFlow op, as tf.distribute needs

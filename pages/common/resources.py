@@ -6,17 +6,17 @@ from pathlib import Path
 
 import streamlit as st
 
+from charlstm.model import sampling
 from charlstm.runs.store import Run, StoreError, default_home, demo_run, read_run
 from charlstm.serve.jobs import JobManager
-from charlstm.text import corpus as corpus_mod
-from charlstm.text.corpus import Corpus
+from charlstm.text import baselines
+from pages.common.builtin import builtin_corpus
 from pages.common.server_limits import limits
+from pages.common.workspace import settings, shelf, spaces
 
 
 @st.cache_resource(show_spinner=False)
 def _manager(home: str, key: str, _settings) -> JobManager:
-    from pages.common.workspace import spaces
-
     ws = spaces()
 
     def housekeeping(_view) -> None:  # after every job: keep each workspace within its quota, the store its cap
@@ -35,21 +35,12 @@ def _manager(home: str, key: str, _settings) -> JobManager:
 
 def store():
     """The shared store (personal mode: the only one)."""
-    from pages.common.workspace import spaces
-
     return spaces().shared
 
 
 def manager() -> JobManager:
-    from pages.common.workspace import settings
-
     s = settings()
     return _manager(str(default_home()), repr(s), s)
-
-
-@st.cache_resource(show_spinner="Loading the built-in corpus…")
-def builtin_corpus() -> Corpus:
-    return corpus_mod.builtin()  # immutable, so one copy serves every session
 
 
 @st.cache_resource(show_spinner=False)
@@ -72,8 +63,6 @@ def _run(path: str, stamp: int) -> Run | None:
 
 def load_run(key: str) -> Run | None:
     """A run this visitor may use, by key, or None when it is gone, unreadable or someone else's."""
-    from pages.common.workspace import shelf
-
     run = shelf().get(key) if isinstance(key, str) else None
     if run is None:
         return None
@@ -85,8 +74,6 @@ def load_run(key: str) -> Run | None:
 
 def run_store(run: Run):
     """The store that holds a run (its corpus is kept there): the visitor's own or the shared one."""
-    from pages.common.workspace import shelf
-
     if is_demo(run):
         return store()
     try:
@@ -106,10 +93,8 @@ def run_corpus_text(run: Run) -> str | None:
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _run_facts(path: str, stamp: int, _run: Run) -> tuple:
-    from charlstm.text import baselines
-
     text = run_corpus_text(_run) if _run.baselines is None or not _run.history.get("sample_prime") else None
-    return baselines.for_run(_run, text), baselines.prime_for(_run, text)
+    return baselines.for_run(_run, text), sampling.prime_for(_run, text)
 
 
 def run_facts(run: Run) -> tuple:

@@ -7,6 +7,7 @@ import os
 import streamlit as st
 
 from charlstm.serve import limits as limits_mod
+from charlstm.serve import settings as settings_mod
 
 
 def secret_overrides() -> dict:
@@ -26,7 +27,7 @@ def secret_overrides() -> dict:
 def limits() -> limits_mod.Limits:
     """The server's caps; a misconfigured value stops the page with a message naming it."""
     try:
-        return limits_mod.from_env(os.environ, secret_overrides())
+        return settings_mod.from_env(os.environ, secret_overrides())
     except ValueError as e:
         st.error(f"This server's limits are misconfigured: {e}. Ask whoever runs it to fix the setting.")
         st.stop()

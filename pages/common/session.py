@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from charlstm.runs.store import Run
-from charlstm.serve.jobs import ANY, JobView
+from charlstm.serve.job import ANY, JobView
 from charlstm.text.corpus import Corpus
 from pages.common import workspace
 from pages.common.resources import builtin_corpus, demo, load_run, manager

@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from charlstm.text import baselines
+from charlstm.training.progress import stop_words
 from pages.common import navigation, session, workspace
-from pages.common.resources import is_demo, run_facts
+from pages.common.resources import is_demo, manager, run_facts
 from pages.common.text import fmt_loss, md
 
 
@@ -26,8 +27,6 @@ BASELINES_HELP = ("Cross-entropy of the held-out part, in nats per character, lo
 
 def stop_note(run) -> str:
     """' (it spent its time budget)' for a run that stopped before its epochs, else ''."""
-    from charlstm.training.trainer import stop_words
-
     why = stop_words(run.history.get("stopped"), run.config) if run.epochs_done < run.config.epochs else None
     return f" (it {why})" if why else ""
 
@@ -58,8 +57,6 @@ def sidebar() -> None:
             st.caption(f"Run `{run.key[:8]}`")
         current = session.own_job_view() if workspace.public() else None
         if current is None and not workspace.public():
-            from pages.common.resources import manager
-
             current = manager().current()
         if current is not None and current.active:  # drawn once per page run: the live progress is on Train
             c = current.config

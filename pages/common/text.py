@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 from charlstm.runs.store import Run
+from charlstm.text import baselines
 from charlstm.text.corpus import visible
+from charlstm.training.progress import stop_words
 
 WJ = "\u2060"  # the invisible word joiner
 _AUTOLINK = re.compile(r"\\:|@|(?i:www)")
@@ -52,16 +54,12 @@ def model_words(run: Run, demo: bool) -> str:
 
 def baseline_words(run: Run, b) -> str:
     """'1.497 nats/char · letter frequencies 3.347 · uniform guess 4.174: learned ...', or the val loss alone."""
-    from charlstm.text import baselines
-
     said = baselines.sentence(run.val_loss, b)
     return said[0].upper() + said[1:] if said else f"Val loss {fmt_loss(run.val_loss)} nats/char"
 
 
 def kept_words(run: Run) -> str:
     """'epoch 12 of 20 (the lowest val loss); stopped: early stopping' for a run's weights and its end."""
-    from charlstm.training.trainer import stop_words
-
     n, best = run.epochs_done, run.best_epoch
     kept = f"the weights of epoch {best} of {n}" + (" (the lowest val loss)" if best and best != n else "")
     why = stop_words(run.history.get("stopped"), run.config)

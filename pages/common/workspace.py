@@ -14,8 +14,11 @@ import os
 import streamlit as st
 
 from charlstm.runs.store import default_home
+from charlstm.serve import settings as settings_mod
 from charlstm.serve import workspace as ws_mod
-from charlstm.serve.workspace import ServerSettings, Shelf, Workspaces
+from charlstm.serve.settings import ServerSettings
+from charlstm.serve.workspace import Shelf, Workspaces
+from pages.common.builtin import builtin_corpus
 from pages.common.server_limits import secret_overrides
 
 TOKEN = "ws.token"  # this session's workspace token (public mode)
@@ -26,7 +29,7 @@ PARAM = "ws"
 def settings() -> ServerSettings:
     """The server's mode and caps (st.secrets over the environment); a bad value stops the page, naming it."""
     try:
-        return ws_mod.settings_from(os.environ, secret_overrides())
+        return settings_mod.settings_from(os.environ, secret_overrides())
     except ValueError as e:
         st.error(f"This server's settings are misconfigured: {e}. Ask whoever runs it to fix the setting.")
         st.stop()
@@ -34,8 +37,6 @@ def settings() -> ServerSettings:
 
 @st.cache_resource(show_spinner=False)
 def _spaces(home: str, key: str, _s: ServerSettings) -> Workspaces:
-    from pages.common.resources import builtin_corpus
-
     return Workspaces(home, _s, builtin_sha=builtin_corpus().sha256)  # locks its own sweep: safe to share
 
 

@@ -122,7 +122,8 @@ def test_two_visitors_are_private_to_each_other(browser, public_server):
         assert params(a).get("ws") == token_a
 
         # B still has no runs; B imports a bundle of A's run (same key): it lands in B's workspace only
-        from charlstm.serve.workspace import ServerSettings, Workspaces
+        from charlstm.serve.settings import ServerSettings
+        from charlstm.serve.workspace import Workspaces
 
         spaces = Workspaces(public_server.home, ServerSettings())
         (run,) = spaces.shelf(token_a).list()

@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from charlstm.serve.workspace import ServerSettings, Workspaces
+from charlstm.serve.settings import ServerSettings
+from charlstm.serve.workspace import Workspaces
 
 from .conftest import VIEWPORT, running_server
 from .test_browser import (
