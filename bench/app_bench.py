@@ -5,7 +5,7 @@
 Starts `streamlit run app.py` on a free port with an empty run store, opens it in Debian's
 chromium (Playwright, no browser download), times the first page until its title is drawn,
 then starts a training of the chosen preset on the built-in corpus from the Train page and
-samples the server process's resident memory once a second. Appends to bench/results.json.
+samples the server process's resident memory once a second. Appends to bench/results/app.json.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from record import append  # bench/record.py: one file per benchmark, one machine record
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app_server import start_app  # bench/ is the script's folder, first on sys.path
@@ -26,7 +28,7 @@ from app_server import start_app  # bench/ is the script's folder, first on sys.
 from charlstm.config import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).with_name("results.json")
+RESULTS = "app"  # bench/results/app.json (record.py)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
@@ -103,9 +105,7 @@ def main() -> None:
              "browser_watches": args.watch, "server_cpu_cores_busy": round(server_cpu, 2),
              "progress_at_end": progress}
     print(json.dumps(entry, indent=1))
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    results.append(entry)
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    append(RESULTS, entry)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 With the shipped 2 x 128 demo model: the story's comparison (the text read with and without the clamp,
 every position's prediction, an 80-character continuation each way), and 2,000 characters of plain
 generation with this tree's Stepper against the Stepper of commit --base (before interventions existed),
-loaded from git. Each figure is the fastest of --repeat runs. Appends one entry to bench/results.json.
+loaded from git. Each figure is the fastest of --repeat runs. Appends one entry to bench/results/clamp.json.
 """
 
 from __future__ import annotations
@@ -19,15 +19,17 @@ import time
 import types
 from pathlib import Path
 
+from record import append  # bench/record.py: one file per benchmark, one machine record
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from charlstm import lstm_np  # noqa: E402
+from charlstm.model import lstm_np  # noqa: E402
 from charlstm.insight.interventions import STORY, compare, story_clamp  # noqa: E402
 from charlstm.model.sampling import sample_index  # noqa: E402
 from charlstm.runs.store import demo_run  # noqa: E402
 
-RESULTS = Path(__file__).with_name("results.json")
+RESULTS = "clamp"  # bench/results/clamp.json (record.py)
 
 
 def fastest(fn, repeat: int) -> float:
@@ -77,9 +79,7 @@ def main() -> None:
              "clamp_comparison_ms": round(cmp_s * 1e3, 1), "generate_2000_s_now": round(now_s, 4),
              f"generate_2000_s_{a.base}": round(base_s, 4), "clamp": clamp.__dict__}
     print(json.dumps(entry, indent=1))
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    results.append(entry)
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    append(RESULTS, entry)
 
 
 if __name__ == "__main__":

@@ -5,19 +5,20 @@
 Everything is timed cold, as the first visitor of a run meets it: the sample is traced through
 the model (random weights: speed only) and then scored or searched. Each figure is the fastest
 of --repeat runs, since other work on a shared machine only ever adds time; the CPU seconds of
-that process are printed beside it. Appends one entry to bench/results.json. Also times the
+that process are printed beside it. Appends one entry to bench/results/find.json. Also times the
 shipped 2 x 128 demo model, whose top units are printed for docs/units.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import time
 from pathlib import Path
+
+from record import append  # bench/record.py: one file per benchmark, one machine record
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -37,7 +38,7 @@ from charlstm.insight.gates import EXAMPLE, trace_weights
 from charlstm.model.lstm_np import LayerWeights, Weights
 from charlstm.text.corpus import Vocab, builtin
 
-RESULTS = Path(__file__).with_name("results.json")
+RESULTS = "find"  # bench/results/find.json (record.py)
 SPAN = (19, 20)  # the space after "eat." in EXAMPLE
 
 
@@ -128,9 +129,7 @@ def main() -> None:
     demo = demo_run()
     entry["2x128 demo"] = timings(demo.weights, demo.vocab, text, args.repeat)
     entry["demo_top_units"] = demo_top_units()
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    results.append(entry)
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    append(RESULTS, entry)
 
     print(f"{len(text):,} characters, fastest of {args.repeat}, load average {entry['machine']['load_avg_1min']}\n")
     print("| model | cell finder, line position | cell finder, word start | span match | the trace alone |")
@@ -139,7 +138,7 @@ def main() -> None:
         t = entry[name]
         print(f"| {name} | {t['cell_finder_line-position_s']:.2f} s | {t['cell_finder_word-start_s']:.2f} s | "
               f"{t['span_match_s']:.2f} s | {t['trace_s']:.2f} s |")
-    print("\n(each column timed on its own; CPU seconds in bench/results.json)")
+    print("\n(each column timed on its own; CPU seconds in bench/results/find.json)")
     print("\nthe shipped model's top units:")
     for label, rows in entry["demo_top_units"].items():
         print(f"  {label}: " + ", ".join(f"layer {r['layer']} {r['state']} unit {r['unit']} ({r['score']:+.3f})"

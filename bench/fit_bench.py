@@ -5,7 +5,7 @@
 
 Each text is written to a file and trained exactly as a person would: `python -m charlstm train FILE`,
 no options, in its own process (an empty run store each time). Wall time is that whole command, TensorFlow's
-start included. The results are appended to bench/fit_results.json and docs/fitting.md's table (between the
+start included. The results are appended to bench/results/fit.json and docs/fitting.md's table (between the
 fit_bench markers) is rewritten from the latest run of each text. The 8 kB text must end at least
 0.9 nats/char below its unigram baseline, within 3 minutes.
 """

@@ -4,19 +4,20 @@
 
 Each repeat starts a fresh `streamlit run app.py` (no session has run st.navigation yet), opens /gates in Debian's
 chromium with the recorder of tests/e2e/test_deep_link.py, and writes the milliseconds between the first list of
-links drawn and the app's own (0 when only ours was ever drawn) to bench/flash_results.json.
+links drawn and the app's own (0 when only ours was ever drawn) to bench/results/flash.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from record import append  # bench/record.py: one file per benchmark, one machine record
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -25,7 +26,7 @@ from app_server import start_app, wait_idle  # noqa: E402  (bench/ is the script
 from e2e.conftest import CHROMIUM_ARGS  # noqa: E402
 from e2e.test_deep_link import RECORD_NAV_JS  # noqa: E402
 
-RESULTS = Path(__file__).with_name("flash_results.json")
+RESULTS = "flash"  # bench/results/flash.json (record.py)
 
 
 def main() -> None:
@@ -56,9 +57,7 @@ def main() -> None:
         browser.close()
     row = {"when": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
            "raw_list_shown_ms": shown}
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    results.append(row)
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    append(RESULTS, row)
     print(f"Streamlit's raw page list shown for {shown} ms before the app's navigation")
 
 

@@ -8,7 +8,7 @@ presses Generate `--repeats` times with a different seed each time. For each it 
 ("2,000 characters in 0.12 s: 16,129 characters per second") and times the browser from the click until the
 run has finished and is drawn; it also counts the pieces the text arrived in (the server's markdown deltas). The library
 alone (sampling.generate on the same model, no page) is timed in this process for comparison.
-Appends to bench/results.json.
+Appends to bench/results/generate.json.
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from record import append  # bench/record.py: one file per benchmark, one machine record
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from app_server import forward_msg, markdown_sent, start_app, wait_idle  # noqa: E402  (bench/ is the script's folder, first on sys.path)
 
-RESULTS = Path(__file__).with_name("results.json")
+RESULTS = "generate"  # bench/results/generate.json (record.py)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 RATE = re.compile(r"([\d,]+) characters in ([\d.]+) s: ([\d,]+) characters per second")
@@ -134,8 +136,7 @@ def main() -> None:
              "click_to_caption_chars_per_sec_median": round(statistics.median(clicked)),
              "pieces": pieces, "library_chars_per_sec_median": round(lib)}
     print(json.dumps(entry, indent=1))
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    RESULTS.write_text(json.dumps([*results, entry], indent=1) + "\n")
+    append(RESULTS, entry)
 
 
 if __name__ == "__main__":

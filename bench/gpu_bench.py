@@ -1,6 +1,6 @@
 """GPU against CPU: one epoch of the default config on the built-in corpus, on each, with chars/s and steps/s.
 
-    python bench/gpu_bench.py [--out bench/gpu_results.json] [--legs gpu cpu] [--budget-s 600]
+    python bench/gpu_bench.py [--out bench/results/gpu.json] [--legs gpu cpu] [--budget-s 600]
     KERAS_BACKEND=torch python bench/gpu_bench.py ...   # Keras 3 on PyTorch (cuDNN LSTM), no TensorFlow needed
 
 Runs as it is on any machine with a GPU that Keras's backend can see (TensorFlow with CUDA, PyTorch

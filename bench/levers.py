@@ -5,7 +5,7 @@
 The loop levers (steps_per_execution, callbacks, tf.data, XLA, a train loop of our own) are models side by side
 in one process that take turns every few steps, so a noisy shared machine hits them alike. The thread levers
 need a fresh process each (TensorFlow's thread settings hold only before its first op): they take turns
-process by process. Appends to bench/levers_results.json and prints a markdown table.
+process by process. Appends to bench/results/levers.json and prints a markdown table.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ import sys
 import time
 from pathlib import Path
 
+from record import append  # bench/record.py: one file per benchmark, one machine record
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-RESULTS = Path(__file__).with_name("levers_results.json")
+RESULTS = "levers"  # bench/results/levers.json (record.py)
 
 # Levers that a fresh process each (thread settings hold only before TensorFlow's first op): name -> environment
 PROCESS_LEVERS = {
@@ -165,8 +167,7 @@ def main() -> None:
             print(f"round {r + 1}: {n} {figures[n][-1]} steps/s (load {os.getloadavg()[0]:.1f})", flush=True)
     entry["threads"] = figures
     entry["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    RESULTS.write_text(json.dumps([*results, entry], indent=1) + "\n")
+    append(RESULTS, entry)
     print("\n| lever | steps/s, median (each turn) |\n| --- | --- |")
     for n, v in list(entry.get("loop", {}).items()) + list(figures.items()):
         if not n.startswith("_") and v:

@@ -9,7 +9,7 @@ epoch with the lowest validation loss, and stops at the epoch boundary nearest t
 shipped copy leaves out the optimizer state (it is never continued), which halves model.keras. It
 then checks the forget-gate story of the Gates page on it (the units that let go at the sentence
 boundary of "Divya likes to eat. Reena is not fat.") and writes what it measured to
-bench/demo_results.json. docs/shipped-model.md records the command and the figures.
+bench/results/demo.json. docs/shipped-model.md records the command and the figures.
 
 Nothing here is TensorFlow-only: with KERAS_BACKEND=torch (and torch installed) it trains the same
 model on a GPU machine; weights.npz and the numpy stepper do not care which backend trained them.
@@ -18,7 +18,6 @@ model on a GPU machine; weights.npz and the numpy stepper do not care which back
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -26,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from record import append  # bench/record.py: one file per benchmark, one machine record
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -37,7 +38,7 @@ from charlstm.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "charlstm" / "data" / "demo"
-RESULTS = ROOT / "bench" / "demo_results.json"
+RESULTS = "demo"  # bench/results/demo.json (record.py)
 MAX_BYTES = 8_000_000  # the shipped folder must stay under 8 MB
 STORY = "Divya likes to eat. Reena is not fat."
 # The recipe: the shipped model's (bench/gpu/demo-h200-jax, docs/shipped-model.md): 2 x 256, embedding 64,
@@ -133,8 +134,7 @@ def main() -> None:
             shutil.copytree(run.path, args.out)
             args.out.chmod(0o755)
         result["installed_to"] = str(args.out) if install else None
-    runs = json.loads(RESULTS.read_text()) if RESULTS.is_file() else []
-    RESULTS.write_text(json.dumps([*runs, result], indent=2) + "\n")
+    append(RESULTS, result)
     print(f"\nrun {run.key}: val loss {run.val_loss:.4f} (epoch {run.best_epoch} of {run.epochs_done}, "
           f"stopped: {run.history.get('stopped')}), {run.meta['train_seconds']:.0f} s, {size / 1e6:.1f} MB"
           + (f", installed in {args.out}" if install else ", not installed"))

@@ -14,7 +14,7 @@ so that neither's threads or memory touch the other's. Three comparisons:
 
 The clocks count training (for charlstm its whole `Trainer`: model.fit, callbacks, tracing), never validation.
 charlstm trains with this process's Python (needs TensorFlow); the reference with --torch-python (needs torch).
-Appends to bench/peer_results.json and prints a markdown table with the ratios.
+Appends to bench/results/peer.json and prints a markdown table with the ratios.
 """
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ import sys
 import time
 from pathlib import Path
 
+from record import append  # bench/record.py: one file per benchmark, one machine record
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-RESULTS = Path(__file__).with_name("peer_results.json")
+RESULTS = "peer"  # bench/results/peer.json (record.py)
 
 
 # charlstm's best config for a 10-minute budget on these machines: the default model without dropout (it costs a
@@ -147,7 +149,7 @@ def main() -> None:
     p.add_argument("--torch-threads", type=int, default=1,
                    help="PyTorch's intra-op threads (charlstm trains on one: CHARLSTM_TF_THREADS); 0: PyTorch's own")
     p.add_argument("--label", default="")
-    p.add_argument("--no-save", action="store_true", help="print only; leave bench/peer_results.json alone")
+    p.add_argument("--no-save", action="store_true", help="print only; leave bench/results/peer.json alone")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -180,8 +182,7 @@ def main() -> None:
     entry["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     print("\n" + table(entry))
     if not args.no_save:
-        results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-        RESULTS.write_text(json.dumps([*results, entry], indent=1) + "\n")
+        append(RESULTS, entry)
 
 
 if __name__ == "__main__":

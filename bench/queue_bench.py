@@ -5,13 +5,12 @@
 Runs the load test `tests/test_fair_queue.py::test_twenty_visitors_at_once_the_queue_cap_holds` (20 simulated
 visitors submit at once through one JobManager with a queue of 8) and writes what it measured: the resident memory
 of the process holding the manager (the server's side) before, at most during and after, and the peak of the one
-worker process at a time, to bench/queue_results.json. The test asserts the queue's behaviour; these figures
+worker process at a time, to bench/results/queue.json. The test asserts the queue's behaviour; these figures
 are kept here, since a busy machine moves them.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import re
@@ -20,8 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+from record import append  # bench/record.py: one file per benchmark, one machine record
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).with_name("queue_results.json")
+RESULTS = "queue"  # bench/results/queue.json (record.py)
 
 
 def main() -> None:
@@ -35,9 +36,7 @@ def main() -> None:
     row = {"when": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
            "load_average": os.getloadavg()[0], "server_rss_mb": {"before": before, "peak": during, "after": after},
            "worker_peak_rss_mb": worker}
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    results.append(row)
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    append(RESULTS, row)
     print(f"server side: {before} MB before, at most {during} MB during, {after} MB after; worker peak {worker} MB")
 
 

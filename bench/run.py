@@ -2,20 +2,21 @@
 
     python bench/run.py [--minutes 5] [--preset default] [--units U ...] [--skip-train]
 
-Writes bench/results.json (appends one entry per run) and prints a markdown table for the
+Appends one entry per run to bench/results/train.json and prints a markdown table for the
 README. Tests never assert wall-clock times; this script is where speed is measured.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
 import sys
 import time
 from pathlib import Path
+
+from record import append  # bench/record.py: one file per benchmark, one machine record
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -25,7 +26,7 @@ from charlstm.config import PRESETS, Config
 from charlstm.text.corpus import builtin
 from charlstm.text.split import epoch_batches, split, windows
 
-RESULTS = Path(__file__).with_name("results.json")
+RESULTS = "train"  # bench/results/train.json (record.py)
 
 
 def peak_rss_mb() -> float:
@@ -125,9 +126,7 @@ def main() -> None:
         print(f"training {c.layers}x{c.units} batch {c.batch_size} seq {c.seq_len} lr {c.learning_rate} "
               f"dropout {c.dropout} for {args.minutes} min on the built-in corpus")
         entry |= train_curve(config, args.minutes)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    results.append(entry)
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    append(RESULTS, entry)
     if "final_val_loss" in entry:
         print(f"\n| config | steps/s | chars/s | val loss after {args.minutes:g} min | peak RSS |")
         print(f"| {c.layers}x{c.units} b{c.batch_size} s{c.seq_len} lr{c.learning_rate} d{c.dropout} | "

@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from charlstm import comparison, window  # noqa: E402
+from charlstm.text import window  # noqa: E402
+from charlstm.views import comparison  # noqa: E402
 from charlstm.config import PRESETS, Config  # noqa: E402
 from charlstm.text.corpus import builtin  # noqa: E402
 from charlstm.text.split import epoch_batches, split, targets_per_step  # noqa: E402

@@ -6,13 +6,12 @@ Starts `streamlit run app.py` (public mode, an empty run store: the shipped mode
 in its own browser context of Debian's chromium (Playwright, no browser download): first alone, one visitor at a
 time, then `--visitors` visitors at once, each on one of the three pages in turn (two on each). A page's time is
 from `goto` until its chart (Gates, Units) or its streamed text and rate (Generate) is drawn and the script run is
-over. Writes bench/visitors_results.json and prints a table.
+over. Writes bench/results/visitors.json and prints a table.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -22,11 +21,13 @@ import threading
 import time
 from pathlib import Path
 
+from record import append  # bench/record.py: one file per benchmark, one machine record
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from app_server import start_app, wait_idle  # noqa: E402  (bench/ is the script's folder, first on sys.path)
 
-RESULTS = Path(__file__).with_name("visitors_results.json")
+RESULTS = "visitors"  # bench/results/visitors.json (record.py)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 PAGES = ("gates", "units", "generate")
@@ -102,9 +103,7 @@ def main() -> None:
            "alone_s": {p: round(statistics.median(v), 2) for p, v in alone.items()},
            "together_s": {p: round(statistics.median(v), 2) for p, v in together.items()},
            "together_max_s": {p: round(max(v), 2) for p, v in together.items()}}
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    results.append(row)
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    append(RESULTS, row)
     print(f"{'page':<10} {'alone (median s)':>17} {f'{args.visitors} at once (median s)':>24} {'(max s)':>8}")
     for p in PAGES:
         print(f"{p:<10} {row['alone_s'][p]:>17.2f} {row['together_s'][p]:>24.2f} {row['together_max_s'][p]:>8.2f}")

@@ -1,6 +1,6 @@
 """Training speed in the app, with Chromium showing the Train page all the way, against the command line.
 
-    python bench/worker_bench.py [--default-epochs 1] [--threads 1,2] [--out bench/worker_results.json]
+    python bench/worker_bench.py [--default-epochs 1] [--threads 1,2] [--out bench/results/worker.json]
 
 For each case (the quick demo preset, and the default config for --default-epochs, once per
 TensorFlow thread count in --threads) it trains on the built-in corpus twice, in one run:
@@ -182,7 +182,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--default-epochs", type=int, default=1, help="epochs of the default config (8 take ~5 min)")
     p.add_argument("--threads", default="1,2", help="TensorFlow intra-op threads to try for the default config")
-    p.add_argument("--out", default=str(Path(__file__).with_name("worker_results.json")))
+    p.add_argument("--out", default=str(Path(__file__).with_name("results") / "worker.json"))
     p.add_argument("--panel-cost", action="store_true", help="also measure the live panel's server CPU per refresh")
     p.add_argument("--panel-only", action="store_true", help="only that")
     args = p.parse_args()
