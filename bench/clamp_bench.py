@@ -24,8 +24,8 @@ from record import append  # bench/record.py: one file per benchmark, one machin
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from charlstm.model import lstm_np  # noqa: E402
 from charlstm.insight.interventions import STORY, compare, story_clamp  # noqa: E402
+from charlstm.model import lstm_np  # noqa: E402
 from charlstm.model.sampling import sample_index  # noqa: E402
 from charlstm.runs.store import demo_run  # noqa: E402
 

@@ -28,11 +28,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from charlstm.text import window  # noqa: E402
-from charlstm.views import comparison  # noqa: E402
 from charlstm.config import PRESETS, Config  # noqa: E402
+from charlstm.text import window  # noqa: E402
 from charlstm.text.corpus import builtin  # noqa: E402
 from charlstm.text.split import epoch_batches, split, targets_per_step  # noqa: E402
+from charlstm.views import comparison  # noqa: E402
 
 TUTORIAL = PRESETS["the tutorial, exactly"]
 # the tutorial: windows of 50 -> 1 target, input i / V; the default: every character a target, learned embedding
