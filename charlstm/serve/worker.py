@@ -1,7 +1,8 @@
-"""One training, start to finish: plan it, train it, store it; and the worker process that runs one for the app.
+"""The worker process that runs one training for the app (`python -m charlstm.serve.worker`), and the bundle check
+run out of process.
 
-`execute()` is the whole of a training after the decision to train: the command line calls it
-in its own process, and the app's JobManager runs it here, in `python -m charlstm.serve.worker`.
+The worker reads a JobSpec, runs training/execute.py's `execute()` (the same path the command line takes) and
+reports on its stdout.
 
 Why a fresh `python -m charlstm.serve.worker` subprocess rather than multiprocessing's spawn context:
 the server must never import TensorFlow, and spawn re-imports the parent's `__main__` in the
