@@ -54,8 +54,9 @@ mutate: $(VENV)/.installed
 	$(PY) bench/mutate.py charlstm/serve/workspace.py tests/test_workspace_edges.py tests/test_workspace.py
 	$(PY) bench/mutate.py charlstm/runs/store.py tests/test_store_edges.py tests/test_store.py tests/test_bundles.py
 	$(PY) bench/mutate.py charlstm/serve/worker.py tests/test_worker_protocol.py
-	$(PY) bench/mutate.py charlstm/serve/jobs.py --defs _parse,death_message tests/test_worker_protocol.py \
-		tests/test_jobs.py::test_death_messages_say_what_happened
+	$(PY) bench/mutate.py charlstm/serve/protocol.py tests/test_worker_protocol.py
+	$(PY) bench/mutate.py charlstm/serve/job.py --defs death_message,ending,read_queue tests/test_worker_protocol.py \
+		tests/test_jobs.py
 
 # Retrain the small model that ships with the package (see docs/shipped-model.md).
 demo-model: $(VENV)/.installed
