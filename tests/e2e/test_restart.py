@@ -73,7 +73,12 @@ def wait_for_worker_end(home, token: str, epochs: int) -> None:
         if runs and runs[0].history.get("stopped") == "interrupted" and runs[0].epochs_done >= epochs:
             return
         time.sleep(0.5)
-    pytest.fail(f"the orphaned worker stored no interrupted run with {epochs}+ epochs", pytrace=False)
+    seen = [(r.key[:8], r.status, r.history.get("stopped"), r.epochs_done) for r in runs_of(home, token)]
+    workers = subprocess.run(["pgrep", "-af", "charlstm.serve.worker"], capture_output=True, text=True).stdout
+    folders = sorted(str(p.relative_to(home)) for p in home.glob("workspaces/*/runs/*"))
+    pytest.fail(f"the orphaned worker stored no interrupted run with {epochs}+ epochs; the workspace holds {seen} "
+                f"(key, status, stopped, epochs), its runs folder {folders}; worker processes alive: "
+                f"{workers.strip() or 'none'}", pytrace=False)
 
 
 def test_a_stopped_server_keeps_the_finished_epochs_and_one_click_finishes_the_run(browser, tmp_path_factory,
