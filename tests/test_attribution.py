@@ -148,8 +148,8 @@ def test_the_shipped_model_adds_up_from_a_space_and_says_when_the_zero_embedding
     text = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun."
     t = text.index(" Juliet")  # the space before it: why a capital J?
     assert neutral_char(run.vocab) == " "
-    a = attribute(run.weights, run.vocab, text, t, method="ig", steps=64, baseline=" ")
-    assert a.gap < 0.05 and a.baseline == " "
-    b = attribute(run.weights, run.vocab, text, t, method="ig", steps=64, baseline=None)
-    assert b.baseline == "zero" and b.gap is not None and attribute(
-        run.weights, run.vocab, text, t, method="gxi").gap is None
+    a = attribute(run.weights, run.vocab, text, t, method="ig", steps=256, baseline=" ")
+    assert a.target.char == "J" and a.baseline == " " and a.gap < 0.05
+    b = attribute(run.weights, run.vocab, text, t, method="ig", steps=256, baseline=None)
+    assert b.baseline == "zero" and b.gap > 1  # measured: the sum misses by thousands of times the change
+    assert attribute(run.weights, run.vocab, text, t, method="gxi").gap is None
