@@ -66,3 +66,14 @@ def after_full_stop(text: str) -> np.ndarray:
     y = np.zeros(len(text))
     y[1:] = [c == "." for c in text[:-1]]
     return y
+
+
+def planted_text(n: int = 2000, seed: int = 0) -> str:
+    """Sentences of a, b and c words ending in ". " and starting with a capital, as the planted model expects."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while sum(len(s) for s in out) < n:
+        words = ["".join(rng.choice(list("abc"), rng.integers(1, 4))) for _ in range(rng.integers(2, 6))]
+        words[0] = rng.choice(["A", "B"]) + words[0]
+        out.append(" ".join(words) + ". ")
+    return "".join(out)[:n]
