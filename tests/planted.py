@@ -18,8 +18,11 @@ TEXT = "ab ca. Ba cab. Ac ba. Bb cc a. Aab ca bc. Ba ab. Bc"
 DOT, AFTER = 0, 1  # their places before any permutation
 
 
-def planted(units: int = 16, seed: int = 0, perm: np.ndarray | None = None) -> Weights:
-    """The planted model; perm[j] is where unit j goes (a second model with its units in another order)."""
+def planted(units: int = 16, seed: int = 0, perm: np.ndarray | None = None, reads_after: bool = True) -> Weights:
+    """The planted model; perm[j] is where unit j goes (a second model with its units in another order).
+
+    reads_after=False: the output layer ignores AFTER, so the model cannot expect the capital after ". ".
+    """
     rng = np.random.default_rng(seed)
     v, s = len(VOCAB), VOCAB.stoi
     emb = np.eye(v, dtype=np.float32)  # one-hot: each character its own input line
@@ -43,7 +46,7 @@ def planted(units: int = 16, seed: int = 0, perm: np.ndarray | None = None) -> W
     b[col["i"][AFTER]], b[col["f"][AFTER]], b[col["g"][AFTER]], b[col["o"][AFTER]] = -2.3, -8.0, 8.0, 8.0
     dense_w = np.zeros((units, v), np.float32)
     dense_w[noise] = rng.normal(0, 0.1, (len(noise), v))
-    dense_w[AFTER, [s["A"], s["B"]]] = 6.0  # a capital after ". "
+    dense_w[AFTER, [s["A"], s["B"]]] = 6.0 if reads_after else 0.0  # a capital after ". "
     dense_w[DOT, s[" "]] = 4.0  # a space after "."
     dense_b = np.zeros(v, np.float32)
     dense_b[[s["A"], s["B"]]] = -2.0
