@@ -196,8 +196,9 @@ def factorised(path: str, stamp: str, text: str, layer: int, state: str, k: int,
 def source_text_ui(run: Run, key: str, field: str, label: str) -> str | None:
     """A text area that starts with a sample of the run's corpus (as long as the server allows); None when the model
     cannot read it."""
-    cap = getattr(limits(), field)
-    default_for(key, (run.path, cap), corpus_text(run, min(cap, 2_000))[0])
+    if st.session_state.get(f"{key}.context") != str(run.path):  # a new model: a sample of its own corpus
+        st.session_state[f"{key}.context"] = str(run.path)
+        st.session_state[key] = corpus_text(run, min(getattr(limits(), field), 2_000))[0]
     cap = capped(key, field)
     text = clip(st.text_area(label, key=key, max_chars=cap, height=120,
                              help=f"It starts as the held-out end of the run's corpus, which the model never "
