@@ -1,4 +1,4 @@
-"""Command line: python -m charlstm {train,resume,generate,trace,match,units,runs,export,import,delete}."""
+"""Command line: python -m charlstm {train,resume,generate,trace,match,units,attribute,components,compare,runs,...}."""
 
 from __future__ import annotations
 
@@ -502,6 +502,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     _training_commands(sub)
     _reading_commands(sub)
+    from .cli_insight import register  # attribute, components, compare; trace --csv
+
+    register(sub)
     _store_commands(sub)
     return p
 
