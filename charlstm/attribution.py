@@ -65,40 +65,59 @@ class Attribution:
         return abs(self.total - change) / max(abs(change), 1e-6)
 
 
-# ---- the batched forward and backward passes
+# ---- the batched forward and backward passes, time-major inside: every step's slice is contiguous
 @dataclass
 class _Layer:
-    x: np.ndarray  # (B, T, input)
-    h: np.ndarray  # (B, T, units)
-    c: np.ndarray  # (B, T, units)
-    i: np.ndarray  # (B, T, units), gates after their activation
-    f: np.ndarray
-    g: np.ndarray  # the tanh candidate
-    o: np.ndarray
+    a: np.ndarray  # (T, B, 4 * units): the gates after their activation, i, f, g (the tanh candidate), o
+    c: np.ndarray  # (T, B, units)
+    h: np.ndarray  # (T, B, units)
+
+    def gate(self, name: str) -> np.ndarray:
+        """(T, B, units) of one of i, f, g, o, c, h."""
+        if name in "ch":
+            return getattr(self, name)
+        u = self.c.shape[2]
+        n = "ifgo".index(name)
+        return self.a[:, :, n * u:(n + 1) * u]
+
+
+def _halves(u: int, dtype) -> np.ndarray:
+    """sigmoid(z) = 0.5 + 0.5 tanh(z / 2): 0.5 for the three sigmoid gates' columns, 1 for the candidate's."""
+    s = np.full(4 * u, 0.5, dtype)
+    s[2 * u:3 * u] = 1.0
+    return s
 
 
 def forward(weights: Weights, x: np.ndarray, layers: int | None = None) -> list[_Layer]:
-    """Every layer (the first `layers`) over embedded inputs x (B, T, emb) from an empty state, all recorded."""
+    """Every layer (the first `layers`) over embedded inputs x (B, T, emb) from an empty state, all recorded.
+
+    As lstm_np.Stepper: the sigmoid gates' columns are halved once (exact in floating point), so one tanh of
+    the step's pre-activations gives all four gates.
+    """
     out = []
+    x = np.ascontiguousarray(np.swapaxes(x, 0, 1))  # (T, B, emb)
     for lw in weights.layers[:layers]:
-        k, r, b = (np.asarray(a, x.dtype) for a in (lw.kernel, lw.recurrent, lw.bias))
-        B, T, _ = x.shape
-        u = lw.units
-        xz = x @ k + b  # (B, T, 4u): every step's input part at once
-        rec = {n: np.empty((B, T, u), x.dtype) for n in ("h", "c", "i", "f", "g", "o")}
-        h, c = np.zeros((B, u), x.dtype), np.zeros((B, u), x.dtype)
+        T, B, _ = x.shape
+        u, dt = lw.units, x.dtype
+        half = _halves(u, dt)
+        shift = np.where(half == 0.5, 0.5, 0.0).astype(dt)
+        r = np.asarray(lw.recurrent, dt) * half
+        xz = x @ (np.asarray(lw.kernel, dt) * half) + np.asarray(lw.bias, dt) * half  # (T, B, 4u) at once
+        A = np.empty((T, B, 4 * u), dt)
+        C = np.empty((T, B, u), dt)
+        H = np.empty((T, B, u), dt)
+        h, c = np.zeros((B, u), dt), np.zeros((B, u), dt)
         for t in range(T):
-            z = xz[:, t] + h @ r  # (B, 4u)
-            i = 0.5 + 0.5 * np.tanh(0.5 * z[:, :u])
-            f = 0.5 + 0.5 * np.tanh(0.5 * z[:, u:2 * u])
-            g = np.tanh(z[:, 2 * u:3 * u])
-            o = 0.5 + 0.5 * np.tanh(0.5 * z[:, 3 * u:])
-            c = f * c + i * g
-            h = o * np.tanh(c)
-            for n, v in (("h", h), ("c", c), ("i", i), ("f", f), ("g", g), ("o", o)):
-                rec[n][:, t] = v
-        out.append(_Layer(x=x, **rec))
-        x = rec["h"]
+            a = np.matmul(h, r, out=A[t])
+            a += xz[t]
+            np.tanh(a, out=a)
+            a *= half
+            a += shift  # i, f, o: sigmoid; g: tanh
+            c = np.multiply(a[:, u:2 * u], c, out=C[t])
+            c += a[:, :u] * a[:, 2 * u:3 * u]
+            h = np.multiply(a[:, 3 * u:], np.tanh(c), out=H[t])
+        out.append(_Layer(a=A, c=C, h=H))
+        x = H
     return out
 
 
@@ -113,39 +132,67 @@ def backward(weights: Weights, cache: list[_Layer], dh_top: np.ndarray | None = 
     (name in GATES, (B, units)) a gradient on that layer's gate, cell or hidden value at the last step.
     Only the last step is ever seeded: the text is cut at the position explained.
     """
-    B, T, u = cache[-1].h.shape
+    T, B, u = cache[-1].h.shape
     dt = cache[-1].h.dtype
-    dh_seq = np.zeros((B, T, u), dt)
+    dh_seq = np.zeros((T, B, u), dt)
     if dh_top is not None:
-        dh_seq[:, -1] += dh_top
+        dh_seq[-1] += dh_top
     for k in range(len(cache) - 1, -1, -1):
         lw, L = weights.layers[k], cache[k]
         u = lw.units
-        extra = {n: np.zeros((B, u), dt) for n in "hcifgo"}
-        if seed is not None and k == len(cache) - 1:
-            extra[_SEED[seed[0]]] = seed[1]
-        dz = np.empty((B, T, 4 * u), dt)
+        A, C = L.a, L.c
+        TC = np.tanh(C)  # (T, B, u)
+        OT = A[:, :, 3 * u:] * (1.0 - TC * TC)  # d c / d h through h = o tanh(c)
+        D = A * (1.0 - A)  # the sigmoid gates' derivatives...
+        D[:, :, 2 * u:3 * u] = 1.0 - A[:, :, 2 * u:3 * u] ** 2  # ... and the candidate's tanh
+        seeded = seed is not None and k == len(cache) - 1
+        name = _SEED[seed[0]] if seeded else None
+        dz = np.empty((T, B, 4 * u), dt)
         dh_next, dc_next = np.zeros((B, u), dt), np.zeros((B, u), dt)
-        r_t = np.asarray(lw.recurrent, dt).T  # (4u, u)
+        zero = np.zeros((B, u), dt)
+        r_t = np.ascontiguousarray(np.asarray(lw.recurrent, dt).T)  # (4u, u)
         for t in range(T - 1, -1, -1):
-            last = t == T - 1
-            dh = dh_seq[:, t] + dh_next + (extra["h"] if last else 0.0)
-            tc = np.tanh(L.c[:, t])
-            dc = dc_next + dh * L.o[:, t] * (1.0 - tc * tc) + (extra["c"] if last else 0.0)
-            c_prev = L.c[:, t - 1] if t > 0 else np.zeros((B, u), dt)
-            i, f, g, o = L.i[:, t], L.f[:, t], L.g[:, t], L.o[:, t]
-            di = dc * g + (extra["i"] if last else 0.0)
-            df = dc * c_prev + (extra["f"] if last else 0.0)
-            dg = dc * i + (extra["g"] if last else 0.0)
-            do = dh * tc + (extra["o"] if last else 0.0)
-            dz[:, t, :u] = di * i * (1.0 - i)
-            dz[:, t, u:2 * u] = df * f * (1.0 - f)
-            dz[:, t, 2 * u:3 * u] = dg * (1.0 - g * g)
-            dz[:, t, 3 * u:] = do * o * (1.0 - o)
-            dh_next = dz[:, t] @ r_t
-            dc_next = dc * f
-        dh_seq = dz @ np.asarray(lw.kernel, dt).T  # (B, T, input): on to the layer below
-    return dh_seq
+            dh = dh_seq[t] + dh_next
+            if seeded and t == T - 1 and name == "h":
+                dh += seed[1]
+            dc = dh * OT[t]
+            dc += dc_next
+            if seeded and t == T - 1 and name == "c":
+                dc += seed[1]
+            d, a = dz[t], A[t]
+            np.multiply(dc, a[:, 2 * u:3 * u], out=d[:, :u])  # d i = dc g
+            np.multiply(dc, C[t - 1] if t > 0 else zero, out=d[:, u:2 * u])  # d f = dc c_prev
+            np.multiply(dc, a[:, :u], out=d[:, 2 * u:3 * u])  # d g = dc i
+            np.multiply(dh, TC[t], out=d[:, 3 * u:])  # d o = dh tanh(c)
+            if seeded and t == T - 1 and name in "ifgo":
+                n = "ifgo".index(name)
+                d[:, n * u:(n + 1) * u] += seed[1]
+            d *= D[t]  # through each gate's activation
+            dh_next = d @ r_t
+            dc_next = dc * a[:, u:2 * u]
+        dh_seq = dz @ np.asarray(lw.kernel, dt).T  # (T, B, input): on to the layer below
+    return np.swapaxes(dh_seq, 0, 1)  # (B, T, emb)
+
+
+def _value(weights: Weights, cache: list[_Layer], target: Target, char_id: int | None
+           ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The target at the last step, (B,), and for "next" the gradient on the top hidden state there, (B, units)."""
+    if target.kind != "next":
+        return cache[-1].gate(_SEED[target.kind])[-1, :, target.unit], None
+    h = cache[-1].h[-1]  # (B, units)
+    dense_w = np.asarray(weights.dense_w, h.dtype)
+    logits = h @ dense_w + np.asarray(weights.dense_b, h.dtype)  # (B, vocab)
+    z = logits - logits.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    dlogits = -np.exp(logp)  # d log p[char] / d logits = onehot - softmax
+    dlogits[:, char_id] += 1.0
+    return logp[:, char_id], dlogits @ dense_w.T
+
+
+def value(weights: Weights, x: np.ndarray, target: Target, char_id: int | None = None) -> np.ndarray:
+    """The target at the last step of x (B, T, emb), forward only: (B,)."""
+    layers = None if target.kind == "next" else check_unit(weights, target) + 1
+    return _value(weights, forward(weights, x, layers), target, char_id)[0]
 
 
 def value_and_grad(weights: Weights, x: np.ndarray, target: Target, char_id: int | None = None
@@ -153,21 +200,13 @@ def value_and_grad(weights: Weights, x: np.ndarray, target: Target, char_id: int
     """The target at the last step of x (B, T, emb), and its gradient with respect to x: ((B,), (B, T, emb))."""
     if target.kind == "next":
         cache = forward(weights, x)
-        h = cache[-1].h[:, -1]  # (B, units)
-        dense_w = np.asarray(weights.dense_w, x.dtype)
-        logits = h @ dense_w + np.asarray(weights.dense_b, x.dtype)  # (B, vocab)
-        z = logits - logits.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        dlogits = -np.exp(logp)  # d log p[char] / d logits = onehot - softmax
-        dlogits[:, char_id] += 1.0
-        return logp[:, char_id], backward(weights, cache, dh_top=dlogits @ dense_w.T)
+        v, dh = _value(weights, cache, target, char_id)
+        return v, backward(weights, cache, dh_top=dh)
     layer = check_unit(weights, target)
-    units = weights.layers[layer].units
     cache = forward(weights, x, layers=layer + 1)
-    values = getattr(cache[-1], _SEED[target.kind])[:, -1, target.unit]  # (B,)
-    seed = np.zeros((x.shape[0], units), x.dtype)
+    seed = np.zeros((x.shape[0], weights.layers[layer].units), x.dtype)
     seed[:, target.unit] = 1.0
-    return values, backward(weights, cache, seed=(target.kind, seed))
+    return _value(weights, cache, target, None)[0], backward(weights, cache, seed=(target.kind, seed))
 
 
 def check_unit(weights: Weights, target: Target) -> int:
@@ -215,11 +254,31 @@ def attribute(weights: Weights, vocab: Vocab, text: str, position: int, target: 
     if method == "ig" and not 1 <= steps <= 1024:
         raise ValueError(f"integrated gradients needs 1 to 1,024 steps, not {steps}")
     start = max(0, position - window + 1) if window > 0 else 0
-    char_id, target = _resolve(weights, vocab, ids, start, position, target)
-    emb = np.asarray(weights.embedding, np.float32)  # float32 as the trace: 4 to 10 times faster than float64
-    x = emb[ids[start:position + 1]][None]  # (1, n, emb)
     if baseline is not None and baseline not in vocab.stoi:
         raise ValueError(f"the baseline character {baseline!r} is not in the model's vocabulary")
+    with one_blas_thread():
+        char_id, target = _resolve(weights, vocab, ids, start, position, target)
+        return _attribute(weights, vocab, ids, position, start, char_id, target, method, steps, baseline, text)
+
+
+def one_blas_thread():
+    """BLAS on one thread while attributing: each step's matrix product is small (16 x 256 by 256 x 1,024), and
+    OpenBLAS's two threads on a busy 2-core machine measured 40 times slower than one (41 s against 1.2 s for 64
+    steps of integrated gradients over 80 characters of the shipped model). threadpoolctl comes with scikit-learn."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # without it, BLAS's own default
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
+def _attribute(weights: Weights, vocab: Vocab, ids: np.ndarray, position: int, start: int, char_id: int | None,
+               target: Target, method: str, steps: int, baseline: str | None, text: str) -> Attribution:
+    T = len(ids)
+    emb = np.asarray(weights.embedding, np.float32)  # float32 as the trace: 4 to 10 times faster than float64
+    x = emb[ids[start:position + 1]][None]  # (1, n, emb)
     base = np.zeros_like(x) if baseline is None else np.broadcast_to(emb[vocab.stoi[baseline]], x.shape)
     scores = np.zeros(T)  # float64: sums of float32 gradients, accumulated exactly enough
     base_value = None
@@ -230,8 +289,8 @@ def attribute(weights: Weights, vocab: Vocab, text: str, position: int, target: 
             _, grad = value_and_grad(weights, base + a[:, None, None] * (x - base), target, char_id)
             total += grad.sum(axis=0)
         part = ((x[0] - base[0]) * total / steps).sum(axis=1)  # (n,)
-        value = float(value_and_grad(weights, x, target, char_id)[0][0])
-        base_value = float(value_and_grad(weights, np.array(base), target, char_id)[0][0])
+        value = float(_value_of(weights, x, target, char_id))
+        base_value = float(_value_of(weights, np.array(base), target, char_id))
     else:
         v, grad = value_and_grad(weights, x, target, char_id)
         value = float(v[0])
@@ -240,6 +299,10 @@ def attribute(weights: Weights, vocab: Vocab, text: str, position: int, target: 
     return Attribution(text=vocab.decode(ids), position=position, start=start, scores=scores, method=method,
                        target=target, what=describe(target, text[position] if position < len(text) else ""),
                        value=value, baseline_value=base_value, baseline="zero" if baseline is None else baseline)
+
+
+def _value_of(weights: Weights, x: np.ndarray, target: Target, char_id: int | None) -> float:
+    return float(value(weights, x, target, char_id)[0])
 
 
 def _resolve(weights: Weights, vocab: Vocab, ids: np.ndarray, start: int, position: int,
@@ -255,7 +318,7 @@ def _resolve(weights: Weights, vocab: Vocab, ids: np.ndarray, start: int, positi
         cid = int(ids[position + 1])
     else:  # after the last character: the model's own top guess
         emb = np.asarray(weights.embedding, np.float32)
-        h = forward(weights, emb[ids[start:position + 1]][None])[-1].h[0, -1]
+        h = forward(weights, emb[ids[start:position + 1]][None])[-1].h[-1, 0]
         cid = int(np.argmax(h @ weights.dense_w + weights.dense_b))
     return cid, Target("next", target.layer, target.unit, vocab.chars[cid])
 
@@ -277,4 +340,4 @@ def top_characters(a: Attribution, k: int = 10) -> list[tuple[int, str, float]]:
 
 
 __all__ = ["DEFAULT_STEPS", "METHODS", "UNIT_TARGETS", "Attribution", "Target", "attribute", "backward", "check_unit",
-           "describe", "forward", "neutral_char", "top_characters", "value_and_grad"]
+           "describe", "forward", "neutral_char", "top_characters", "value", "value_and_grad"]
