@@ -93,7 +93,8 @@ def main() -> None:
            "two 2 x 256 models: traces, losses, unit matches")
     out = {"model": f"shipped demo, {run.config.layers} x {run.config.units}", "repeat": args.repeat,
            "sklearn_first_import_seconds": round(sklearn_import, 3), "views": views,
-           "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+           "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+                       "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]},  # a shared machine: how busy
            "when": time.strftime("%Y-%m-%d %H:%M:%S")}
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")

@@ -7,7 +7,7 @@ through_app()  # first, before the heavy imports: see pages/common/navigation.py
 import pandas as pd
 import streamlit as st
 
-from charlstm import charts, gates
+from charlstm import charts, gates, tables
 from charlstm import corpus as corpus_mod
 from charlstm.limits import clip
 from charlstm.store import Run
@@ -126,6 +126,11 @@ def heatmap_ui(tr: gates.GateTrace, layer: int, show: str) -> None:
     st.altair_chart(charts.heatmap(values, tr.text, show, gates.RANGES[show]), width="stretch", key="gates.heatmap")
     st.caption(f"{values.shape[1]} units (rows) × {values.shape[0]} characters (columns). Hover a square for its "
                "character, position, unit and value.")
+    st.download_button(  # made on click: a 300-character trace of 512 units is a megabyte
+        "CSV", lambda: tables.to_csv(tables.trace_table(tr, (layer,), (show,))), file_name=f"gates-{show}.csv",
+        mime="text/csv", key="gates.csv", on_click="ignore", icon=":material/download:",
+        help=f"The {SHOW[show].lower()} of every unit of layer {layer + 1}: one row per character, one column per "
+             "unit. `python -m charlstm trace RUN --text T --csv FILE` writes every layer and gate.")
 
 
 def means_ui(tr: gates.GateTrace, layer: int, boundaries: list[int]) -> None:

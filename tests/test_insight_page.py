@@ -124,3 +124,9 @@ def test_a_csv_reads_back_as_the_trace():
         for q in ("forget", "cell"):
             got = back[[f"L{k + 1}_{q}_u{u}" for u in range(run.config.units)]].to_numpy()
             np.testing.assert_allclose(got, tr.layers[k][q], rtol=1e-6, atol=1e-7)
+
+
+def test_the_gates_heatmap_offers_its_numbers_as_csv(fresh_app):
+    fresh_app.switch_page("pages/gates.py").run()
+    assert not fresh_app.exception
+    assert downloads(fresh_app) == {"gates.csv": "CSV"}
