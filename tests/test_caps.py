@@ -181,6 +181,9 @@ TEXT_BOXES = [
     ("teach", "Minimal pairs", "text_input", "teach.pair_a", "max_teach_text"),
     ("teach", "Minimal pairs", "text_input", "teach.pair_b", "max_teach_text"),
     ("generate", None, "text_area", "generate.prime", "max_prime"),
+    ("insight", "Attribution", "text_area", "insight.attr_text", "max_attribution_text"),
+    ("insight", "Components", "text_area", "insight.comp_text", "max_components_text"),
+    ("insight", "Two runs", "text_area", "insight.cmp_text", "max_compare_text"),
 ]
 
 

@@ -100,7 +100,8 @@ def test_the_pattern_and_bundle_caps_come_from_the_environment_and_go_back_to_it
         from_env({"CHARLSTM_MAX_BUNDLE_ENTRIES": "0"})
 
 
-TEXT_CAPS = ("max_gates_text", "max_units_text", "max_teach_text", "max_prime", "max_generate_length")
+TEXT_CAPS = ("max_gates_text", "max_units_text", "max_teach_text", "max_prime", "max_generate_length",
+             "max_attribution_text", "max_ig_steps", "max_components_text", "max_compare_text")
 
 
 @pytest.mark.parametrize("field", TEXT_CAPS)

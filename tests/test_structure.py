@@ -214,7 +214,7 @@ LAYERS = {
     "insight": {"config", "text", "model"},
     "runs": {"config", "text", "model", "insight", "serve"},  # serve: only limits and settings, for bundle caps
     "training": {"config", "text", "model", "insight", "runs"},
-    "views": {"config", "text", "training"},
+    "views": {"config", "text", "model", "insight", "training"},
     "serve": {"config", "text", "model", "insight", "runs", "training"},
     "cli": {"config", "text", "model", "insight", "runs", "training", "serve", "views"},
 }

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from charlstm import __version__
+from charlstm.cli.analysis import register
 from charlstm.cli.insight import reading_commands
 from charlstm.cli.runs import store_commands
 from charlstm.cli.training import training_commands
@@ -20,6 +21,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     training_commands(sub)
     reading_commands(sub)
+    register(sub)  # attribute, components, compare; trace --csv
     store_commands(sub)
     return p
 

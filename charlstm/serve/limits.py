@@ -40,6 +40,10 @@ class Limits:
     max_gates_text: int = 300  # Gates: characters traced (a readable heatmap)
     max_units_text: int = 300  # Units: the span search's and the surprise strip's text; a span lies inside it
     max_teach_text: int = 200  # Teach: a lesson's sentence, the clamp's text, each text of a minimal pair
+    max_attribution_text: int = 300  # Insight: the text an attribution reads (a backward pass per path step)
+    max_ig_steps: int = 64  # Insight: integrated gradients' steps, each a forward and backward pass (2 x 32 default)
+    max_components_text: int = 3_000  # Insight: characters factorised into components and mapped
+    max_compare_text: int = 2_000  # Insight: characters two runs read side by side
     max_prime: int = 2_000  # Generate: the priming text
     max_generate_length: int = 10_000  # Generate: characters written per click; at most sampling.MAX_LENGTH
 

@@ -42,6 +42,7 @@ PAGES = {
     "gates": PageSpec("pages/gates.py", "Gates", ":material/grid_on:"),
     "units": PageSpec("pages/units.py", "Units", ":material/neurology:"),
     "teach": PageSpec("pages/teach.py", "Teach", ":material/school:"),
+    "insight": PageSpec("pages/insight.py", "Insight", ":material/insights:"),
     "generate": PageSpec("pages/generate.py", "Generate", ":material/edit_note:"),
 }
 HOME = "home"
