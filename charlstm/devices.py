@@ -84,7 +84,28 @@ def make_strategy(name: str):
         gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in gpus] if gpus else [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    return _multi_worker_strategy(tf)
+
+
+def _multi_worker_strategy(tf):
+    """MultiWorkerMirroredStrategy whose reduce takes what Keras 3's fit gives it with more than one worker.
+
+    Keras (3.15, and its main branch in 2026-08) asks two things of `reduce` that tf.distribute answers
+    only for one worker (keras-team/keras issue #20585): the mean of the first (x, y) batch of every fit
+    and evaluate, a tuple ("Attempt to convert a value (PerReplica ...) to a Tensor"), and the mean of
+    every step's scalar loss along axis 0 ("Invalid reduction dimension 0 for input with 0 dimensions").
+    Each value of a structure is reduced on its own, and a scalar across the replicas.
+    """
+
+    class MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        def reduce(self, reduce_op, value, axis):
+            if isinstance(value, list | tuple | dict):
+                return tf.nest.map_structure(lambda v: self.reduce(reduce_op, v, axis), value)
+            if axis is not None and self.experimental_local_results(value)[0].shape.rank == 0:
+                axis = None
+            return super().reduce(reduce_op, value, axis)
+
+    return MultiWorkerMirroredStrategy()
 
 
 def check_batch(batch_size: int, strategy) -> None:
