@@ -14,6 +14,7 @@ from . import limits as limits_mod
 from .baselines import sentence
 from .config import PRESETS, Config, settings
 from .corpus import CorpusError, load_path
+from .devices import failure_words
 from .store import RunStore, StoreError, bundle_config, demo_run
 from .train import run_key, stop_words
 from .workspace import public_here, settings_from
@@ -134,6 +135,10 @@ def cmd_train(args, store: RunStore) -> int:
     try:
         outcome = execute(store, corpus, config, resume_from, on_progress=Bar(), should_stop=stop.is_set,
                           probe=getattr(args, "probe", None), strategy=args.strategy)
+    except Exception as e:  # TensorFlow's distributed errors print whole tensors and pages of gRPC details
+        if args.strategy == "none" or isinstance(e, CorpusError | StoreError) or _raised_here(e):
+            raise
+        raise ValueError(failure_words(e, args.strategy)) from None
     finally:
         signal.signal(signal.SIGINT, previous)
         sys.stderr.write("\n")
@@ -156,6 +161,16 @@ def cmd_train(args, store: RunStore) -> int:
     return 130 if stop.is_set() else 1
 
 
+def _raised_here(error: BaseException) -> bool:
+    """Whether charlstm's own code raised it (its messages are words already), not TensorFlow or Keras."""
+    from pathlib import Path
+
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(Path(__file__).parent)
+
+
 def _worker_store(store: RunStore, strategy: str) -> RunStore:
     """The store this process keeps its run in: under --strategy multiworker only the chief keeps it.
 
@@ -171,7 +186,11 @@ def _worker_store(store: RunStore, strategy: str) -> RunStore:
 
     from .devices import check_tf_config, is_chief
 
-    if is_chief(check_tf_config(os.environ.get("TF_CONFIG"))):
+    tf_config = check_tf_config(os.environ.get("TF_CONFIG"))
+    task, everyone = tf_config["task"], [a for tasks in tf_config["cluster"].values() for a in tasks]
+    sys.stderr.write(f"{task['type']} {task['index']}: waiting for every worker ({', '.join(everyone)}) "
+                     "to start; each waits until all have\n")
+    if is_chief(tf_config):
         return store
     tmp = tempfile.mkdtemp(prefix="charlstm-worker-")
     atexit.register(shutil.rmtree, tmp, True)

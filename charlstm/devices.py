@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 STRATEGIES = ("none", "mirrored", "multiworker")
 
@@ -55,6 +56,38 @@ def check_tf_config(raw: str | None) -> dict:
         raise ValueError(f"TF_CONFIG's task index must be 0 to {len(cluster[kind]) - 1} for its "
                          f"{len(cluster[kind])} {kind}(s), got {index!r}")
     return tf_config
+
+
+# what TensorFlow puts in its messages that a person cannot read: values it prints whole, and its plumbing
+_DUMPS = [(re.compile(r"PerReplica:\{.*\}", re.S), "PerReplica{...}"),
+          (re.compile(r"<tf\.(Tensor|Variable)[^<>]*>"), "<tf.Tensor>"),
+          (re.compile(r"array\([^()]*\)"), "array(...)"),
+          (re.compile(r"\{\{function_node [^}]*\}\}"), ""),
+          (re.compile(r"\[Op:\w+\]"), "")]
+_TAILS = ("Additional GRPC error information", "The error could be from a previous operation")
+MAX_ERROR_CHARS = 300
+
+
+def short_error(message: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """TensorFlow's message on one line, its tensor dumps, gRPC details and op names left out; at most `limit` chars."""
+    for pattern, instead in _DUMPS:
+        message = pattern.sub(instead, message)
+    for tail in _TAILS:
+        message = message.split(tail)[0]
+    message = " ".join(message.split())
+    if len(message) > limit:
+        cut = message[:limit].rsplit(" ", 1)[0]
+        message = cut.rstrip(".,;:") + " ..."
+    return message
+
+
+def failure_words(error: BaseException, strategy: str) -> str:
+    """A distributed training that failed in TensorFlow, in one line: what failed, its cause in short, what to try."""
+    try_first = ("every worker must run the same command on the same corpus, each with its own task index in "
+                 "TF_CONFIG, and reach the others' addresses" if strategy == "multiworker" else
+                 "the machine's devices must all be usable")
+    return (f"training under --strategy {strategy} failed in TensorFlow ({type(error).__name__}: "
+            f"{short_error(str(error))}); {try_first}; --strategy none trains the same settings on one device")
 
 
 def is_chief(tf_config: dict) -> bool:
