@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -76,6 +77,7 @@ def run_workers(corpus: Path, args: list[str], batch: int, strategy: str, worker
         p.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         text = out.read()
+        out.close()
         m = RUN_LINE.search(text)
         if p.returncode != 0 or m is None:
             raise SystemExit(f"worker {i} ended with code {p.returncode}:\n{text}")
@@ -83,6 +85,7 @@ def run_workers(corpus: Path, args: list[str], batch: int, strategy: str, worker
                      "train_s": int(m.group(3)), "val_loss": float(m.group(1)),
                      "wall_s": round(time.perf_counter() - t0, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024),
                      "cpu_s": round(usage.ru_utime + usage.ru_stime, 1)})
+    shutil.rmtree(tmp, ignore_errors=True)
     return rows
 
 
@@ -107,6 +110,7 @@ def main() -> None:
               "config": " ".join(args), "chars": a.chars, "cases": {}}
     for name, (strategy, workers, threads) in cases.items():
         result["cases"][name] = run_workers(corpus, args, a.batch_size, strategy, workers, threads, a.timeout)
+    shutil.rmtree(corpus.parent, ignore_errors=True)
     result["load_average"] = round(os.getloadavg()[0], 2)
     base = result["cases"]["one process, no strategy"][0]["steps_per_s"]
     print(f"| case | worker | steps/s | × one process | train s | val loss | peak MB | CPU s |\n|{'---|' * 8}")
