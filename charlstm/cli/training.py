@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from charlstm.cli.common import Bar, add_config_args, add_strategy_arg, config_from, fitted
 from charlstm.config import Config, settings
-from charlstm.model.devices import check_tf_config, is_chief
+from charlstm.model.devices import check_tf_config, failure_words, is_chief
 from charlstm.runs.store import RunStore, StoreError, run_key
 from charlstm.serve import settings as settings_mod
 from charlstm.serve.job import time_problems
 from charlstm.serve.settings import public_here, settings_from
 from charlstm.text.baselines import sentence
-from charlstm.text.corpus import load_path
+from charlstm.text.corpus import CorpusError, load_path
 from charlstm.training import fit as fit_mod
 from charlstm.training.execute import execute, plan
 from charlstm.training.progress import stop_words
@@ -62,6 +63,10 @@ def cmd_train(args, store: RunStore) -> int:
     try:
         outcome = execute(store, corpus, config, resume_from, on_progress=Bar(), should_stop=stop.is_set,
                           probe=getattr(args, "probe", None), strategy=args.strategy)
+    except Exception as e:  # TensorFlow's distributed errors print whole tensors and pages of gRPC details
+        if args.strategy == "none" or isinstance(e, CorpusError | StoreError) or _raised_here(e):
+            raise
+        raise ValueError(failure_words(e, args.strategy)) from None
     finally:
         signal.signal(signal.SIGINT, previous)
         sys.stderr.write("\n")
@@ -84,6 +89,14 @@ def cmd_train(args, store: RunStore) -> int:
     return 130 if stop.is_set() else 1
 
 
+def _raised_here(error: BaseException) -> bool:
+    """Whether charlstm's own code raised it (its messages are words already), not TensorFlow or Keras."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(Path(__file__).parents[1])
+
+
 def _worker_store(store: RunStore, strategy: str) -> RunStore:
     """The store this process keeps its run in: under --strategy multiworker only the chief keeps it.
 
@@ -98,7 +111,11 @@ def _worker_store(store: RunStore, strategy: str) -> RunStore:
     import tempfile
 
 
-    if is_chief(check_tf_config(os.environ.get("TF_CONFIG"))):
+    tf_config = check_tf_config(os.environ.get("TF_CONFIG"))
+    task, everyone = tf_config["task"], [a for tasks in tf_config["cluster"].values() for a in tasks]
+    sys.stderr.write(f"{task['type']} {task['index']}: waiting for every worker ({', '.join(everyone)}) "
+                     "to start; each waits until all have\n")
+    if is_chief(tf_config):
         return store
     tmp = tempfile.mkdtemp(prefix="charlstm-worker-")
     atexit.register(shutil.rmtree, tmp, True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 STRATEGIES = ("none", "mirrored", "multiworker")
 
@@ -57,6 +58,38 @@ def check_tf_config(raw: str | None) -> dict:
     return tf_config
 
 
+# what TensorFlow puts in its messages that a person cannot read: values it prints whole, and its plumbing
+_DUMPS = [(re.compile(r"PerReplica:\{.*\}", re.S), "PerReplica{...}"),
+          (re.compile(r"<tf\.(Tensor|Variable)[^<>]*>"), "<tf.Tensor>"),
+          (re.compile(r"array\([^()]*\)"), "array(...)"),
+          (re.compile(r"\{\{function_node [^}]*\}\}"), ""),
+          (re.compile(r"\[Op:\w+\]"), "")]
+_TAILS = ("Additional GRPC error information", "The error could be from a previous operation")
+MAX_ERROR_CHARS = 300
+
+
+def short_error(message: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """TensorFlow's message on one line, its tensor dumps, gRPC details and op names left out; at most `limit` chars."""
+    for pattern, instead in _DUMPS:
+        message = pattern.sub(instead, message)
+    for tail in _TAILS:
+        message = message.split(tail)[0]
+    message = " ".join(message.split())
+    if len(message) > limit:
+        cut = message[:limit].rsplit(" ", 1)[0]
+        message = cut.rstrip(".,;:") + " ..."
+    return message
+
+
+def failure_words(error: BaseException, strategy: str) -> str:
+    """A distributed training that failed in TensorFlow, in one line: what failed, its cause in short, what to try."""
+    try_first = ("every worker must run the same command on the same corpus, each with its own task index in "
+                 "TF_CONFIG, and reach the others' addresses" if strategy == "multiworker" else
+                 "the machine's devices must all be usable")
+    return (f"training under --strategy {strategy} failed in TensorFlow ({type(error).__name__}: "
+            f"{short_error(str(error))}); {try_first}; --strategy none trains the same settings on one device")
+
+
 def is_chief(tf_config: dict) -> bool:
     """The worker that keeps the run: the 'chief' task if the cluster has one, else worker 0."""
     task = tf_config["task"]
@@ -84,7 +117,28 @@ def make_strategy(name: str):
         gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in gpus] if gpus else [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    return _multi_worker_strategy(tf)
+
+
+def _multi_worker_strategy(tf):
+    """MultiWorkerMirroredStrategy whose reduce takes what Keras 3's fit gives it with more than one worker.
+
+    Keras (3.15, and its main branch in 2026-08) asks two things of `reduce` that tf.distribute answers
+    only for one worker (keras-team/keras issue #20585): the mean of the first (x, y) batch of every fit
+    and evaluate, a tuple ("Attempt to convert a value (PerReplica ...) to a Tensor"), and the mean of
+    every step's scalar loss along axis 0 ("Invalid reduction dimension 0 for input with 0 dimensions").
+    Each value of a structure is reduced on its own, and a scalar across the replicas.
+    """
+
+    class MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        def reduce(self, reduce_op, value, axis):
+            if isinstance(value, list | tuple | dict):
+                return tf.nest.map_structure(lambda v: self.reduce(reduce_op, v, axis), value)
+            if axis is not None and self.experimental_local_results(value)[0].shape.rank == 0:
+                axis = None
+            return super().reduce(reduce_op, value, axis)
+
+    return MultiWorkerMirroredStrategy()
 
 
 def check_batch(batch_size: int, strategy) -> None:
