@@ -12,6 +12,7 @@ import pytest
 from charlstm.runs import store as store_mod
 from charlstm.runs.bundles import bundle_key
 from charlstm.runs.store import RunStore, StoreError, default_home, read_run
+from charlstm.serve.limits import Limits
 
 
 def copy_run(run, store: RunStore, key: str | None = None):
@@ -91,11 +92,9 @@ def test_a_run_is_replaced_whole_where_no_atomic_exchange_exists(tmp_path, train
 
 def test_a_bundle_exactly_at_the_size_cap_is_taken_and_one_byte_more_is_not(trained_run, monkeypatch):
     data = RunStore(trained_run.path.parent.parent).export_bundle(trained_run.key)
-    monkeypatch.setattr(store_mod, "MAX_BUNDLE_BYTES", len(data))
-    assert bundle_key(data) == trained_run.key
-    monkeypatch.setattr(store_mod, "MAX_BUNDLE_BYTES", len(data) - 1)
+    assert bundle_key(data, Limits(max_bundle_mb=len(data) / 1e6)) == trained_run.key
     with pytest.raises(StoreError, match="the limit is"):
-        bundle_key(data)
+        bundle_key(data, Limits(max_bundle_mb=(len(data) - 1) / 1e6))
 
 
 def test_the_best_epoch_is_the_one_recorded_when_it_is_one_of_the_runs_epochs_else_the_last(trained_run):

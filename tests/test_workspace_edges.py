@@ -35,6 +35,7 @@ def test_eviction_takes_runs_only_and_leaves_stray_files_and_folders_being_remov
     half_space_run = put(half_space, trained_run, key="000000000000000a")
     ws_mod.touch(half_space_run, clock, force=True)
     clock.t += 2 * 3600  # every run is old enough to go
+    ws_mod.touch(half_run, clock, force=True)  # its removal is under way now: younger than RECENT_S, not a leftover
     evicted = spaces.enforce()
     assert evicted == [old]  # the least recently used run, until the workspace is within its quota
     assert new.is_dir() and (store.runs / "notes.txt").is_file() and half_run.is_dir()

@@ -21,13 +21,13 @@ class StoreError(ValueError):
 
 def open_bundle(data: bytes, limits: limits_mod.Limits) -> zipfile.ZipFile:
     """The bundle's zip, once its size, entry count and declared sizes are within the caps (StoreError if not)."""
-    if len(data) > limits.max_bundle_mb * 1e6:
+    if len(data) > round(limits.max_bundle_mb * 1e6):  # in whole bytes: 0.123457 MB * 1e6 is 123456.99999999999
         raise StoreError(f"the bundle is {bounded.size(len(data))}; the limit is "
                          f"{bounded.size(limits.max_bundle_mb * 1e6)}")
     try:
         return bounded.open_zip(data, max_entries=limits.max_bundle_entries,
-                                max_member=int(limits.max_bundle_file_mb * 1e6),
-                                max_total=int(limits.max_bundle_unpacked_mb * 1e6))
+                                max_member=round(limits.max_bundle_file_mb * 1e6),
+                                max_total=round(limits.max_bundle_unpacked_mb * 1e6))
     except bounded.BoundedError as e:
         raise StoreError(f"not a charlstm bundle: {e}") from None
 

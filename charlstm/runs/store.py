@@ -365,7 +365,7 @@ class RunStore:
             tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=self.ready()))
             try:
                 for name in FILES + tuple(o for o in OPTIONAL if o in infos):  # fixed names: nothing lands outside
-                    member = bounded.read_member(z, name, int(lim.max_bundle_file_mb * 1e6))
+                    member = bounded.read_member(z, name, round(lim.max_bundle_file_mb * 1e6))
                     if name.endswith(".json"):
                         loads(member, name, lim)  # size and nesting checked before read_run parses it
                     (tmp / name).write_bytes(member)
