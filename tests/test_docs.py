@@ -34,3 +34,10 @@ def test_every_relative_link_and_anchor_resolves(page):
             if anchor not in heads:
                 broken.append(target)
     assert broken == []
+
+
+def test_the_architecture_page_names_every_module_of_the_library():
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    modules = [p.relative_to(ROOT / "charlstm").as_posix() for p in (ROOT / "charlstm").rglob("*.py")
+               if p.name != "__init__.py" and p.parent != ROOT / "charlstm"]
+    assert [m for m in modules if f"`{m}`" not in text] == []
