@@ -6,10 +6,11 @@
 
 It trains on the built-in corpus through the run store, like the app does, keeping the weights of the
 epoch with the lowest validation loss, and stops at the epoch boundary nearest the time budget. The
-shipped copy leaves out the optimizer state (it is never continued), which halves model.keras. It
-then checks the forget-gate story of the Gates page on it (the units that let go at the sentence
-boundary of "Divya likes to eat. Reena is not fat.") and writes what it measured to
-bench/demo_results.json. The README records the command and the figures.
+shipped copy holds the weights once, as weights.npz (the server's numpy stepper reads them; the demo is
+never continued, so model.keras and its optimizer state are left out: Run.keras_model rebuilds the model
+from config.json and weights.npz when one is asked for). It then checks the forget-gate story of the
+Gates page on it (the units that let go at the sentence boundary of "Divya likes to eat. Reena is not
+fat.") and writes what it measured to bench/demo_results.json. The README records the command and the figures.
 
 Nothing here is TensorFlow-only: with KERAS_BACKEND=torch (and torch installed) it trains the same
 model on a GPU machine; weights.npz and the numpy stepper do not care which backend trained them.
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from charlstm.cli import Bar
 from charlstm.config import Config
 from charlstm.corpus import builtin
-from charlstm.store import RunStore, read_run
+from charlstm.store import OPTIONAL, SHIPPED, RunStore, read_run
 from charlstm.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,17 +64,6 @@ def parse() -> argparse.Namespace:
     return p.parse_args()
 
 
-def without_optimizer_state(run_path: Path, config: Config) -> None:
-    """Save model.keras again with a fresh, unbuilt optimizer: the weights alone (it still loads compiled)."""
-    import keras
-
-    from charlstm.model import compile_model
-
-    model = keras.saving.load_model(run_path / "model.keras", compile=False, safe_mode=True)
-    compile_model(model, config)
-    model.save(run_path / "model.keras")
-
-
 def forgetters(run_path: Path) -> list[dict]:
     """The Gates page's story on a run: per layer, the units whose forget gate drops most at the boundary."""
     from charlstm.gates import forgetters as find
@@ -87,7 +77,8 @@ def forgetters(run_path: Path) -> list[dict]:
 
 
 def folder_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+    """What the package would ship of a run folder: its files but model.keras."""
+    return sum(p.stat().st_size for p in path.iterdir() if p.is_file() and p.name in SHIPPED + OPTIONAL)
 
 
 def main() -> None:
@@ -108,7 +99,6 @@ def main() -> None:
         store = RunStore(home)
         trained = train(corpus, config, on_progress=Bar(), probe=None)  # a probe trace per epoch: megabytes
         run = store.save(trained, corpus)
-        without_optimizer_state(run.path, config)
         story = forgetters(run.path)
         size = folder_bytes(run.path)
         result = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "config": config.to_dict(),
@@ -119,7 +109,7 @@ def main() -> None:
                   "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "load_average_at_start": load,
                   "load_average_at_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
                   "forgetters": story, "key": run.key}
-        shipped = read_run(DEMO) if (DEMO / "meta.json").is_file() else None
+        shipped = read_run(DEMO, files=SHIPPED) if (DEMO / "meta.json").is_file() else None
         better = shipped is None or shipped.val_loss is None or run.val_loss < shipped.val_loss
         install = not (args.no_install and args.out.resolve() == DEMO.resolve())
         if args.only_if_better and args.out.resolve() == DEMO.resolve() and not better:
@@ -130,7 +120,7 @@ def main() -> None:
         if install:
             if args.out.exists():
                 shutil.rmtree(args.out)
-            shutil.copytree(run.path, args.out)
+            shutil.copytree(run.path, args.out, ignore=shutil.ignore_patterns("model.keras"))  # weights.npz alone
             args.out.chmod(0o755)
         result["installed_to"] = str(args.out) if install else None
     runs = json.loads(RESULTS.read_text()) if RESULTS.is_file() else []

@@ -93,6 +93,14 @@ def build_model(config: Config, vocab_size: int) -> keras.Model:
     return model
 
 
+def set_weights(model: keras.Model, weights) -> None:
+    """Put weights (charlstm.lstm_np.Weights, as Weights.from_keras copies them out) into a model build_model made."""
+    model.get_layer("embedding").set_weights([weights.embedding])
+    for i, lw in enumerate(weights.layers):
+        model.get_layer(f"lstm_{i}").set_weights([lw.kernel, lw.recurrent, lw.bias])
+    model.get_layer("logits").set_weights([weights.dense_w, weights.dense_b])
+
+
 def compile_model(model: keras.Model, config: Config) -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm or None),

@@ -4,7 +4,9 @@ A run folder holds model.keras (Keras, with optimizer state, for resuming), weig
 same weights for the numpy stepper, so generation and tracing never import TensorFlow),
 config.json, vocab.json, history.json and meta.json, and probes.npz when training traced a
 probe text after every epoch (runs from before that have none). Writes go to a temporary folder that
-is renamed into place, so a crash never leaves a half run that later loads.
+is renamed into place, so a crash never leaves a half run that later loads. The demo shipped in the
+package holds weights.npz alone (one copy of its weights; it is never continued), and its Keras model
+is rebuilt from the config and those weights when one is asked for.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .probes import Probes
 
 FILES = ("model.keras", "weights.npz", "config.json", "vocab.json", "history.json", "meta.json")
 OPTIONAL = ("probes.npz",)  # kept and bundled when there; a run without them is whole
+SHIPPED = tuple(f for f in FILES if f != "model.keras")  # the package's demo: weights.npz is its one copy
 
 
 class StoreError(ValueError):
@@ -116,13 +119,25 @@ class Run:
             return None
 
     def keras_model(self):
-        """The Keras model with its optimizer state, loaded safely and checked against our architecture."""
+        """The Keras model with its optimizer state, loaded safely and checked against our architecture.
+
+        A run without model.keras (the shipped demo) gets the model built from its config with weights.npz's
+        weights and a fresh optimizer: the same predictions, nothing to continue from."""
         import keras
 
         from .model import check_architecture
 
         if not self.path.is_dir():
             raise StoreError(f"run {self.key} is no longer stored (it was deleted)")
+        if not (self.path / "model.keras").is_file():
+            from .model import build_model, set_weights
+
+            model = build_model(self.config, len(self.vocab))
+            try:
+                set_weights(model, self.weights)
+            except ValueError as e:  # weights.npz is not the network config.json describes
+                raise StoreError(f"run {self.key}: weights.npz does not fit its config ({e})") from None
+            return model
         try:
             model = keras.saving.load_model(self.path / "model.keras", compile=True, safe_mode=True)
         except Exception as e:  # any failure to deserialise means we will not use it
@@ -134,10 +149,10 @@ class Run:
         return model
 
 
-def read_run(path: Path) -> Run:
-    """Read a run folder's JSON and check it hangs together (the weights load lazily)."""
+def read_run(path: Path, files: tuple[str, ...] = FILES) -> Run:
+    """Read a run folder's JSON and check it hangs together (the weights load lazily); files: those it must hold."""
     path = Path(path)
-    missing = [f for f in FILES if not (path / f).is_file()]
+    missing = [f for f in files if not (path / f).is_file()]
     if missing:
         raise StoreError(f"{path.name}: missing {', '.join(missing)}")
     try:
@@ -442,4 +457,4 @@ def bundle_config(data: bytes, limits: limits_mod.Limits | None = None) -> Confi
 
 def demo_run() -> Run:
     """The small model that ships with the package, so Gates and Generate work on first visit."""
-    return read_run(Path(str(resources.files("charlstm").joinpath("data/demo"))))
+    return read_run(Path(str(resources.files("charlstm").joinpath("data/demo"))), files=SHIPPED)
