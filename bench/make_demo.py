@@ -5,12 +5,14 @@
     python bench/make_demo.py --minutes 10 --out /tmp/demo --no-install   # try it without touching the package
 
 It trains on the built-in corpus through the run store, like the app does, keeping the weights of the
-epoch with the lowest validation loss, and stops at the epoch boundary nearest the time budget. The
-shipped copy holds the weights once, as weights.npz (the server's numpy stepper reads them; the demo is
+epoch with the lowest validation loss and the Teach page's three lesson sentences traced after every
+epoch (probes.npz, compact: under 2 MB for 200 epochs), and stops at the epoch boundary nearest the
+time budget. The shipped copy holds the weights once, as weights.npz (the server's numpy stepper reads them; the demo is
 never continued, so model.keras and its optimizer state are left out: Run.keras_model rebuilds the model
 from config.json and weights.npz when one is asked for). It then checks the forget-gate story of the
 Gates page on it (the units that let go at the sentence boundary of "Divya likes to eat. Reena is not
-fat.") and writes what it measured to bench/demo_results.json. The README records the command and the figures.
+fat.") and what "How a unit learns" shows, and writes what it measured to bench/demo_results.json. The
+README records the command and the figures.
 
 Nothing here is TensorFlow-only: with KERAS_BACKEND=torch (and torch installed) it trains the same
 model on a GPU machine; weights.npz and the numpy stepper do not care which backend trained them.
@@ -33,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from charlstm.cli import Bar
 from charlstm.config import Config
 from charlstm.corpus import builtin
+from charlstm.probes import LESSON_PROBES
 from charlstm.store import OPTIONAL, SHIPPED, RunStore, read_run
 from charlstm.train import train
 
@@ -76,6 +79,21 @@ def forgetters(run_path: Path) -> list[dict]:
             for layer in range(len(tr.layers)) for f in find(tr, layer, b, k=3)]
 
 
+def probe_story(run_path: Path) -> list[dict]:
+    """What "How a unit learns" shows on a run: per probe sentence, the lesson's unit after the first and last epoch."""
+    probes = read_run(run_path).probes()
+    out = []
+    for p in probes.probes if probes is not None else ():
+        last, first = p.focus(), p.focus(0)
+        lines = p.values(last.layer, last.unit)  # (epochs, T)
+        out.append({"gate": p.gate, "layer": last.layer + 1, "unit": last.unit, "position": last.position,
+                    "last": {"before": round(last.before, 3), "at": round(last.at, 3)},
+                    "first_epoch": {"before": round(float(lines[0, max(0, last.position - 6):last.position].mean()), 3),
+                                    "at": round(float(lines[0, last.position]), 3)},
+                    "best_unit_after_epoch_1": [first.layer + 1, first.unit]})
+    return out
+
+
 def folder_bytes(path: Path) -> int:
     """What the package would ship of a run folder: its files but model.keras."""
     return sum(p.stat().st_size for p in path.iterdir() if p.is_file() and p.name in SHIPPED + OPTIONAL)
@@ -97,7 +115,8 @@ def main() -> None:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as home:
         store = RunStore(home)
-        trained = train(corpus, config, on_progress=Bar(), probe=None)  # a probe trace per epoch: megabytes
+        # the three lesson sentences traced after every epoch, for the Teach page's "How a unit learns" (probes.py)
+        trained = train(corpus, config, on_progress=Bar(), probe=LESSON_PROBES)
         run = store.save(trained, corpus)
         story = forgetters(run.path)
         size = folder_bytes(run.path)
@@ -108,7 +127,8 @@ def main() -> None:
                   "baselines": run.history.get("baselines"), "backend": keras.backend.backend(),
                   "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "load_average_at_start": load,
                   "load_average_at_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
-                  "forgetters": story, "key": run.key}
+                  "forgetters": story, "key": run.key, "probes_bytes": (run.path / "probes.npz").stat().st_size,
+                  "probes": probe_story(run.path)}
         shipped = read_run(DEMO, files=SHIPPED) if (DEMO / "meta.json").is_file() else None
         better = shipped is None or shipped.val_loss is None or run.val_loss < shipped.val_loss
         install = not (args.no_install and args.out.resolve() == DEMO.resolve())
@@ -130,6 +150,11 @@ def main() -> None:
           + (f", installed in {args.out}" if install else ", not installed"))
     for f in story:
         print(f"  layer {f['layer']}, unit {f['unit']}: forget gate {f['before']:.2f} -> {f['at']:.2f} at the period")
+    print(f"probes: {result['probes_bytes'] / 1e6:.2f} MB")
+    for p in result["probes"]:
+        first, last = p["first_epoch"], p["last"]
+        print(f"  {p['gate']} lesson: layer {p['layer']}, unit {p['unit']}: {p['gate']} gate {first['before']:.2f} -> "
+              f"{first['at']:.2f} after epoch 1, {last['before']:.2f} -> {last['at']:.2f} after the last")
 
 
 if __name__ == "__main__":

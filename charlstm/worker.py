@@ -34,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .config import Config
 from .corpus import Corpus, CorpusError
@@ -69,11 +69,11 @@ def plan(store: RunStore, corpus: Corpus, config: Config, resume_from: str | Non
 
 def execute(store: RunStore, corpus: Corpus, config: Config, resume_from: str | None = None,
             on_progress: Callable[[Progress], None] | None = None,
-            should_stop: Callable[[], bool] | None = None, probe: str | None = None,
+            should_stop: Callable[[], bool] | None = None, probe: str | Sequence[str] | None = None,
             strategy: str = "none", interrupted: Callable[[], bool] | None = None) -> Outcome:
     """Train (or continue `resume_from`) and store the result atomically; the one path for app and command line.
 
-    `probe` is the text traced after every epoch (charlstm/probes.py); None: the one the resumed run
+    `probe` is the text (or texts) traced after every epoch (charlstm/probes.py); None: those the resumed run
     was probed with, else the tutorial's two sentences. `strategy` trains under tf.distribute
     (charlstm/devices.py; the command line's --strategy), the run stored the same way.
 
@@ -91,7 +91,7 @@ def execute(store: RunStore, corpus: Corpus, config: Config, resume_from: str | 
     store.save_corpus(corpus)
     if probe is None:
         stored = resume.probes() if resume is not None else None
-        probe = stored.text if stored is not None else PROBE
+        probe = stored.texts if stored is not None else PROBE
     try:
         trained = train(corpus, config, on_progress=on_progress, should_stop=should_stop, resume=resume, probe=probe,
                         strategy=strategy, on_epoch=lambda so_far: store.save(so_far, corpus))

@@ -32,7 +32,7 @@ KEYS = ("teach.lesson", "teach.lesson_text", "teach.lesson_drop", "teach.layer",
         "teach.clamp_text", "teach.clamp_drop", "teach.clamp_layer", "teach.clamp_unit", "teach.clamp_target",
         "teach.clamp_value", "teach.clamp_from", "teach.clamp_at", "teach.seed", "teach.pair_a", "teach.pair_b",
         "teach.pair_drop", "teach.pair_layer", "teach.pair_state", "teach.epoch", "teach.probe_layer",
-        "teach.probe_state")
+        "teach.probe_state", "teach.probe_text", "teach.probe_unit")
 KEPT = "teach.kept"  # as on the Units page: values of widgets in tabs not drawn this run are kept here
 
 
@@ -246,9 +246,9 @@ def traced_one(run: Run, text: str, drop: bool) -> gates.GateTrace | None:
 
 # ---- how a unit learns
 def learning_view(run: Run) -> None:
-    st.markdown("While a model trains here, a probe text (the tutorial's two sentences, unless you chose another) "
-                "is read after every finished epoch and kept with the run. Slide through the epochs and watch the "
-                "forget gate learn to drop at the period.")
+    st.markdown("While a model trains here, probe texts (the tutorial's sentences, or your own) are read after "
+                "every finished epoch and kept with the run. Slide through the epochs and watch a unit learn its "
+                "gate's job: no pattern after the first epoch, the lesson's after the last.")
     probes = run.probes()
     if probes is None:
         what = "The shipped demo model was" if is_demo(run) else "This run was"
@@ -256,29 +256,43 @@ def learning_view(run: Run) -> None:
                 "model on the Train page (or `python -m charlstm train`) and come back: every run trained now "
                 "keeps one.", icon=":material/history:")
         return
+    kept = probes.probes
+    j = 0
+    if len(kept) > 1:
+        j = st.selectbox("Sentence", list(range(len(kept))), key="teach.probe_text",
+                         format_func=lambda j: f"{kept[j].gate.capitalize()} gate: “{' '.join(kept[j].text.split())}”")
+    p = kept[j]
+    focus = p.focus()  # the kept unit that shows the lesson best after the last epoch
+    states = list(p.layers[0])  # the gate (older runs kept the four states of every unit)
+    a, b, c = st.columns([1, 1, 2])
+    default_for("teach.probe_layer", (run.key, j), focus.layer + 1)
+    layer = a.selectbox("Layer", list(range(1, len(p.layers) + 1)), key="teach.probe_layer") - 1
+    held = [int(u) for u in p.units[layer]]
+    default_for("teach.probe_unit", (run.key, j, layer), focus.unit if layer == focus.layer else held[0])
+    unit = b.selectbox("Unit", held, key="teach.probe_unit")
+    default_for("teach.probe_state", (run.key, j), p.gate)
+    state = c.segmented_control("Show", states, key="teach.probe_state", format_func=STATES.get,
+                                required=True) if len(states) > 1 else p.gate
     E = len(probes.epochs)
-    a, b = st.columns([1, 2])
-    layer = a.selectbox("Layer", list(range(1, len(probes.layers) + 1)), key="teach.probe_layer") - 1
-    state = b.segmented_control("Show", ["forget", "input", "output", "cell"], key="teach.probe_state",
-                                format_func=STATES.get, default="forget", required=True)
     default_for("teach.epoch", (run.key, E), probes.epochs[-1])
     epoch = st.select_slider("Epoch", list(probes.epochs), key="teach.epoch") if E > 1 else probes.epochs[0]
     k = probes.epochs.index(epoch)
-    values = probes.layers[layer][state]  # (E, T, units)
-    bounds = gates.sentence_boundaries(probes.text)
-    st.markdown(f"**{STATES[state]}, layer {layer + 1}, after epoch {epoch}** of {probes.epochs[-1]}: "
-                f"“{charts.visible(probes.text)}”")
-    st.altair_chart(charts.heatmap(values[k], probes.text, state, gates.RANGES[state]), width="stretch",
-                    key="teach.probe_heatmap")
-    if bounds and state == "forget":
-        b0 = bounds[0]
-        last = values[-1]
-        before = last[max(0, b0 - 6):b0].mean(axis=0)
-        unit = int(np.argmax(before - last[b0:b0 + 2].min(axis=0)))
-        st.markdown(f"**Unit {unit}**, the strongest forgetter at the period after the last epoch, epoch by epoch "
-                    "(darker: later):")
-        st.altair_chart(teach_charts.epochs_chart(values[:, :, unit], probes.text, b0, f"unit {unit}, forget gate"),
-                        width="stretch", key="teach.probe_lines")
+    lines = p.values(layer, unit, state)  # (E, T)
+    what = f"{STATES[state].lower()}, layer {layer + 1}, unit {unit}"
+    st.markdown(f"**{STATES[state]} of layer {layer + 1}, unit {unit}, after epoch {epoch}** of "
+                f"{probes.epochs[-1]} (the lesson's unit: layer {focus.layer + 1}, unit {focus.unit}, "
+                f"{p.gate} gate {focus.before:.2f} on average before “{md(charts.glyph(p.text[focus.position]))}” "
+                f"and {focus.at:.2f} there after the last epoch).")
+    st.html(charts.colored_text_html(p.text, lines[k], gates.RANGES[state], what=STATES[state].lower()))
+    st.markdown(f"**Epoch by epoch** (darker: later), {what}:")
+    st.altair_chart(teach_charts.epochs_chart(lines, p.text, focus.position, what), width="stretch",
+                    key="teach.probe_lines")
+    full = len(held) == run.config.units
+    st.markdown(f"**{'Every unit' if full else f'The {len(held)} units kept'} of layer {layer + 1} after epoch "
+                f"{epoch}**" + ("" if full else f" (those whose {p.gate} gate moves most at the lesson's moment "
+                                              "after the last epoch; a run keeps only these, to stay small)") + ":")
+    st.altair_chart(charts.heatmap(p.layers[layer][state][k], p.text, state, gates.RANGES[state], units=held),
+                    width="stretch", key="teach.probe_heatmap")
 
 
 run = active_run()

@@ -130,6 +130,37 @@ def test_minimal_pairs(at):
     assert any("nothing changed" in i.value for i in at.info)
 
 
+def test_how_a_unit_learns_replays_each_lesson_sentence(at, tmp_path, monkeypatch, tiny_corpus, tiny_config):
+    """A run probed with the three lesson sentences, as bench/make_demo.py trains the shipped model."""
+    from charlstm.probes import LESSON_PROBES
+    from charlstm.store import RunStore
+    from charlstm.train import train
+
+    monkeypatch.setenv("CHARLSTM_MODE", "personal")
+    run = RunStore(tmp_path / "home").save(train(tiny_corpus, tiny_config.replace(epochs=3), probe=LESSON_PROBES),
+                                           tiny_corpus)
+    probes = run.probes()
+    assert [p.gate for p in probes.probes] == ["forget", "input", "output"]
+    at.session_state["active_run_key"] = run.key
+    view(at, "How a unit learns")
+    assert at.selectbox(key="teach.probe_text").options[1].startswith("Input gate: ")
+    for j, p in enumerate(probes.probes):
+        at.selectbox(key="teach.probe_text").set_value(j).run()  # from this run's elements, not an older run's
+        assert not at.exception, [e.value for e in at.exception]
+        f = p.focus()  # the page starts at the unit that shows the lesson best after the last epoch
+        assert at.selectbox(key="teach.probe_layer").value == f.layer + 1
+        assert at.selectbox(key="teach.probe_unit").value == f.unit
+        assert at.selectbox(key="teach.probe_unit").options == [str(u) for u in p.units[f.layer]]
+        assert any(f"{p.gate.capitalize()} gate of layer {f.layer + 1}, unit {f.unit}, after epoch 3" in m.value
+                   for m in at.markdown)
+        marks = {json.loads(c.proto.spec).get("mark", {}).get("type") for c in at.get("vega_lite_chart")}
+        assert "rect" in marks  # the kept units' heatmap; beside it the lines, epoch by epoch
+        colored = html(at, "background")
+        assert colored and all(ch in colored[0] for ch in p.text.split()[0])  # the sentence, coloured by the gate
+    at.select_slider(key="teach.epoch").set_value(1).run()
+    assert any("after epoch 1** of 3" in m.value for m in at.markdown) and not at.exception
+
+
 def test_how_a_unit_learns(at, trained_run, tmp_path, monkeypatch):
     view(at, "How a unit learns")
     assert any("trained before charlstm kept a probe" in i.value for i in at.info)  # the demo model has none
