@@ -107,26 +107,30 @@ def lessons_view(run: Run) -> None:
 
 # ---- clamp a unit
 def clamp_view(run: Run) -> None:
+    try:
+        lesson = interventions.lesson_for(run)  # the shipped model's own, else the story's strongest forgetter
+    except ValueError:
+        lesson = None
     st.markdown("Cause, not only correlation: hold one unit's gate or cell at a value from a character on, and see "
-                "whether the model's prediction changes. The story first: the unit whose forget gate drops most at "
-                "the period of the tutorial's sentence, held open (at 1) so it cannot forget.")
+                "whether the model's prediction changes. " + (lesson.explain if lesson else ""))
     if "teach.clamp_text" not in st.session_state:
-        st.session_state["teach.clamp_text"] = interventions.STORY
+        st.session_state["teach.clamp_text"] = lesson.text if lesson else interventions.STORY
     cap = capped("teach.clamp_text", "max_teach_text")
     text = clip(st.text_area("Text", key="teach.clamp_text", max_chars=cap, height=70), cap)
     tr = traced_ui(run, text, "teach.clamp_drop")
     if tr is None:
         return
-    try:
-        layer, unit, boundary = interventions.strongest_forgetter(run.weights, run.vocab, tr.text)
-    except ValueError:
-        layer, unit, boundary = len(tr.layers) - 1, 0, len(tr.text) // 2
-    default_for("teach.clamp_layer", tr.text, layer + 1)
-    default_for("teach.clamp_unit", tr.text, unit)
-    default_for("teach.clamp_target", tr.text, "forget")
-    default_for("teach.clamp_value", tr.text, 1.0)
-    default_for("teach.clamp_from", tr.text, boundary)
-    default_for("teach.clamp_at", tr.text, boundary)
+    if lesson is not None and tr.text == lesson.text:
+        cl = lesson.clamp
+        default = (cl.layer, cl.unit, cl.target, cl.value, cl.start, lesson.at)
+    else:
+        try:
+            layer, unit, boundary = interventions.strongest_forgetter(run.weights, run.vocab, tr.text)
+        except ValueError:
+            layer, unit, boundary = len(tr.layers) - 1, 0, len(tr.text) // 2
+        default = (layer, unit, "forget", 1.0, boundary, boundary)
+    for key, value in zip(("layer", "unit", "target", "value", "from", "at"), default, strict=True):
+        default_for(f"teach.clamp_{key}", tr.text, value + 1 if key == "layer" else value)
     a, b, c, d = st.columns(4)
     layer = a.selectbox("Layer", list(range(1, len(tr.layers) + 1)), key="teach.clamp_layer") - 1
     units = tr.layers[layer]["cell"].shape[1]
@@ -156,6 +160,8 @@ def clamp_view(run: Run) -> None:
         col.metric(name, f"“{charts.glyph(run.vocab.chars[best])}” {probs[best]:.1%}")
     m3.metric("How far it moved", f"{kl[at]:.4f} nats", help="KL divergence of the clamped prediction from the "
               "untouched one: 0 means the clamp changed nothing here.")
+    if at >= start:
+        st.markdown(what_moved(interventions.moved(cmp, at), tr.text))
     if at < start:
         st.caption("This character comes before the clamp starts, so nothing can differ here.")
     elif kl.max() < 1e-3:
@@ -177,6 +183,19 @@ def clamp_view(run: Run) -> None:
     st.number_input("Seed", 0, 2**31 - 1, step=1, key="teach.seed")
     st.caption(f"The same from the command line: `python -m charlstm clamp RUN --text ... --layer {layer + 1} "
                f"--unit {unit} --gate {target} --value {value:g} --from {start}`.")
+
+
+def what_moved(m: interventions.Moved, text: str) -> str:
+    """The clamp's effect on one prediction, in a sentence: the character that really comes next, and the top one."""
+    g = lambda c: md(charts.glyph(c))  # noqa: E731
+    top = (f"the likeliest next character is now “{g(m.top_clamped)}” instead of “{g(m.top_plain)}”"
+           if m.top_clamped != m.top_plain else f"the likeliest stays “{g(m.top_plain)}”")
+    if m.char is None:
+        words = f"**What moved:** after the last character, {top}."
+    else:
+        words = (f"**What moved:** “{g(m.char)}”, the character that comes next in the text, goes from "
+                 f"{m.p_plain:.1%} to {m.p_clamped:.1%}; {top}.")
+    return words if m.visible else words + " Too little to see: try another unit, layer or value."
 
 
 # ---- minimal pairs

@@ -108,3 +108,26 @@ def test_the_classic_cells_on_the_shipped_model(sample_trace):
     for name in ("brackets", "quotes"):
         with pytest.raises(ValueError, match="the corpus has none"):
             best(sample_trace, name=name)
+
+
+def test_the_clamp_lesson_moves_the_next_character_visibly():
+    """bench/clamp_search.py's find: layer 1, unit 85 (the line-position cell) held at forget 1 from the first line
+    break; after "by this sun of York;" the newline goes from 96.5% to 0.6%, and a space becomes the likeliest."""
+    from charlstm.interventions import LINES, STORY, compare, lesson_for, moved, story_clamp
+
+    run = demo_run()
+    lesson = lesson_for(run)
+    assert lesson.text == LINES and (lesson.clamp.layer, lesson.clamp.unit, lesson.clamp.target) == (0, 85, "forget")
+    cmp = compare(run.weights, run.vocab, lesson.text, lesson.clamp, length=160, temperature=0.5, seed=0)
+    m = moved(cmp, lesson.at)
+    assert m.char == "\n" and m.p_plain > 0.95 and m.p_clamped < 0.01 and m.visible
+    assert (m.top_plain, m.top_clamped) == ("\n", " ")
+    # the unit is the Units page's line-position cell, as the lesson says
+    from charlstm.find import cell_finder, run_sample, trace_long
+
+    tr = trace_long(run.weights, run.vocab, run_sample(run, None).text, layers=1)
+    _, _, top = cell_finder(tr, "line-position", k=1)
+    assert (top[0].layer, top[0].unit) == (0, 85)
+    # the story's strongest forgetter held open, the page's lesson before: a class sees nothing move
+    story = compare(run.weights, run.vocab, STORY, story_clamp(run.weights, run.vocab), length=0)
+    assert not moved(story, len(STORY) - 2).visible and story.divergence.max() < 0.01

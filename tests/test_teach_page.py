@@ -80,9 +80,28 @@ def test_an_unknown_character_is_handled_as_elsewhere(at):
     assert not at.exception and html(at, "charlstm-cell")
 
 
+def test_the_clamp_lesson_moves_the_shipped_models_prediction_and_says_what_moved(at):
+    from charlstm.interventions import LINES
+
+    view(at, "Clamp a unit")
+    assert at.text_area(key="teach.clamp_text").value == LINES  # the shipped model's lesson: the line's end
+    assert (at.selectbox(key="teach.clamp_layer").value, at.number_input(key="teach.clamp_unit").value,
+            at.selectbox(key="teach.clamp_target").value, at.number_input(key="teach.clamp_value").value) == (
+        1, 85, "forget", 1.0)
+    assert at.session_state["teach.clamp_from"] == LINES.index("\n")
+    assert at.session_state["teach.clamp_at"] == LINES.index(";")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Likeliest untouched"].startswith("“↵”") and metrics["Likeliest clamped"].startswith("“␣”")
+    said = next(m.value for m in at.markdown if m.value.startswith("**What moved:**"))
+    assert "“↵”, the character that comes next in the text, goes from 96.5% to 0.6%" in said, said
+    assert "the likeliest next character is now “␣” instead of “↵”" in said and "Too little" not in said
+    plain, held = (c.value for c in at.main.code)
+    assert max(map(len, held.split("\n"))) > 2 * max(map(len, plain.split("\n")))  # it writes a far longer line
+
+
 def test_clamp_the_story(at):
     view(at, "Clamp a unit")
-    assert at.text_area(key="teach.clamp_text").value == STORY
+    at.text_area(key="teach.clamp_text").set_value(STORY).run()  # another text: its strongest forgetter
     assert (at.selectbox(key="teach.clamp_layer").value,
             at.number_input(key="teach.clamp_unit").value) == demo_forgetter()
     assert at.session_state["teach.clamp_from"] == 18
