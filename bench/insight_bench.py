@@ -14,12 +14,13 @@ size). scikit-learn's first import is timed apart. Writes bench/results/insight.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import time
 from pathlib import Path
+
+from record import append  # bench/record.py: one file per benchmark, one machine record
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -31,7 +32,7 @@ from charlstm.insight.gates import trace
 from charlstm.runs.store import demo_run
 from charlstm.serve.limits import Limits
 
-RESULTS = Path(__file__).with_name("results") / "insight.json"
+RESULTS = "insight"  # bench/results/insight.json (record.py)
 TARGETS = {"attribution": 1.0, "components_2000": 3.0, "compare": 2.0}  # seconds, from issue 24
 
 
@@ -96,9 +97,8 @@ def main() -> None:
            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
                        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]},  # a shared machine: how busy
            "when": time.strftime("%Y-%m-%d %H:%M:%S")}
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    print(f"sklearn first import {sklearn_import:.2f} s; wrote {RESULTS}")
+    append(RESULTS, out)
+    print(f"sklearn first import {sklearn_import:.2f} s; appended to bench/results/{RESULTS}.json")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,14 @@
     python bench/make_demo.py --minutes 10 --out /tmp/demo --no-install   # try it without touching the package
 
 It trains on the built-in corpus through the run store, like the app does, keeping the weights of the
-epoch with the lowest validation loss, and stops at the epoch boundary nearest the time budget. The
-shipped copy leaves out the optimizer state (it is never continued), which halves model.keras. It
-then checks the forget-gate story of the Gates page on it (the units that let go at the sentence
-boundary of "Divya likes to eat. Reena is not fat.") and writes what it measured to
-bench/results/demo.json. docs/shipped-model.md records the command and the figures.
+epoch with the lowest validation loss and the Teach page's three lesson sentences traced after every
+epoch (probes.npz, compact: under 2 MB for 200 epochs), and stops at the epoch boundary nearest the
+time budget. The shipped copy holds the weights once, as weights.npz (the server's numpy stepper reads them; the demo is
+never continued, so model.keras and its optimizer state are left out: Run.keras_model rebuilds the model
+from config.json and weights.npz when one is asked for). It then checks the forget-gate story of the
+Gates page on it (the units that let go at the sentence boundary of "Divya likes to eat. Reena is not
+fat.") and what "How a unit learns" shows, and writes what it measured to bench/results/demo.json.
+docs/shipped-model.md records the command and the figures.
 
 Nothing here is TensorFlow-only: with KERAS_BACKEND=torch (and torch installed) it trains the same
 model on a GPU machine; weights.npz and the numpy stepper do not care which backend trained them.
@@ -32,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from charlstm.cli.common import Bar
 from charlstm.config import Config
-from charlstm.runs.store import RunStore, read_run
+from charlstm.insight.probes import LESSON_PROBES
+from charlstm.runs.store import OPTIONAL, SHIPPED, RunStore, read_run
 from charlstm.text.corpus import builtin
 from charlstm.training.trainer import train
 
@@ -41,7 +45,7 @@ DEMO = ROOT / "charlstm" / "data" / "demo"
 RESULTS = "demo"  # bench/results/demo.json (record.py)
 MAX_BYTES = 8_000_000  # the shipped folder must stay under 8 MB
 STORY = "Divya likes to eat. Reena is not fat."
-# The recipe: the shipped model's (bench/gpu/demo-h200-jax, docs/shipped-model.md): 2 x 256, embedding 64,
+# The recipe: the shipped model's (bench/gpu/demo-h200-jax, README "The shipped model"): 2 x 256, embedding 64,
 # dropout 0.3, sequences of 64 in batches of 64, Adam 3e-3 with char-rnn's decay, the best epoch's weights kept.
 # On an H200 it reached 1.497 in 3 minutes (best epoch 46). The 2 x 128 recipe stops near 1.575 on the same GPU,
 # and at sequences of 32 it grew no line-position unit at all (best |r| 0.61), since most lines are longer.
@@ -64,17 +68,6 @@ def parse() -> argparse.Namespace:
     return p.parse_args()
 
 
-def without_optimizer_state(run_path: Path, config: Config) -> None:
-    """Save model.keras again with a fresh, unbuilt optimizer: the weights alone (it still loads compiled)."""
-    import keras
-
-    from charlstm.model.network import compile_model
-
-    model = keras.saving.load_model(run_path / "model.keras", compile=False, safe_mode=True)
-    compile_model(model, config)
-    model.save(run_path / "model.keras")
-
-
 def forgetters(run_path: Path) -> list[dict]:
     """The Gates page's story on a run: per layer, the units whose forget gate drops most at the boundary."""
     from charlstm.insight.gates import forgetters as find
@@ -87,8 +80,24 @@ def forgetters(run_path: Path) -> list[dict]:
             for layer in range(len(tr.layers)) for f in find(tr, layer, b, k=3)]
 
 
+def probe_story(run_path: Path) -> list[dict]:
+    """What "How a unit learns" shows on a run: per probe sentence, the lesson's unit after the first and last epoch."""
+    probes = read_run(run_path).probes()
+    out = []
+    for p in probes.probes if probes is not None else ():
+        last, first = p.focus(), p.focus(0)
+        lines = p.values(last.layer, last.unit)  # (epochs, T)
+        out.append({"gate": p.gate, "layer": last.layer + 1, "unit": last.unit, "position": last.position,
+                    "last": {"before": round(last.before, 3), "at": round(last.at, 3)},
+                    "first_epoch": {"before": round(float(lines[0, max(0, last.position - 6):last.position].mean()), 3),
+                                    "at": round(float(lines[0, last.position]), 3)},
+                    "best_unit_after_epoch_1": [first.layer + 1, first.unit]})
+    return out
+
+
 def folder_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+    """What the package would ship of a run folder: its files but model.keras."""
+    return sum(p.stat().st_size for p in path.iterdir() if p.is_file() and p.name in SHIPPED + OPTIONAL)
 
 
 def main() -> None:
@@ -107,9 +116,9 @@ def main() -> None:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as home:
         store = RunStore(home)
-        trained = train(corpus, config, on_progress=Bar(), probe=None)  # a probe trace per epoch: megabytes
+        # the three lesson sentences traced after every epoch, for the Teach page's "How a unit learns" (probes.py)
+        trained = train(corpus, config, on_progress=Bar(), probe=LESSON_PROBES)
         run = store.save(trained, corpus)
-        without_optimizer_state(run.path, config)
         story = forgetters(run.path)
         size = folder_bytes(run.path)
         result = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "config": config.to_dict(),
@@ -119,8 +128,9 @@ def main() -> None:
                   "baselines": run.history.get("baselines"), "backend": keras.backend.backend(),
                   "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "load_average_at_start": load,
                   "load_average_at_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
-                  "forgetters": story, "key": run.key}
-        shipped = read_run(DEMO) if (DEMO / "meta.json").is_file() else None
+                  "forgetters": story, "key": run.key, "probes_bytes": (run.path / "probes.npz").stat().st_size,
+                  "probes": probe_story(run.path)}
+        shipped = read_run(DEMO, files=SHIPPED) if (DEMO / "meta.json").is_file() else None
         better = shipped is None or shipped.val_loss is None or run.val_loss < shipped.val_loss
         install = not (args.no_install and args.out.resolve() == DEMO.resolve())
         if args.only_if_better and args.out.resolve() == DEMO.resolve() and not better:
@@ -131,7 +141,7 @@ def main() -> None:
         if install:
             if args.out.exists():
                 shutil.rmtree(args.out)
-            shutil.copytree(run.path, args.out)
+            shutil.copytree(run.path, args.out, ignore=shutil.ignore_patterns("model.keras"))  # weights.npz alone
             args.out.chmod(0o755)
         result["installed_to"] = str(args.out) if install else None
     append(RESULTS, result)
@@ -140,6 +150,11 @@ def main() -> None:
           + (f", installed in {args.out}" if install else ", not installed"))
     for f in story:
         print(f"  layer {f['layer']}, unit {f['unit']}: forget gate {f['before']:.2f} -> {f['at']:.2f} at the period")
+    print(f"probes: {result['probes_bytes'] / 1e6:.2f} MB")
+    for p in result["probes"]:
+        first, last = p["first_epoch"], p["last"]
+        print(f"  {p['gate']} lesson: layer {p['layer']}, unit {p['unit']}: {p['gate']} gate {first['before']:.2f} -> "
+              f"{first['at']:.2f} after epoch 1, {last['before']:.2f} -> {last['at']:.2f} after the last")
 
 
 if __name__ == "__main__":

@@ -28,12 +28,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from record import append  # bench/record.py: one file per benchmark, one machine record
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from charlstm.text.corpus import load_path  # noqa: E402
 
-RESULTS = Path(__file__).with_name("results") / "multiworker.json"
+RESULTS = "multiworker"  # bench/results/multiworker.json (record.py)
 SEQ = 32
 RUN_LINE = re.compile(r"val loss ([\d.]+) .*?([\d,]+) chars/s\s+(\d+) s")
 
@@ -119,9 +121,7 @@ def main() -> None:
             print(f"| {name} | {r['worker']} | {r['steps_per_s']} | {r['steps_per_s'] / base:.2f} | {r['train_s']} | "
                   f"{r['val_loss']:.4f} | {r['peak_rss_mb']} | {r['cpu_s']} |")
     print(f"load average at the end: {result['load_average']}")
-    RESULTS.parent.mkdir(exist_ok=True)
-    past = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    RESULTS.write_text(json.dumps([*past, result], indent=1) + "\n")
+    append(RESULTS, result)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ KEYS = ("teach.lesson", "teach.lesson_text", "teach.lesson_drop", "teach.layer",
         "teach.clamp_text", "teach.clamp_drop", "teach.clamp_layer", "teach.clamp_unit", "teach.clamp_target",
         "teach.clamp_value", "teach.clamp_from", "teach.clamp_at", "teach.seed", "teach.pair_a", "teach.pair_b",
         "teach.pair_drop", "teach.pair_layer", "teach.pair_state", "teach.epoch", "teach.probe_layer",
-        "teach.probe_state")
+        "teach.probe_state", "teach.probe_text", "teach.probe_unit")
 KEPT = "teach.kept"  # as on the Units page: values of widgets in tabs not drawn this run are kept here
 
 
@@ -108,26 +108,30 @@ def lessons_view(run: Run) -> None:
 
 # ---- clamp a unit
 def clamp_view(run: Run) -> None:
+    try:
+        lesson = interventions.lesson_for(run)  # the shipped model's own, else the story's strongest forgetter
+    except ValueError:
+        lesson = None
     st.markdown("Cause, not only correlation: hold one unit's gate or cell at a value from a character on, and see "
-                "whether the model's prediction changes. The story first: the unit whose forget gate drops most at "
-                "the period of the tutorial's sentence, held open (at 1) so it cannot forget.")
+                "whether the model's prediction changes. " + (lesson.explain if lesson else ""))
     if "teach.clamp_text" not in st.session_state:
-        st.session_state["teach.clamp_text"] = interventions.STORY
+        st.session_state["teach.clamp_text"] = lesson.text if lesson else interventions.STORY
     cap = capped("teach.clamp_text", "max_teach_text")
     text = clip(st.text_area("Text", key="teach.clamp_text", max_chars=cap, height=70), cap)
     tr = traced_ui(run, text, "teach.clamp_drop")
     if tr is None:
         return
-    try:
-        layer, unit, boundary = interventions.strongest_forgetter(run.weights, run.vocab, tr.text)
-    except ValueError:
-        layer, unit, boundary = len(tr.layers) - 1, 0, len(tr.text) // 2
-    default_for("teach.clamp_layer", tr.text, layer + 1)
-    default_for("teach.clamp_unit", tr.text, unit)
-    default_for("teach.clamp_target", tr.text, "forget")
-    default_for("teach.clamp_value", tr.text, 1.0)
-    default_for("teach.clamp_from", tr.text, boundary)
-    default_for("teach.clamp_at", tr.text, boundary)
+    if lesson is not None and tr.text == lesson.text:
+        cl = lesson.clamp
+        default = (cl.layer, cl.unit, cl.target, cl.value, cl.start, lesson.at)
+    else:
+        try:
+            layer, unit, boundary = interventions.strongest_forgetter(run.weights, run.vocab, tr.text)
+        except ValueError:
+            layer, unit, boundary = len(tr.layers) - 1, 0, len(tr.text) // 2
+        default = (layer, unit, "forget", 1.0, boundary, boundary)
+    for key, value in zip(("layer", "unit", "target", "value", "from", "at"), default, strict=True):
+        default_for(f"teach.clamp_{key}", tr.text, value + 1 if key == "layer" else value)
     a, b, c, d = st.columns(4)
     layer = a.selectbox("Layer", list(range(1, len(tr.layers) + 1)), key="teach.clamp_layer") - 1
     units = tr.layers[layer]["cell"].shape[1]
@@ -157,6 +161,8 @@ def clamp_view(run: Run) -> None:
         col.metric(name, f"“{charts.glyph(run.vocab.chars[best])}” {probs[best]:.1%}")
     m3.metric("How far it moved", f"{kl[at]:.4f} nats", help="KL divergence of the clamped prediction from the "
               "untouched one: 0 means the clamp changed nothing here.")
+    if at >= start:
+        st.markdown(what_moved(interventions.moved(cmp, at), tr.text))
     if at < start:
         st.caption("This character comes before the clamp starts, so nothing can differ here.")
     elif kl.max() < 1e-3:
@@ -178,6 +184,19 @@ def clamp_view(run: Run) -> None:
     st.number_input("Seed", 0, 2**31 - 1, step=1, key="teach.seed")
     st.caption(f"The same from the command line: `python -m charlstm clamp RUN --text ... --layer {layer + 1} "
                f"--unit {unit} --gate {target} --value {value:g} --from {start}`.")
+
+
+def what_moved(m: interventions.Moved, text: str) -> str:
+    """The clamp's effect on one prediction, in a sentence: the character that really comes next, and the top one."""
+    g = lambda c: md(charts.glyph(c))  # noqa: E731
+    top = (f"the likeliest next character is now “{g(m.top_clamped)}” instead of “{g(m.top_plain)}”"
+           if m.top_clamped != m.top_plain else f"the likeliest stays “{g(m.top_plain)}”")
+    if m.char is None:
+        words = f"**What moved:** after the last character, {top}."
+    else:
+        words = (f"**What moved:** “{g(m.char)}”, the character that comes next in the text, goes from "
+                 f"{m.p_plain:.1%} to {m.p_clamped:.1%}; {top}.")
+    return words if m.visible else words + " Too little to see: try another unit, layer or value."
 
 
 # ---- minimal pairs
@@ -247,9 +266,9 @@ def traced_one(run: Run, text: str, drop: bool) -> gates.GateTrace | None:
 
 # ---- how a unit learns
 def learning_view(run: Run) -> None:
-    st.markdown("While a model trains here, a probe text (the tutorial's two sentences, unless you chose another) "
-                "is read after every finished epoch and kept with the run. Slide through the epochs and watch the "
-                "forget gate learn to drop at the period.")
+    st.markdown("While a model trains here, probe texts (the tutorial's sentences, or your own) are read after "
+                "every finished epoch and kept with the run. Slide through the epochs and watch a unit learn its "
+                "gate's job: no pattern after the first epoch, the lesson's after the last.")
     probes = run.probes()
     if probes is None:
         what = "The shipped demo model was" if is_demo(run) else "This run was"
@@ -257,29 +276,43 @@ def learning_view(run: Run) -> None:
                 "model on the Train page (or `python -m charlstm train`) and come back: every run trained now "
                 "keeps one.", icon=":material/history:")
         return
+    kept = probes.probes
+    j = 0
+    if len(kept) > 1:
+        j = st.selectbox("Sentence", list(range(len(kept))), key="teach.probe_text",
+                         format_func=lambda j: f"{kept[j].gate.capitalize()} gate: “{' '.join(kept[j].text.split())}”")
+    p = kept[j]
+    focus = p.focus()  # the kept unit that shows the lesson best after the last epoch
+    states = list(p.layers[0])  # the gate (older runs kept the four states of every unit)
+    a, b, c = st.columns([1, 1, 2])
+    default_for("teach.probe_layer", (run.key, j), focus.layer + 1)
+    layer = a.selectbox("Layer", list(range(1, len(p.layers) + 1)), key="teach.probe_layer") - 1
+    held = [int(u) for u in p.units[layer]]
+    default_for("teach.probe_unit", (run.key, j, layer), focus.unit if layer == focus.layer else held[0])
+    unit = b.selectbox("Unit", held, key="teach.probe_unit")
+    default_for("teach.probe_state", (run.key, j), p.gate)
+    state = c.segmented_control("Show", states, key="teach.probe_state", format_func=STATES.get,
+                                required=True) if len(states) > 1 else p.gate
     E = len(probes.epochs)
-    a, b = st.columns([1, 2])
-    layer = a.selectbox("Layer", list(range(1, len(probes.layers) + 1)), key="teach.probe_layer") - 1
-    state = b.segmented_control("Show", ["forget", "input", "output", "cell"], key="teach.probe_state",
-                                format_func=STATES.get, default="forget", required=True)
     default_for("teach.epoch", (run.key, E), probes.epochs[-1])
     epoch = st.select_slider("Epoch", list(probes.epochs), key="teach.epoch") if E > 1 else probes.epochs[0]
     k = probes.epochs.index(epoch)
-    values = probes.layers[layer][state]  # (E, T, units)
-    bounds = gates.sentence_boundaries(probes.text)
-    st.markdown(f"**{STATES[state]}, layer {layer + 1}, after epoch {epoch}** of {probes.epochs[-1]}: "
-                f"“{charts.visible(probes.text)}”")
-    st.altair_chart(charts.heatmap(values[k], probes.text, state, gates.RANGES[state]), width="stretch",
-                    key="teach.probe_heatmap")
-    if bounds and state == "forget":
-        b0 = bounds[0]
-        last = values[-1]
-        before = last[max(0, b0 - 6):b0].mean(axis=0)
-        unit = int(np.argmax(before - last[b0:b0 + 2].min(axis=0)))
-        st.markdown(f"**Unit {unit}**, the strongest forgetter at the period after the last epoch, epoch by epoch "
-                    "(darker: later):")
-        st.altair_chart(teach_charts.epochs_chart(values[:, :, unit], probes.text, b0, f"unit {unit}, forget gate"),
-                        width="stretch", key="teach.probe_lines")
+    lines = p.values(layer, unit, state)  # (E, T)
+    what = f"{STATES[state].lower()}, layer {layer + 1}, unit {unit}"
+    st.markdown(f"**{STATES[state]} of layer {layer + 1}, unit {unit}, after epoch {epoch}** of "
+                f"{probes.epochs[-1]} (the lesson's unit: layer {focus.layer + 1}, unit {focus.unit}, "
+                f"{p.gate} gate {focus.before:.2f} on average before “{md(charts.glyph(p.text[focus.position]))}” "
+                f"and {focus.at:.2f} there after the last epoch).")
+    st.html(charts.colored_text_html(p.text, lines[k], gates.RANGES[state], what=STATES[state].lower()))
+    st.markdown(f"**Epoch by epoch** (darker: later), {what}:")
+    st.altair_chart(teach_charts.epochs_chart(lines, p.text, focus.position, what), width="stretch",
+                    key="teach.probe_lines")
+    full = len(held) == run.config.units
+    st.markdown(f"**{'Every unit' if full else f'The {len(held)} units kept'} of layer {layer + 1} after epoch "
+                f"{epoch}**" + ("" if full else f" (those whose {p.gate} gate moves most at the lesson's moment "
+                                              "after the last epoch; a run keeps only these, to stay small)") + ":")
+    st.altair_chart(charts.heatmap(p.layers[layer][state][k], p.text, state, gates.RANGES[state], units=held),
+                    width="stretch", key="teach.probe_heatmap")
 
 
 run = active_run()

@@ -52,6 +52,7 @@ def test_train_generate_trace_runs(tmp_path, tiny_text):
     assert "chars/s" in g.stderr
     t = cli("trace", key, "--text", "It is late. He is tall.", home=tmp_path)
     assert t.returncode == 0 and "sentence boundary at 10" in t.stdout
+    assert "  layer 1: units " in t.stdout and "layer 0" not in t.stdout  # numbered as clamp, units and the pages
     c = cli("trace", key, "--text", "We like tea.", "--format", "csv", home=tmp_path)
     rows = list(csv.DictReader(io.StringIO(c.stdout)))
     # every row is the library's trace of that layer, position and unit: the numbers, not just their count
@@ -62,14 +63,14 @@ def test_train_generate_trace_runs(tmp_path, tiny_text):
     tr = trace(run, "We like tea.")
     assert len(rows) == len("We like tea.") * 8
     for row in rows:
-        layer, t, u = int(row["layer"]), int(row["position"]), int(row["unit"])
+        layer, t, u = int(row["layer"]) - 1, int(row["position"]), int(row["unit"])  # layers from 1, as clamp's
         assert row["char"] == "We like tea."[t]
         for g in GATES:
             assert float(row[g]) == pytest.approx(float(tr.layers[layer][g][t, u]), abs=1e-6), (row, g)
     out = tmp_path / "t.json"
     assert cli("trace", key, "--text", "We", "--format", "json", "--output", str(out), home=tmp_path).returncode == 0
     as_json = json.loads(out.read_text())
-    assert [(r["layer"], r["position"], r["unit"]) for r in as_json] == [(0, t, u) for t in range(2) for u in range(8)]
+    assert [(r["layer"], r["position"], r["unit"]) for r in as_json] == [(1, t, u) for t in range(2) for u in range(8)]
     assert [r["cell"] for r in as_json] == [round(float(v), 6) for v in tr.layers[0]["cell"][:2].ravel()]
     bundle = tmp_path / "run.zip"
     assert cli("export", key, str(bundle), home=tmp_path).returncode == 0
@@ -81,6 +82,20 @@ def test_train_generate_trace_runs(tmp_path, tiny_text):
 def test_demo_model_generates(tmp_path):
     r = cli("generate", "demo", "--prime", "ROMEO:", "--length", "100", home=tmp_path)
     assert r.returncode == 0 and r.stdout.startswith("ROMEO:")
+
+
+def test_trace_numbers_layers_as_clamp_does(tmp_path):
+    """The unit trace lists under layer N is the one `clamp --layer N` holds: both count layers from 1."""
+    from charlstm.insight.gates import forgetters, sentence_boundaries, trace
+    from charlstm.runs.store import demo_run
+
+    r = cli("trace", "demo", home=tmp_path)
+    assert r.returncode == 0, r.stderr
+    tr = trace(demo_run(), "Divya likes to eat. Reena is not fat.")
+    top = forgetters(tr, 0, sentence_boundaries(tr.text)[0], k=5)[0]  # the first layer's top boundary forgetter
+    assert f"  layer 1: units {top.unit} " in r.stdout and "layer 0" not in r.stdout
+    c = cli("clamp", "demo", "--layer", "1", "--unit", str(top.unit), "--length", "0", home=tmp_path)
+    assert c.returncode == 0 and f"layer 1, unit {top.unit}: forget held at 1" in c.stdout, c.stderr
 
 
 @pytest.mark.parametrize("args,message", [

@@ -47,7 +47,8 @@ def imports(name: str) -> list[tuple[str, ast.stmt, bool]]:
             if node.level:
                 stem = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(stem + ([node.module] if node.module else []))
-            targets = [base] + [f"{base}.{a.name}" for a in node.names]
+            # `from package import module` imports the module; `from module import name`, the module
+            targets = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in modules()] or [base]
         else:
             continue
         for t in targets:

@@ -80,9 +80,28 @@ def test_an_unknown_character_is_handled_as_elsewhere(at):
     assert not at.exception and html(at, "charlstm-cell")
 
 
+def test_the_clamp_lesson_moves_the_shipped_models_prediction_and_says_what_moved(at):
+    from charlstm.insight.interventions import LINES
+
+    view(at, "Clamp a unit")
+    assert at.text_area(key="teach.clamp_text").value == LINES  # the shipped model's lesson: the line's end
+    assert (at.selectbox(key="teach.clamp_layer").value, at.number_input(key="teach.clamp_unit").value,
+            at.selectbox(key="teach.clamp_target").value, at.number_input(key="teach.clamp_value").value) == (
+        1, 85, "forget", 1.0)
+    assert at.session_state["teach.clamp_from"] == LINES.index("\n")
+    assert at.session_state["teach.clamp_at"] == LINES.index(";")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Likeliest untouched"].startswith("“↵”") and metrics["Likeliest clamped"].startswith("“␣”")
+    said = next(m.value for m in at.markdown if m.value.startswith("**What moved:**"))
+    assert "“↵”, the character that comes next in the text, goes from 96.5% to 0.6%" in said, said
+    assert "the likeliest next character is now “␣” instead of “↵”" in said and "Too little" not in said
+    plain, held = (c.value for c in at.main.code)
+    assert max(map(len, held.split("\n"))) > 2 * max(map(len, plain.split("\n")))  # it writes a far longer line
+
+
 def test_clamp_the_story(at):
     view(at, "Clamp a unit")
-    assert at.text_area(key="teach.clamp_text").value == STORY
+    at.text_area(key="teach.clamp_text").set_value(STORY).run()  # another text: its strongest forgetter
     assert (at.selectbox(key="teach.clamp_layer").value,
             at.number_input(key="teach.clamp_unit").value) == demo_forgetter()
     assert at.session_state["teach.clamp_from"] == 18
@@ -128,6 +147,37 @@ def test_minimal_pairs(at):
     assert len(table) == 10 and table["mean |B − A|"].is_monotonic_decreasing
     at.text_input(key="teach.pair_b").set_value(STORY).run()
     assert any("nothing changed" in i.value for i in at.info)
+
+
+def test_how_a_unit_learns_replays_each_lesson_sentence(at, tmp_path, monkeypatch, tiny_corpus, tiny_config):
+    """A run probed with the three lesson sentences, as bench/make_demo.py trains the shipped model."""
+    from charlstm.insight.probes import LESSON_PROBES
+    from charlstm.runs.store import RunStore
+    from charlstm.training.trainer import train
+
+    monkeypatch.setenv("CHARLSTM_MODE", "personal")
+    run = RunStore(tmp_path / "home").save(train(tiny_corpus, tiny_config.replace(epochs=3), probe=LESSON_PROBES),
+                                           tiny_corpus)
+    probes = run.probes()
+    assert [p.gate for p in probes.probes] == ["forget", "input", "output"]
+    at.session_state["active_run_key"] = run.key
+    view(at, "How a unit learns")
+    assert at.selectbox(key="teach.probe_text").options[1].startswith("Input gate: ")
+    for j, p in enumerate(probes.probes):
+        at.selectbox(key="teach.probe_text").set_value(j).run()  # from this run's elements, not an older run's
+        assert not at.exception, [e.value for e in at.exception]
+        f = p.focus()  # the page starts at the unit that shows the lesson best after the last epoch
+        assert at.selectbox(key="teach.probe_layer").value == f.layer + 1
+        assert at.selectbox(key="teach.probe_unit").value == f.unit
+        assert at.selectbox(key="teach.probe_unit").options == [str(u) for u in p.units[f.layer]]
+        assert any(f"{p.gate.capitalize()} gate of layer {f.layer + 1}, unit {f.unit}, after epoch 3" in m.value
+                   for m in at.markdown)
+        marks = {json.loads(c.proto.spec).get("mark", {}).get("type") for c in at.get("vega_lite_chart")}
+        assert "rect" in marks  # the kept units' heatmap; beside it the lines, epoch by epoch
+        colored = html(at, "background")
+        assert colored and all(ch in colored[0] for ch in p.text.split()[0])  # the sentence, coloured by the gate
+    at.select_slider(key="teach.epoch").set_value(1).run()
+    assert any("after epoch 1** of 3" in m.value for m in at.markdown) and not at.exception
 
 
 def test_how_a_unit_learns(at, trained_run, tmp_path, monkeypatch):

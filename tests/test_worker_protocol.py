@@ -178,8 +178,8 @@ def test_execute_keeps_a_stopped_run_as_interrupted_and_continues_it_with_its_ow
     done = execute(store, tiny_corpus, config, resume_from=stopped.run.key, interrupted=lambda: True)
     assert done.status == "complete" and done.message == f"finished: run {done.run.key[:8]}"
     assert done.run.epochs_done == 2 and done.run.history["stopped"] != "interrupted"
-    probe = done.run.probes().text
-    assert probe == stopped.run.probes().text and probe != PROBE  # the probe it started with, not the default
+    probe = done.run.probes().texts
+    assert probe == stopped.run.probes().texts == ("The cat sat.",) != (PROBE,)  # the one it started with
 
 
 @pytest.mark.slow

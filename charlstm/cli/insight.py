@@ -43,15 +43,16 @@ def cmd_trace(args, store: RunStore) -> int:
         print(f"{len(tr.text)} characters, {len(tr.layers)} layers of {run.config.units} units")
         for b in sentence_boundaries(tr.text):
             print(f"\nsentence boundary at {b} ({tr.text[max(0, b - 8):b + 1]!r}|{tr.text[b + 1:b + 9]!r})")
-            for layer in range(len(tr.layers)):
+            for layer in range(len(tr.layers)):  # printed from 1, as clamp, units and the pages number them
                 top = forgetters(tr, layer, b, k=5)
-                print(f"  layer {layer}: units " + ", ".join(f"{f.unit} (f {f.before:.2f}->{f.at:.2f})" for f in top))
+                units = ", ".join(f"{f.unit} (f {f.before:.2f}->{f.at:.2f})" for f in top)
+                print(f"  layer {layer + 1}: units {units}")
         return 0
     rows = []
     for layer, rec in enumerate(tr.layers):
         for t, ch in enumerate(tr.text):
             for u in range(rec["input"].shape[1]):
-                rows.append({"layer": layer, "position": t, "char": ch, "unit": u,
+                rows.append({"layer": layer + 1, "position": t, "char": ch, "unit": u,
                              **{g: round(float(rec[g][t, u]), 6) for g in GATES}})
     out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
     try:
@@ -164,7 +165,7 @@ def reading_commands(sub) -> None:
                         "instead of re-reading the last window from an empty state for each one")
     g.set_defaults(fn=cmd_generate)
 
-    r = sub.add_parser("trace", help="gate activations of every layer for a text")
+    r = sub.add_parser("trace", help="gate activations of every layer (1 = the first) for a text")
     r.add_argument("run", help="run key or unique prefix, or 'demo'")
     r.add_argument("--text", default="Divya likes to eat. Reena is not fat.", help="text to trace")
     r.add_argument("--format", choices=("summary", "csv", "json"), default="summary",

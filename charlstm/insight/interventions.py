@@ -164,6 +164,67 @@ def strongest_forgetter(weights: Weights, vocab: Vocab, text: str = STORY) -> tu
     return best[1], best[0].unit, bounds[0]
 
 
+@dataclass(frozen=True)
+class Moved:
+    """What a clamp did to one prediction, in the terms a class can read."""
+    position: int
+    char: str | None  # the character that comes next in the text (None after its last)
+    p_plain: float | None  # its probability untouched ...
+    p_clamped: float | None  # ... and clamped
+    top_plain: str  # the likeliest next character untouched
+    top_clamped: str  # ... and clamped
+
+    @property
+    def visible(self) -> bool:
+        """Visible to a class: the right character's probability moved by at least 0.2, or the top one changed."""
+        return self.top_plain != self.top_clamped or (
+            self.p_plain is not None and abs(self.p_clamped - self.p_plain) >= 0.2)
+
+
+def moved(cmp: Comparison, at: int) -> Moved:
+    """How the clamp moved the prediction after position `at` of the text."""
+    nxt = cmp.vocab.stoi[cmp.text[at + 1]] if at + 1 < len(cmp.text) else None
+    p, q = cmp.plain[at], cmp.clamped[at]
+    return Moved(at, cmp.text[at + 1] if nxt is not None else None,
+                 float(p[nxt]) if nxt is not None else None, float(q[nxt]) if nxt is not None else None,
+                 cmp.vocab.chars[int(p.argmax())], cmp.vocab.chars[int(q.argmax())])
+
+
+@dataclass(frozen=True)
+class ClampLesson:
+    """Where the Teach page's clamp view starts: a text, a clamp, the prediction to read, and why."""
+    text: str
+    clamp: Clamp
+    at: int  # the position whose next-character prediction the lesson reads
+    explain: str  # markdown
+
+
+STORY_EXPLAIN = ("The story first: the unit whose forget gate drops most at the period of the tutorial's sentence, "
+                 "held open (at 1) so it cannot forget.")
+LINES = "KING RICHARD III:\nNow is the winter of our discontent\nMade glorious summer by this sun of York;\n"
+# Found on the shipped model by bench/clamp_search.py (every unit, gate and cell clamp on six texts): the story's
+# five strongest boundary forgetters of each layer, held open from its period, move the right next character by
+# 0.064 at most (KL 0.079 nats at most), while the unit that measures the line (the Units page's line-position
+# cell) moves the line's end from 96.5% to 0.6%.
+SHIPPED = {("c2d71eceaed1947d", "2026-11-29T22:52:04Z"): ClampLesson(
+    LINES, Clamp(layer=0, unit=85, target="forget", value=1.0, start=LINES.index("\n")), LINES.index(";"),
+    "The lesson: a unit that measures the line. Layer 1, unit 85 of the shipped model is its strongest "
+    "line-position cell (the Units page finds it): its memory jumps up at the first letter of every line and "
+    "falls as the line goes on, and the model ends a line when it is low. Hold its **forget gate** open (at 1) "
+    "from the first line break: its memory stays where the line began, and the model no longer expects the "
+    "line to end.")}
+
+
+def lesson_for(run) -> ClampLesson:
+    """The clamp lesson for a run: the shipped model's own (SHIPPED, by its key and when it was made), else the
+    story's strongest forgetter held open from the period (ValueError when the model knows too little of it)."""
+    shipped = SHIPPED.get((run.key, run.meta.get("created")))
+    if shipped is not None:
+        return shipped
+    clamp = story_clamp(run.weights, run.vocab)
+    return ClampLesson(STORY, clamp, clamp.start, STORY_EXPLAIN)
+
+
 def story_clamp(weights: Weights, vocab: Vocab, text: str = STORY) -> Clamp:
     """The tutorial's first example: the strongest forgetter's forget gate held at 1 from the boundary on."""
     layer, unit, boundary = strongest_forgetter(weights, vocab, text)

@@ -59,17 +59,30 @@ def focus(tr: GateTrace, lesson: Lesson, window: int = 6) -> Focus:
     The position is where lesson.focus starts in the traced text (the last match for text that ends the
     sentence); when the text no longer holds it, the middle of the text.
     """
-    at = tr.text.rfind(lesson.focus) if lesson.gate == "output" else tr.text.find(lesson.focus)
-    pos = at if at > 0 else len(tr.text) // 2
-    if lesson.gate == "output" and at > 0:
-        pos = len(tr.text) - 1  # the output lesson looks at the end, where the next word is predicted
+    pos, per_layer = moves(tr.text, [rec[lesson.gate] for rec in tr.layers], lesson, window)
     best = None
-    for layer, rec in enumerate(tr.layers):
-        g = rec[lesson.gate]  # (T, units)
-        before = g[max(0, pos - window):pos].mean(axis=0) if pos else g[0]
-        now = g[pos:pos + 2].max(axis=0) if lesson.rises else g[pos:pos + 2].min(axis=0)
-        move = (now - before) if lesson.rises else (before - now)
+    for layer, (before, now, move) in enumerate(per_layer):
         u = int(np.argmax(move))
         if best is None or move[u] > best[0]:
             best = (float(move[u]), Focus(layer, u, pos, float(before[u]), float(now[u])))
     return best[1]
+
+
+def moment(text: str, lesson: Lesson) -> int:
+    """The character a lesson looks at in text: where lesson.focus starts (the end, for the output lesson)."""
+    at = text.rfind(lesson.focus) if lesson.gate == "output" else text.find(lesson.focus)
+    if lesson.gate == "output" and at > 0:
+        return len(text) - 1  # the output lesson looks at the end, where the next word is predicted
+    return at if at > 0 else len(text) // 2
+
+
+def moves(text: str, values, lesson: Lesson, window: int = 6) -> tuple[int, list[tuple[np.ndarray, ...]]]:
+    """The moment, and per layer of values ((T, units) of lesson.gate each): the gate's mean over the `window`
+    characters before it, its value there (the larger of two, or smaller when it closes) and how far it moved."""
+    pos = moment(text, lesson)
+    out = []
+    for g in values:
+        before = g[max(0, pos - window):pos].mean(axis=0) if pos else g[0]
+        now = g[pos:pos + 2].max(axis=0) if lesson.rises else g[pos:pos + 2].min(axis=0)
+        out.append((before, now, (now - before) if lesson.rises else (before - now)))
+    return pos, out

@@ -94,6 +94,14 @@ def build_model(config: Config, vocab_size: int) -> keras.Model:
     return model
 
 
+def set_weights(model: keras.Model, weights) -> None:
+    """Put weights (lstm_np.Weights, as Weights.from_keras copies them out) into a model build_model made."""
+    model.get_layer("embedding").set_weights([weights.embedding])
+    for i, lw in enumerate(weights.layers):
+        model.get_layer(f"lstm_{i}").set_weights([lw.kernel, lw.recurrent, lw.bias])
+    model.get_layer("logits").set_weights([weights.dense_w, weights.dense_b])
+
+
 def compile_model(model: keras.Model, config: Config) -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm or None),
@@ -217,3 +225,25 @@ def check_window_architecture(model: keras.Model, config: Config, vocab_size: in
     dense = model.get_layer("logits")
     if dense.units != vocab_size or dense.activation.__name__ != "linear":
         raise ValueError("output size does not match the run's vocabulary")
+
+
+def from_weights(config: Config, vocab_size: int, weights) -> keras.Model:
+    """A compiled model built from a config and given lstm_np.Weights (a run stored without model.keras); ValueError
+    when the weights are not of the network the config describes."""
+    model = build_model(config, vocab_size)
+    try:
+        set_weights(model, weights)
+    except ValueError as e:
+        raise ValueError(f"weights.npz does not fit its config ({e})") from None
+    return model
+
+
+def load_checked(path, config: Config, vocab_size: int) -> keras.Model:
+    """model.keras, loaded in Keras's safe mode and checked against the architecture config describes; ValueError,
+    in words, when it cannot be loaded safely or is another network."""
+    try:
+        model = keras.saving.load_model(path, compile=True, safe_mode=True)
+    except Exception as e:  # any failure to deserialise means we will not use it
+        raise ValueError(f"model.keras cannot be loaded safely ({type(e).__name__}: {e})") from None
+    check_architecture(model, config, vocab_size)
+    return model

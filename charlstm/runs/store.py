@@ -4,7 +4,9 @@ A run folder holds model.keras (Keras, with optimizer state, for resuming), weig
 same weights for the numpy stepper, so generation and tracing never import TensorFlow),
 config.json, vocab.json, history.json and meta.json, and probes.npz when training traced a
 probe text after every epoch (runs from before that have none). Writes go to a temporary folder that
-is renamed into place, so a crash never leaves a half run that later loads.
+is renamed into place, so a crash never leaves a half run that later loads. The demo shipped in the
+package holds weights.npz alone (one copy of its weights; it is never continued), and its Keras model
+is rebuilt from the config and those weights when one is asked for.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from charlstm.text.corpus import Corpus, Vocab, visible
 
 FILES = ("model.keras", "weights.npz", "config.json", "vocab.json", "history.json", "meta.json")
 OPTIONAL = ("probes.npz",)  # kept and bundled when there; a run without them is whole
+SHIPPED = tuple(f for f in FILES if f != "model.keras")  # the package's demo: weights.npz is its one copy
 
 
 def run_key(corpus_sha: str, config: Config) -> str:
@@ -114,28 +117,26 @@ class Run:
             return None
 
     def keras_model(self):
-        """The Keras model with its optimizer state, loaded safely and checked against our architecture."""
-        import keras
+        """The Keras model with its optimizer state, loaded safely and checked against our architecture.
 
-        from charlstm.model.network import check_architecture  # Keras: only where a model is loaded
+        A run without model.keras (the shipped demo) gets the model built from its config with weights.npz's
+        weights and a fresh optimizer: the same predictions, nothing to continue from."""
+        from charlstm.model import network  # Keras: only where a model is loaded
 
         if not self.path.is_dir():
             raise StoreError(f"run {self.key} is no longer stored (it was deleted)")
         try:
-            model = keras.saving.load_model(self.path / "model.keras", compile=True, safe_mode=True)
-        except Exception as e:  # any failure to deserialise means we will not use it
-            raise StoreError(f"run {self.key}: model.keras cannot be loaded safely ({type(e).__name__}: {e})") from None
-        try:
-            check_architecture(model, self.config, len(self.vocab))
-        except ValueError as e:
+            if not (self.path / "model.keras").is_file():
+                return network.from_weights(self.config, len(self.vocab), self.weights)
+            return network.load_checked(self.path / "model.keras", self.config, len(self.vocab))
+        except ValueError as e:  # words already: what does not fit, or why the file cannot be loaded safely
             raise StoreError(f"run {self.key}: {e}") from None
-        return model
 
 
-def read_run(path: Path) -> Run:
-    """Read a run folder's JSON and check it hangs together (the weights load lazily)."""
+def read_run(path: Path, files: tuple[str, ...] = FILES) -> Run:
+    """Read a run folder's JSON and check it hangs together (the weights load lazily); files: those it must hold."""
     path = Path(path)
-    missing = [f for f in FILES if not (path / f).is_file()]
+    missing = [f for f in files if not (path / f).is_file()]
     if missing:
         raise StoreError(f"{path.name}: missing {', '.join(missing)}")
     try:
@@ -396,4 +397,4 @@ class RunStore:
 
 def demo_run() -> Run:
     """The small model that ships with the package, so Gates and Generate work on first visit."""
-    return read_run(Path(str(resources.files("charlstm").joinpath("data/demo"))))
+    return read_run(Path(str(resources.files("charlstm").joinpath("data/demo"))), files=SHIPPED)

@@ -92,7 +92,8 @@ def estimate_training_mb(config) -> int:
 
 def estimate_run_bytes(config, vocab_size: int) -> int:
     """Disk a stored run of this config takes: weights.npz (4 bytes a parameter), model.keras with Adam's two
-    moments (12), history, probes and samples (about 200 kB). The shipped 2 x 256 model: 7.4 MB, estimated 14."""
+    moments (12), history, probes and samples (about 200 kB). The 2 x 256 demo, when it shipped model.keras
+    without Adam's moments: 7.4 MB, estimated 14 with them."""
     e, u, v = config.embedding, config.units, vocab_size
     params = v * e + sum(4 * u * ((e if i == 0 else u) + u + 1) for i in range(config.layers)) + (u + 1) * v
     return 16 * params + 200_000

@@ -8,7 +8,7 @@ process, and the app's worker process (charlstm/serve/worker.py) calls it for ea
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from charlstm.config import Config
 from charlstm.insight.probes import PROBE
@@ -42,11 +42,11 @@ def plan(store: RunStore, corpus: Corpus, config: Config, resume_from: str | Non
 
 def execute(store: RunStore, corpus: Corpus, config: Config, resume_from: str | None = None,
             on_progress: Callable[[Progress], None] | None = None,
-            should_stop: Callable[[], bool] | None = None, probe: str | None = None,
+            should_stop: Callable[[], bool] | None = None, probe: str | Sequence[str] | None = None,
             strategy: str = "none", interrupted: Callable[[], bool] | None = None) -> Outcome:
     """Train (or continue `resume_from`) and store the result atomically; the one path for app and command line.
 
-    `probe` is the text traced after every epoch (charlstm/insight/probes.py); None: the one the resumed run
+    `probe` is the text (or texts) traced after every epoch (charlstm/insight/probes.py); None: those the resumed run
     was probed with, else the tutorial's two sentences. `strategy` trains under tf.distribute
     (charlstm/model/devices.py; the command line's --strategy), the run stored the same way.
 
@@ -61,7 +61,7 @@ def execute(store: RunStore, corpus: Corpus, config: Config, resume_from: str | 
     store.save_corpus(corpus)
     if probe is None:
         stored = resume.probes() if resume is not None else None
-        probe = stored.text if stored is not None else PROBE
+        probe = stored.texts if stored is not None else PROBE
     try:
         trained = train(corpus, config, on_progress=on_progress, should_stop=should_stop, resume=resume, probe=probe,
                         strategy=strategy, on_epoch=lambda so_far: store.save(so_far, corpus))

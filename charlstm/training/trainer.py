@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -79,14 +79,14 @@ class Trainer:
 
     def __init__(self, corpus: Corpus, config: Config, on_progress: Callable[[Progress], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, resume: Run | None = None,
-                 probe: str | None = PROBE, strategy: str = "none",
+                 probe: str | Sequence[str] | None = PROBE, strategy: str = "none",
                  clock: Callable[[], float] = time.perf_counter, on_epoch: Callable[[Trained], None] | None = None):
         self.config = config
         self.on_epoch = on_epoch  # called with the run so far after every finished epoch but the last (checkpoints)
         self.strategy_name = strategy  # "none", "mirrored" or "multiworker" (charlstm/model/devices.py)
         self.device: str | None = None
         self.clock = clock  # seconds; injectable, so tests of the time budget need no real waiting
-        self.probe_text = probe  # traced after every kept epoch (None: not at all)
+        self.probe_text = probe  # the text, or texts, traced after every kept epoch (None: not at all)
         self.probes = resume.probes() if resume is not None else None
         self.on_progress = on_progress or (lambda p: None)
         self.should_stop = should_stop or (lambda: False)
@@ -379,7 +379,7 @@ def train(
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     resume: Run | None = None,
-    probe: str | None = PROBE,
+    probe: str | Sequence[str] | None = PROBE,
     strategy: str = "none",
     clock: Callable[[], float] = time.perf_counter,
     on_epoch: Callable[[Trained], None] | None = None,

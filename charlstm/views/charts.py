@@ -109,22 +109,25 @@ def comparison_curves(points: Sequence[dict]) -> alt.Chart:
 
 
 def heatmap(values: np.ndarray, text: str, name: str, value_range: tuple[float, float],
-            height: int | None = None) -> alt.Chart:
+            height: int | None = None, units: Sequence[int] | None = None) -> alt.Chart:
     """One rectangle per (character, unit): x = position labelled by its character, y = unit.
 
-    values is (T, units). 256 units x 40 characters is already 10,240 rectangles, over Altair's
+    units: the unit number of each column of values, when they are not 0, 1, 2 ... (a probe's kept units).
+
+    values is (T, n). 256 units x 40 characters is already 10,240 rectangles, over Altair's
     default 5,000-row limit: st.altair_chart ships the frame as Arrow with no limit; elsewhere
     call to_dict inside `with alt.data_transformers.disable_max_rows():`. (Inline alt.Data values
     would dodge the limit too, but Altair then validates every row: seconds per chart.)
     """
     values = np.asarray(values, dtype=np.float64)
-    T, units = values.shape
+    T, n = values.shape
     labels = np.array([char_label(c) for c in text[:T]], dtype=object)
-    df = pd.DataFrame({"pos": np.repeat(np.arange(T), units), "char": np.repeat(labels, units),
-                       "unit": np.tile(np.arange(units), T), "value": values.ravel().round(4)})  # row-major: t, u
+    df = pd.DataFrame({"pos": np.repeat(np.arange(T), n), "char": np.repeat(labels, n),
+                       "unit": np.tile(np.arange(n) if units is None else np.asarray(units), T),
+                       "value": values.ravel().round(4)})  # row-major: t, u
     title = GATE_TITLES.get(name, name)
     if height is None:  # Streamlit fits axes and legend into the height too: add room for them
-        height = int(min(900, max(120, units * 6)) + 70)
+        height = int(min(900, max(120, n * 6)) + 70)
     return alt.Chart(df).mark_rect().encode(
         x=alt.X("pos:O", axis=_position_axis(text)),
         y=alt.Y("unit:O", title="unit", axis=alt.Axis(labelOverlap=True, ticks=False, domain=False)),

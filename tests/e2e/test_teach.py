@@ -53,8 +53,12 @@ def test_the_three_gates(page, server):
 
 @journey
 def test_clamp_a_unit(page, server):
+    from charlstm.insight.interventions import LINES
+
     tab(page, "Clamp a unit", page.get_by_test_id("stMetric").first)
-    assert page.get_by_label("Text", exact=True).input_value() == STORY
+    assert page.get_by_label("Text", exact=True).input_value() == LINES  # the shipped model's lesson
+    page.get_by_text(re.compile(r"^What moved: “↵”, the character that comes next in the text, goes from 96\.5% "
+                                r"to 0\.6%")).wait_for(timeout=PAGE_LOAD_MS)
     metrics = dict(zip(page.get_by_test_id("stMetricLabel").all_inner_texts(),
                        page.get_by_test_id("stMetricValue").all_inner_texts(), strict=True))
     assert re.fullmatch(r"\d\.\d{4} nats", metrics["How far it moved"]), metrics
