@@ -6,6 +6,7 @@ through_app()  # first, before the heavy imports: see pages/common/navigation.py
 
 import streamlit as st
 
+from charlstm.insight.lessons import SHIPPED_UNITS
 from charlstm.views import charts, comparison
 from pages.common import session
 from pages.common.navigation import link
@@ -65,6 +66,18 @@ def tutorial_comparison() -> None:
             st.code(r["sample"], language=None, wrap_lines=True)
 
 
+def shipped_ui() -> None:
+    """The units of the shipped model each page shows, with the figures tests/test_shipped.py measures."""
+    with st.expander("What the shipped model shows, unit by unit"):
+        rows = [("Gates, Teach: the forget gate", "forget"), ("Teach: the input gate", "input"),
+                ("Teach: the output gate", "output"), ("Units, Teach: clamp a unit", "line-position"),
+                ("Units: the cell finder", "word-start")]
+        st.markdown("\n".join(f"- **{where}**: layer {SHIPPED_UNITS[k][0]}, unit {SHIPPED_UNITS[k][1]}: "
+                               f"{SHIPPED_UNITS[k][2]}." for where, k in rows))
+        st.caption("Measured on the shipped files by the test suite. Its validation loss is 1.497 nats/char; "
+                   "no single unit here follows the line as closely as Karpathy's (|r| 0.73, not 0.85 or more).")
+
+
 intro(
     "charlstm",
     "A lab for **character-level LSTMs**: a network that reads text one character at a time and learns to "
@@ -76,5 +89,6 @@ pages_ui()
 if is_demo(session.active_run()):
     st.info("Gates and Generate already work with a small demo model trained on tiny Shakespeare. "
             "Train your own on the Train page and it becomes the active model.")
+    shipped_ui()
 how_an_lstm_reads_ui()
 tutorial_comparison()

@@ -8,6 +8,7 @@ import pytest
 from conftest import require
 
 from charlstm.insight.gates import EXAMPLE, trace
+from charlstm.insight.lessons import SHIPPED_UNITS
 from charlstm.model.lstm_np import Stepper
 from charlstm.model.sampling import generate
 from charlstm.runs.store import OPTIONAL, SHIPPED, StoreError, demo_run, read_run
@@ -59,6 +60,8 @@ def test_the_boundary_forgetters_forget_gate_drops_at_eat_r(focus_of):
     f, tr = focus_of["forget"]
     assert tr.text[f.position - 3:f.position + 3] == "eat. R"  # the period of "eat. R"
     assert f.before > 0.95 and f.at < 0.05, f  # remembers along the sentence, lets go at its end
+    assert (f.layer + 1, f.unit) == SHIPPED_UNITS["forget"][:2]  # the unit the Home page names
+    assert (round(f.before, 2), round(f.at, 2)) == (0.99, 0.0), f
     g = tr.layers[f.layer]["forget"][:, f.unit]
     assert g[f.position + 1:f.position + 3].max() < 0.5  # and keeps letting go as Reena starts
 
@@ -67,6 +70,7 @@ def test_the_input_lessons_unit_opens_at_the_new_subject(focus_of):
     f, tr = focus_of["input"]
     assert tr.text[f.position:f.position + 3] == "She"
     assert f.before < 0.05 and f.at > 0.95, f  # shut through "Diya likes to eat.", open at "S"
+    assert (f.layer + 1, f.unit) == SHIPPED_UNITS["input"][:2] and (round(f.before, 2), round(f.at, 2)) == (0.01, 0.99)
 
 
 def test_the_output_lessons_unit_gates_brave(focus_of):
@@ -74,6 +78,7 @@ def test_the_output_lessons_unit_gates_brave(focus_of):
     assert tr.text[:f.position + 1].endswith("brave") and f.position == len(tr.text) - 1
     g = tr.layers[f.layer]["output"][:, f.unit]
     assert f.before < 0.05 and f.at > 0.95, f  # shut through " brav", open at its last letter
+    assert (f.layer + 1, f.unit) == SHIPPED_UNITS["output"][:2] and (round(f.before, 2), round(f.at, 2)) == (0.03, 0.99)
     assert np.median(g[:-1]) < 0.1  # and shut along the rest of the sentence: it shows this unit's memory only there
 
 
@@ -101,8 +106,10 @@ def test_the_classic_cells_on_the_shipped_model(sample_trace):
     Tiny Shakespeare has no brackets and no double quotes at all, so those cells cannot be looked for."""
     line = best(sample_trace, name="line-position")
     assert abs(line.score) >= 0.7, line
+    assert (line.layer + 1, line.unit, round(abs(line.score), 2)) == (*SHIPPED_UNITS["line-position"][:2], 0.73)
     word = best(sample_trace, name="word-start")
     assert word.strength >= 0.9, word  # AUC >= 0.95 or <= 0.05
+    assert (word.layer + 1, word.unit, round(word.score, 2)) == (*SHIPPED_UNITS["word-start"][:2], 0.98)
     speaker = best(sample_trace, regex=r"(?m)^[A-Z][A-Za-z ]*:\n")  # "ROMEO:" and its newline
     assert speaker.strength >= 0.6, speaker  # AUC >= 0.8 or <= 0.2
     for name in ("brackets", "quotes"):
@@ -121,6 +128,7 @@ def test_the_clamp_lesson_moves_the_next_character_visibly():
     cmp = compare(run.weights, run.vocab, lesson.text, lesson.clamp, length=160, temperature=0.5, seed=0)
     m = moved(cmp, lesson.at)
     assert m.char == "\n" and m.p_plain > 0.95 and m.p_clamped < 0.01 and m.visible
+    assert (round(100 * m.p_plain, 1), round(100 * m.p_clamped, 1)) == (96.5, 0.6)  # as SHIPPED_UNITS says
     assert (m.top_plain, m.top_clamped) == ("\n", " ")
     # the unit is the Units page's line-position cell, as the lesson says
     from charlstm.insight.find import cell_finder, run_sample, trace_long
