@@ -26,9 +26,12 @@ endif
 run: $(VENV)/.installed
 	CHARLSTM_MODE=personal $(VENV)/bin/streamlit run app.py --server.port $(PORT)  # one user: see docs/deploy.md, "Two modes"
 
+# the suite in two processes, a test file each at a time (pytest-xdist): most tests wait on a worker process, a
+# server or a browser, so two files at once fill both cores; TEST_JOBS=0 runs it in this process alone
+TEST_JOBS ?= 2
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

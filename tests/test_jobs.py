@@ -239,7 +239,7 @@ def test_close_stops_every_worker_and_a_restarted_server_queues_the_waiting_jobs
         assert (back.key, back.owner, back.config) == (waiting.key, "b", waiting.config), back
         v = finished(again, back.id)
         assert v.status == "done", v.message
-        assert store.get(waiting.key).probes().text == "Divya eats."
+        assert store.get(waiting.key).probes().texts == ("Divya eats.",)
         assert json.loads(queue_file.read_text()) == []  # it left the queue when it started
     finally:
         again.close()
@@ -422,9 +422,9 @@ def test_the_probe_text_goes_to_the_worker_and_a_resume_keeps_it(manager, tiny_c
     done = finished(manager, job.id)
     assert done.status == "done", done.message
     probes = store.get(done.key).probes()
-    assert probes is not None and probes.text == probe and probes.epochs == (1,)
+    assert probes is not None and probes.texts == (probe,) and probes.epochs == (1,)
     more, _ = manager.resume(done.key, 1)  # no probe given: the run's own is traced again
     end = finished(manager, more.id)
     assert end.status == "done", end.message
     again = store.get(end.key).probes()
-    assert again.text == probe and again.epochs == (1, 2)
+    assert again.texts == (probe,) and again.epochs == (1, 2)
