@@ -16,7 +16,7 @@ from pages.common import session
 from pages.common.resources import builtin_corpus, is_demo, run_store
 from pages.common.server_limits import capped
 from pages.common.text import md, model_words
-from pages.common.widgets import intro, missing_chars_ui
+from pages.common.widgets import downloads_ui, intro, missing_chars_ui
 
 SHOW = {"input": "Input gate", "forget": "Forget gate", "candidate": "Candidate", "output": "Output gate",
         "cell": "Cell state", "hidden": "Hidden state"}
@@ -127,11 +127,10 @@ def heatmap_ui(tr: gates.GateTrace, layer: int, show: str) -> None:
     st.altair_chart(charts.heatmap(values, tr.text, show, gates.RANGES[show]), width="stretch", key="gates.heatmap")
     st.caption(f"{values.shape[1]} units (rows) × {values.shape[0]} characters (columns). Hover a square for its "
                "character, position, unit and value.")
-    st.download_button(  # made on click: a 300-character trace of 512 units is a megabyte
-        "CSV", lambda: tables.to_csv(tables.trace_table(tr, (layer,), (show,))), file_name=f"gates-{show}.csv",
-        mime="text/csv", key="gates.csv", on_click="ignore", icon=":material/download:",
-        help=f"The {SHOW[show].lower()} of every unit of layer {layer + 1}: one row per character, one column per "
-             "unit. `python -m charlstm trace RUN --text T --csv FILE` writes every layer and gate.")
+    chart = charts.heatmap(values, tr.text, show, gates.RANGES[show])
+    downloads_ui(f"gates-{show}", lambda: tables.trace_table(tr, (layer,), (show,)), chart, "gates.dl",
+                 f"the {SHOW[show].lower()} of every unit of layer {layer + 1} (one column per unit; "
+                 "`python -m charlstm trace RUN --text T --csv FILE` writes every layer and gate)")
 
 
 def means_ui(tr: gates.GateTrace, layer: int, boundaries: list[int]) -> None:

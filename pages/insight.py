@@ -23,7 +23,7 @@ from pages.common.resources import demo, is_demo, load_run, run_store
 from pages.common.server_limits import capped, limits
 from pages.common.session import active_key, active_run
 from pages.common.text import md
-from pages.common.widgets import lazy_tabs_ui, traced_ui
+from pages.common.widgets import downloads_ui, lazy_tabs_ui, traced_ui
 from pages.common.workspace import shelf
 
 VIEWS = ["Attribution", "Components", "Two runs"]
@@ -41,20 +41,6 @@ KEPT = "insight.kept"  # as on the Units page: values of widgets in tabs not dra
 
 def stamp(run: Run) -> str:
     return run.meta.get("created", "")
-
-
-def downloads_ui(name: str, table: pd.DataFrame, chart, key: str, what: str = "the numbers") -> None:
-    """A CSV of the view's numbers and the chart as files, in a row of buttons; the chart's files made on click."""
-    cols = st.columns(4)
-    cols[0].download_button("CSV", tables.to_csv(table), file_name=f"{name}.csv", mime="text/csv",
-                            key=f"{key}.csv", on_click="ignore", icon=":material/download:",
-                            help=f"{what}: one row per character, with its position")
-    for col, (label, ext, mime) in zip(cols[1:], insight_charts.chart_kinds(), strict=False):
-        col.download_button(label, partial(insight_charts.chart_file, chart, ext), file_name=f"{name}.{ext}",
-                            mime=mime, key=f"{key}.{ext}", on_click="ignore", icon=":material/image:",
-                            help="the chart above, to put on a slide")
-    if not insight_charts.can_draw_images():
-        cols[3].caption("SVG and PNG need `vl-convert-python` on the server; the HTML page draws the chart.")
 
 
 def corpus_text(run: Run, chars: int) -> tuple[str, str]:

@@ -16,14 +16,14 @@ from charlstm.insight import gates, interventions, lessons, pairs
 from charlstm.runs.store import Run
 from charlstm.serve.limits import clip
 from charlstm.text import corpus as corpus_mod
-from charlstm.views import charts, teach_charts
+from charlstm.views import charts, tables, teach_charts
 from charlstm.views.cell_diagram import cell_svg, cell_values
 from pages.common.persist import default_for, remember, restore
 from pages.common.resources import is_demo
 from pages.common.server_limits import capped
 from pages.common.session import active_run
 from pages.common.text import md
-from pages.common.widgets import lazy_tabs_ui, missing_chars_ui, traced_ui
+from pages.common.widgets import downloads_ui, lazy_tabs_ui, missing_chars_ui, traced_ui
 
 VIEWS = ["The three gates", "Clamp a unit", "Minimal pairs", "How a unit learns"]
 PAIR = ("Divya likes to eat. Reena is not fat.", "Divya likes to eat Reena is not fat.")
@@ -102,8 +102,10 @@ def lessons_view(run: Run) -> None:
         st.altair_chart(charts.next_char_chart(tr.top_next(len(tr.text) - 1, 8)), width="stretch",
                         key="teach.next")
     with st.expander(f"Every unit's {STATES[lesson.gate].lower()}, layer {layer + 1}"):
-        st.altair_chart(charts.heatmap(tr.layers[layer][lesson.gate], tr.text, lesson.gate,
-                                       gates.RANGES[lesson.gate]), width="stretch", key="teach.heatmap")
+        chart = charts.heatmap(tr.layers[layer][lesson.gate], tr.text, lesson.gate, gates.RANGES[lesson.gate])
+        st.altair_chart(chart, width="stretch", key="teach.heatmap")
+        downloads_ui(f"teach-{lesson.gate}", lambda: tables.trace_table(tr, (layer,), (lesson.gate,)), chart,
+                     "teach.dl", f"the {STATES[lesson.gate].lower()} of every unit of layer {layer + 1}")
 
 
 # ---- clamp a unit
@@ -173,7 +175,10 @@ def clamp_view(run: Run) -> None:
     st.markdown(f"**Where the clamp moved the prediction**, after every character (shaded: held from "
                 f"“{charts.glyph(tr.text[start])}” on). Largest: {kl.max():.4f} nats after position "
                 f"{int(kl.argmax())}.")
-    st.altair_chart(teach_charts.divergence_chart(kl, tr.text, start, at), width="stretch", key="teach.kl")
+    chart = teach_charts.divergence_chart(kl, tr.text, start, at)
+    st.altair_chart(chart, width="stretch", key="teach.kl")
+    downloads_ui("clamp", tables.units_table(tr.text, {"kl_nats": kl}), chart, "teach.clamp_dl",
+                 "how far the clamp moved the prediction after each character (KL, nats)")
     st.markdown("**What each goes on to write**, from the end of the text, with the same random seed "
                 "(temperature 0.5): any difference is the clamp's doing.")
     left, right = st.columns(2)

@@ -14,14 +14,14 @@ from charlstm.insight import find, gates, labels
 from charlstm.insight.surprise import surprise
 from charlstm.runs.store import Run
 from charlstm.serve.limits import clip
-from charlstm.views import unit_charts
+from charlstm.views import tables, unit_charts
 from charlstm.views.charts import color_legend_html
 from pages.common.persist import default_for, remember, restore
 from pages.common.resources import is_demo, run_store
 from pages.common.server_limits import capped, limits
 from pages.common.session import active_run
 from pages.common.text import md
-from pages.common.widgets import lazy_tabs_ui, traced_ui
+from pages.common.widgets import downloads_ui, lazy_tabs_ui, traced_ui
 
 VIEWS = ["Cell finder", "Span search and match", "Surprise"]
 STATES = {"hidden": "Hidden state", "cell": "Cell state", "input": "Input gate", "forget": "Forget gate",
@@ -163,7 +163,12 @@ def cell_finder_view(run: Run) -> None:
         "the unit's values on labelled characters against all the others. The less the two overlap, the "
         "further the AUC from 0.5." if binary else
         "the unit's typical value at each position in the line (the line: median; the band: the middle half)."))
-    st.altair_chart(unit_charts.separation_chart(values, y, binary, what), width="stretch", key="units.separation")
+    chart = unit_charts.separation_chart(values, y, binary, what)
+    st.altair_chart(chart, width="stretch", key="units.separation")
+    downloads_ui("units-" + name(best).replace(" ", "-"), lambda: tables.units_table(
+        long.text, {"label": y, **{f"L{u.layer + 1}_{u.state}_u{u.unit}": long.layers[u.layer][u.state][:, u.unit]
+                                   for u in ranked}}), chart, "units.dl",
+        "the label and each ranked unit's value along the whole sample")
 
 
 # ---- span search and match
@@ -306,6 +311,8 @@ def surprise_view(run: Run) -> None:
                 "outline marks the guess that was right.")
     st.html(unit_charts.surprise_strip_html(s.text, s.nats, s.guesses))
     st.html(unit_charts.surprise_legend_html())
+    downloads_ui("surprise", tables.surprise_table(s), unit_charts.surprise_chart(s.text, s.nats), "units.surprise_dl",
+                 "each character's surprise and the model's five guesses for it")
 
 
 run = active_run()

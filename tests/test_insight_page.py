@@ -127,7 +127,17 @@ def test_a_csv_reads_back_as_the_trace():
             np.testing.assert_allclose(got, tr.layers[k][q], rtol=1e-6, atol=1e-7)
 
 
-def test_the_gates_heatmap_offers_its_numbers_as_csv(fresh_app):
+def test_the_gates_heatmap_offers_its_numbers_as_csv_and_its_chart_as_files(fresh_app):
     fresh_app.switch_page("pages/gates.py").run()
     assert not fresh_app.exception
-    assert downloads(fresh_app) == {"gates.csv": "CSV"}
+    assert downloads(fresh_app) == {"gates.dl.csv": "CSV", "gates.dl.svg": "SVG", "gates.dl.png": "PNG"}
+
+
+def test_units_and_teach_offer_their_numbers_and_charts(fresh_app):
+    """Every insight view takes away: the cell finder's unit, the surprise strip, a lesson's heatmap, a clamp."""
+    fresh_app.switch_page("pages/units.py").run()
+    assert not fresh_app.exception
+    assert {"units.dl.csv", "units.dl.svg", "units.dl.png"} <= set(downloads(fresh_app))
+    fresh_app.switch_page("pages/teach.py").run()
+    assert not fresh_app.exception
+    assert {"teach.dl.csv", "teach.dl.svg", "teach.dl.png"} <= set(downloads(fresh_app))

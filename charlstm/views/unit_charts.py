@@ -246,3 +246,15 @@ def surprise_legend_html(steps: int = 7) -> str:
     return ('<div style="margin:0.3rem 0 0.8rem 0;font-size:0.8rem">surprise, nats: ' + "".join(cells)
             + f' &nbsp; <span style="outline:2px solid {LOWER};padding:0 4px;font-weight:700">x</span> the guess '
             'that was right</div>')
+
+
+def surprise_chart(text: str, nats: Sequence[float]) -> alt.Chart:
+    """Each character's surprise as a bar (the strip's numbers as a chart, for a slide)."""
+    data = pd.DataFrame({"position": np.arange(len(text)), "char": [glyph(c) for c in text],
+                         "surprise": np.asarray(nats, dtype=float)})
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("position:O", axis=_position_axis(text)),
+        y=alt.Y("surprise:Q", title="surprise, nats"),
+        color=alt.Color("surprise:Q", scale=alt.Scale(scheme="orangered"), legend=None),
+        tooltip=["position", "char", alt.Tooltip("surprise:Q", format=".2f")],
+    ).properties(height=180)

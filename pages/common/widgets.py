@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 
 import streamlit as st
 
@@ -10,6 +11,7 @@ from charlstm.config import Setting
 from charlstm.insight import gates
 from charlstm.runs.store import Run
 from charlstm.text import corpus as corpus_mod
+from charlstm.views import insight_charts, tables
 
 
 def intro(title: str, text: str) -> None:
@@ -86,3 +88,19 @@ def show_note(key: str, keep: bool = False) -> None:
     if found:
         kind, text, icon = found
         getattr(st, kind)(text, icon=icon)
+
+
+def downloads_ui(name: str, table, chart, key: str, what: str = "the numbers") -> None:
+    """A CSV of a view's numbers and its chart as files (SVG, PNG), in a row of buttons. Each file is made on click:
+    `table` may be a DataFrame or a function that makes one (a trace of 512 units is a megabyte of CSV)."""
+    cols = st.columns(4)
+    csv = (lambda: tables.to_csv(table())) if callable(table) else tables.to_csv(table)
+    cols[0].download_button("CSV", csv, file_name=f"{name}.csv", mime="text/csv", key=f"{key}.csv",
+                            on_click="ignore", icon=":material/download:",
+                            help=f"{what}: one row per character, with its position")
+    for col, (label, ext, mime) in zip(cols[1:], insight_charts.chart_kinds(), strict=False):
+        col.download_button(label, partial(insight_charts.chart_file, chart, ext), file_name=f"{name}.{ext}",
+                            mime=mime, key=f"{key}.{ext}", on_click="ignore", icon=":material/image:",
+                            help="the chart above, to put on a slide")
+    if not insight_charts.can_draw_images():
+        cols[3].caption("SVG and PNG need `vl-convert-python` on the server; the HTML page draws the chart.")
