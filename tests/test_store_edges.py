@@ -78,6 +78,23 @@ def test_a_key_prefix_finds_one_run_and_refuses_an_ambiguous_one(tmp_path, train
         store.find("abc")
 
 
+def test_a_linux_libc_without_renameat2_says_no_exchange_happened_and_moves_nothing(tmp_path, monkeypatch):
+    import ctypes
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "from-a").write_text("a")
+
+    def no_libc(*_args, **_kwargs):
+        raise OSError("no C library here")
+
+    monkeypatch.setattr(store_mod.sys, "platform", "linux")
+    monkeypatch.setattr(ctypes, "CDLL", no_libc)  # a musl or a sandbox: the caller must fall back to two renames
+    assert store_mod._exchange(a, b) is False
+    assert (a / "from-a").is_file() and not any(b.iterdir())
+
+
 def test_a_run_is_replaced_whole_where_no_atomic_exchange_exists(tmp_path, trained_run, monkeypatch):
     monkeypatch.setattr(store_mod.sys, "platform", "darwin")  # no renameat2: the two-rename fallback
     store = RunStore(tmp_path)
