@@ -220,3 +220,26 @@ def test_a_worker_trains_and_says_done_with_the_name_its_corpus_was_given(tmp_pa
     last = json.loads(out.splitlines()[-1])
     assert last["event"] == "done" and last["status"] == "complete", last
     assert store.get(last["key"]).meta["corpus_name"] == "named by the visitor.txt"
+
+
+def test_a_job_spec_goes_through_its_json_line_unchanged_and_cannot_be_changed_on_the_way():
+    import dataclasses
+
+    from charlstm.config import Config
+    from charlstm.serve.protocol import JobSpec
+
+    spec = JobSpec("/home/x", "ab" * 32, "my text.txt", Config(layers=1, units=8), "3f2a" * 4, "Divya eats.")
+    assert JobSpec.from_dict(json.loads(spec.line())) == spec
+    bare = {k: v for k, v in spec.to_dict().items() if k not in ("corpus_name", "resume_from", "probe")}
+    assert JobSpec.from_dict(bare) == dataclasses.replace(spec, corpus_name="", resume_from=None, probe=None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.home = "/elsewhere"  # a spec is what was sent: the queue file keeps the same
+
+
+def test_a_worker_is_started_in_a_session_of_its_own():
+    """A Ctrl-C in the server's terminal reaches the server only; the worker hears of it by the end of its stdin."""
+    import os
+
+    from charlstm.serve.protocol import new_session
+
+    assert os.name != "posix" or new_session() == {"start_new_session": True}
