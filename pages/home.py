@@ -22,11 +22,17 @@ def pages_ui() -> None:
         st.caption("Size, characters, the mapping to numbers, and the training pairs the model learns from.")
         link("train", label="**Train**: train a model in the background")
         st.caption("Presets, live loss curves, a queue, stored runs you can continue, download or share.")
+        link("units", label="**Units**: what single units do")
+        st.caption("The cell finder, span search and match, and the model's surprise under every character.")
+        link("generate", label="**Generate**: let the model write")
+        st.caption("Priming text, temperature, top-k and a seed; the text streams in as it is sampled.")
     with right:
         link("gates", label="**Gates**: look inside the LSTM")
         st.caption("Input, forget and output gates, cell and hidden states, character by character.")
-        link("generate", label="**Generate**: let the model write")
-        st.caption("Priming text, temperature, top-k and a seed; the text streams in as it is sampled.")
+        link("teach", label="**Teach**: the three gates, one lesson each")
+        st.caption("The cell drawn from live values, clamp a unit, minimal pairs, how a unit learned.")
+        link("insight", label="**Insight**: beyond single units")
+        st.caption("Which characters made a prediction, what units do together, two models side by side.")
 
 
 def how_an_lstm_reads_ui() -> None:
