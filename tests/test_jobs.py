@@ -252,6 +252,38 @@ def test_death_messages_say_what_happened():
     assert death_message(3, "Traceback...\nRuntimeError: boom\n").endswith("(last words: RuntimeError: boom)")
 
 
+def test_how_a_job_ended_is_read_from_its_last_word_its_exit_code_and_the_cap(tmp_path):
+    """serve/job.py's ending(), branch by branch, without a worker: what the visitor is told in each case."""
+    from charlstm.config import Config
+    from charlstm.runs.store import RunStore
+    from charlstm.serve.job import Job, ending
+    from charlstm.text.corpus import from_text
+
+    def job(time_up=False, cancel=False):
+        j = Job(1, "0" * 16, from_text("abc " * 50, "t.txt"), Config(layers=1, units=8), None,
+                RunStore(tmp_path / "home", create=False), None)
+        j.time_up, j.cancel_requested = time_up, cancel
+        return j
+
+    done = {"event": "done", "status": "complete", "key": "0123456789abcdef", "epochs_done": 3, "message": "finished"}
+    cap = "stopped at the server's limit of 20 min per training"
+    assert ending(done, 0, "", job(), 1200, 30, 0) == ("done", "finished")
+    assert ending(done, 0, "", job(time_up=True), 1200, 30, 0) == (
+        "done", f"{cap}; kept the 3 finished epoch(s) as run 01234567 (continue it for more)")
+    assert ending(done | {"status": "cancelled", "message": "kept 2"}, 0, "", job(), 1200, 30, 0) == (
+        "cancelled", "kept 2")
+    nothing = {"event": "cancelled", "message": "cancelled before the first epoch finished"}
+    assert ending(nothing, 0, "", job(), 1200, 30, 0) == ("cancelled", nothing["message"])
+    assert ending(nothing, 0, "", job(time_up=True), 1200, 30, 0) == (
+        "cancelled", f"{cap} before an epoch finished; nothing was kept")
+    assert ending({"event": "failed", "message": "no corpus"}, 1, "", job(), 1200, 30, 0) == ("failed", "no corpus")
+    assert ending(None, -9, "", job(cancel=True), 1200, 30, 0) == (
+        "cancelled", "cancelled: the training did not stop within 30 s and was stopped by force; "
+                     "nothing from it was kept")
+    assert ending(None, 0, "", job(cancel=True), 1200, 30, 0)[0] == "failed"  # it exited 0 without a word
+    assert ending(None, -9, "", job(), 1200, 30, 0) == ("failed", f"{death_message(-9)}; nothing from it was kept")
+
+
 def test_the_server_side_never_imports_tensorflow(tmp_path, tiny_text):
     """What the app's server does (queue a training, watch it, import a bundle), in a fresh interpreter: no TF."""
     import subprocess
