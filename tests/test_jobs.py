@@ -250,6 +250,8 @@ def test_death_messages_say_what_happened():
                                  "memory and the system stopped it")
     assert death_message(-11).startswith("the training process crashed (SIGSEGV, signal 11)")
     assert death_message(3, "Traceback...\nRuntimeError: boom\n").endswith("(last words: RuntimeError: boom)")
+    assert death_message(0) == "the training process exited with code 0 without finishing"  # no signal at 0
+    assert death_message(-200) == "the training process crashed (signal 200)"  # a number with no name
 
 
 def test_how_a_job_ended_is_read_from_its_last_word_its_exit_code_and_the_cap(tmp_path):

@@ -64,13 +64,13 @@ def death_message(returncode: int, log_tail: str = "") -> str:
     if returncode < 0:
         sig = -returncode
         try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = f"signal {sig}"
+            name = f"{signal.Signals(sig).name}, "
+        except ValueError:  # a number with no name here
+            name = ""
         if sig == signal.SIGKILL:
-            return (f"the training process was killed ({name}, signal {sig}): most likely it ran out of memory and "
+            return (f"the training process was killed ({name}signal {sig}): most likely it ran out of memory and "
                     "the system stopped it")
-        return f"the training process crashed ({name}, signal {sig})"
+        return f"the training process crashed ({name}signal {sig})"
     last = next((line for line in reversed(log_tail.strip().splitlines()) if line.strip()), "")
     return (f"the training process exited with code {returncode} without finishing"
             + (f" (last words: {last.strip()[:300]})" if last else ""))
