@@ -286,6 +286,22 @@ def test_how_a_job_ended_is_read_from_its_last_word_its_exit_code_and_the_cap(tm
     assert ending(None, -9, "", job(), 1200, 30, 0) == ("failed", f"{death_message(-9)}; nothing from it was kept")
 
 
+def test_the_queue_file_is_written_again_and_again_and_reads_back_in_order(tmp_path):
+    from charlstm.config import Config
+    from charlstm.serve.job import read_queue, write_queue
+    from charlstm.serve.protocol import JobSpec
+
+    a = JobSpec(str(tmp_path), "a" * 64, "a.txt", Config(layers=1, units=8))
+    b = JobSpec(str(tmp_path), "b" * 64, "b.txt", Config(layers=1, units=16), probe="Divya eats.")
+    path = tmp_path / "deep" / "home" / "queue.json"  # its folder made on the first write
+    write_queue(path, [(a, "w1")])
+    assert read_queue(path) == [(a, "w1")]
+    write_queue(path, [(a, "w1"), (b, None)])  # the folder exists now: written again all the same
+    assert read_queue(path) == [(a, "w1"), (b, None)]
+    write_queue(path, [])
+    assert read_queue(path) == [] and not list(path.parent.glob(".queue.json-*"))  # no temporary file left
+
+
 def test_the_server_side_never_imports_tensorflow(tmp_path, tiny_text):
     """What the app's server does (queue a training, watch it, import a bundle), in a fresh interpreter: no TF."""
     import subprocess
