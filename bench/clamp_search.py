@@ -27,7 +27,7 @@ from charlstm.insight.gates import trace_weights
 from charlstm.insight.interventions import Clamp, compare
 from charlstm.insight.lessons import LESSONS
 from charlstm.model.lstm_np import LayerWeights, Weights, sigmoid, softmax
-from charlstm.runs.store import demo_run
+from charlstm.runs.store import SHIPPED, demo_run, read_run
 
 RESULTS = "clamp_search"  # bench/results/clamp_search.json (record.py)
 # (text, where the clamp starts): the moment the carried context is read
@@ -93,10 +93,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--min-move", type=float, default=0.2)
+    ap.add_argument("--run", type=Path, default=None, help="a run folder to search (default: the shipped model)")
+    ap.add_argument("--texts", type=int, nargs="*", default=None, help="only these of TEXTS (0-based; default: all)")
     args = ap.parse_args()
-    run = demo_run()
+    run = demo_run() if args.run is None else read_run(args.run, files=SHIPPED)
+    texts = TEXTS if args.texts is None else [TEXTS[j] for j in args.texts]
     t0, rows = time.perf_counter(), []
-    for text, start in TEXTS:
+    for text, start in texts:
         ids = run.vocab.encode(text)
         plain = softmax(trace_weights(run.weights, run.vocab, text).logits)
         for layer in range(len(run.weights.layers)):
@@ -117,10 +120,10 @@ def main() -> None:
     out = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "model": run.key,
            "seconds": round(time.perf_counter() - t0, 1), "clamps_tried": len(rows),
            "moving_at_least": {str(args.min_move): sum(abs(r["move"]) >= args.min_move for r in rows)},
-           "texts": [text for text, _ in TEXTS], "best": [{**r, "text": r["text"][:24]} for r in rows[:40]],
-           "best_per_text": [next(r for r in rows if r["text"] == text) for text, _ in TEXTS],
+           "texts": [text for text, _ in texts], "best": [{**r, "text": r["text"][:24]} for r in rows[:40]],
+           "best_per_text": [next(r for r in rows if r["text"] == text) for text, _ in texts],
            "best_forget_per_text": [next(r for r in rows if r["text"] == text and r["target"] == "forget")
-                                    for text, _ in TEXTS]}
+                                    for text, _ in texts]}
     append(RESULTS, out)
     print(f"{len(rows)} clamps in {out['seconds']} s; {out['moving_at_least']} move the right character by "
           f">= {args.min_move}")

@@ -38,7 +38,7 @@ from charlstm.config import Config
 from charlstm.insight.probes import LESSON_PROBES
 from charlstm.runs.store import OPTIONAL, SHIPPED, RunStore, read_run
 from charlstm.text.corpus import builtin
-from charlstm.training.trainer import train
+from charlstm.training.trainer import Trainer, train
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "charlstm" / "data" / "demo"
@@ -63,9 +63,24 @@ def parse() -> argparse.Namespace:
     p.add_argument("--text-chars", type=int, default=0, help="train on only the first N characters (0: all)")
     p.add_argument("--out", type=Path, default=DEMO, help="where the run folder goes (default: the package's demo)")
     p.add_argument("--no-install", action="store_true", help="write to --out only if it is not the package's demo")
+    p.add_argument("--keep-epochs", type=Path, default=None,
+                   help="also write every epoch's weights to this folder (epoch-NNN.npz), to choose the epoch to ship")
     p.add_argument("--only-if-better", action="store_true",
                    help="replace the shipped model only when the new val loss is lower than its own")
     return p.parse_args()
+
+
+class KeepingTrainer(Trainer):
+    """The project's trainer, writing each finished epoch's weights (not only the best's) to a folder, so the
+    epoch that shows the lessons best can be shipped while its val loss stays near the best (docs/shipped-model.md)."""
+
+    keep: Path
+
+    def checkpoint(self) -> None:
+        from charlstm.model.lstm_np import Weights
+
+        (self.keep / f"epoch-{self.epochs_done:03d}.npz").write_bytes(Weights.from_keras(self.model).to_bytes())
+        super().checkpoint()
 
 
 def forgetters(run_path: Path) -> list[dict]:
@@ -117,7 +132,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         store = RunStore(home)
         # the three lesson sentences traced after every epoch, for the Teach page's "How a unit learns" (probes.py)
-        trained = train(corpus, config, on_progress=Bar(), probe=LESSON_PROBES)
+        if args.keep_epochs:
+            args.keep_epochs.mkdir(parents=True, exist_ok=True)
+            trainer = KeepingTrainer(corpus, config, Bar(), None, None, LESSON_PROBES)
+            trainer.keep = args.keep_epochs
+            trained = trainer.run()
+        else:
+            trained = train(corpus, config, on_progress=Bar(), probe=LESSON_PROBES)
         run = store.save(trained, corpus)
         story = forgetters(run.path)
         size = folder_bytes(run.path)

@@ -149,6 +149,9 @@ def main() -> None:
     p.add_argument("--torch-threads", type=int, default=1,
                    help="PyTorch's intra-op threads (charlstm trains on one: CHARLSTM_TF_THREADS); 0: PyTorch's own")
     p.add_argument("--label", default="")
+    p.add_argument("--backend", choices=("tensorflow", "jax"), default=os.environ.get("KERAS_BACKEND", "tensorflow"),
+                   help="Keras's backend for charlstm's side (jax: pip install jax; the trainer is the same)")
+    p.add_argument("--rate-only", action="store_true", help="only the steps/s comparison (minutes, not an hour)")
     p.add_argument("--no-save", action="store_true", help="print only; leave bench/results/peer.json alone")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -162,7 +165,8 @@ def main() -> None:
              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "processor": platform.machine(),
                          "load_avg_start": [round(x, 2) for x in os.getloadavg()],
                          "charlstm_tf_threads": os.environ.get("CHARLSTM_TF_THREADS", "1"),
-                         "torch_threads": args.torch_threads or "default"}}
+                         "torch_threads": args.torch_threads or "default", "keras_backend": args.backend}}
+    os.environ["KERAS_BACKEND"] = args.backend  # charlstm's children inherit it
     rate_min = args.rate_seconds / 60
     entry["rate"] = {"seconds": args.rate_seconds, "charlstm": [], "torch": []}
     for i in range(args.rounds):
@@ -170,6 +174,15 @@ def main() -> None:
                                                f"rate, turn {i + 1}: charlstm default"))
         entry["rate"]["torch"].append(child(theirs(tp, "identical", rate_min, warmup=5, eval_every=1e9),
                                             f"rate, turn {i + 1}: PyTorch identical"))
+    if args.rate_only:
+        ours_rate, their_rate = (sum(x["steps_per_sec"] for x in entry["rate"][k]) / args.rounds
+                                 for k in ("charlstm", "torch"))
+        print(f"\nsteps/s, identical config: charlstm ({args.backend}) {ours_rate:.2f}, PyTorch {their_rate:.2f}: "
+              f"{ours_rate / their_rate:.2f}x")
+        entry["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+        if not args.no_save:
+            append(RESULTS, entry)
+        return
     ev = args.eval_every
     entry["default"] = {"minutes": args.default_minutes,
                         "charlstm": child(ours({}, args.default_minutes, eval_every=ev), "charlstm default"),

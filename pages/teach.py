@@ -270,6 +270,15 @@ def traced_one(run: Run, text: str, drop: bool) -> gates.GateTrace | None:
 
 
 # ---- how a unit learns
+def epoch_words(epoch: int) -> str:
+    return "0 (untrained)" if epoch == 0 else str(epoch)
+
+
+def after(epoch: int) -> str:
+    """When a probe was traced, in words: epoch 0 is the untrained model."""
+    return "before training" if epoch == 0 else f"after epoch {epoch}"
+
+
 def learning_view(run: Run) -> None:
     st.markdown("While a model trains here, probe texts (the tutorial's sentences, or your own) are read after "
                 "every finished epoch and kept with the run. Slide through the epochs and watch a unit learn its "
@@ -300,17 +309,25 @@ def learning_view(run: Run) -> None:
                                 required=True) if len(states) > 1 else p.gate
     E = len(probes.epochs)
     default_for("teach.epoch", (run.key, E), probes.epochs[-1])
-    epoch = st.select_slider("Epoch", list(probes.epochs), key="teach.epoch") if E > 1 else probes.epochs[0]
+    epoch = st.select_slider("Epoch", list(probes.epochs), key="teach.epoch", format_func=epoch_words,
+                             help="0: the untrained model, before the first epoch") if E > 1 else probes.epochs[0]
     k = probes.epochs.index(epoch)
     lines = p.values(layer, unit, state)  # (E, T)
     what = f"{STATES[state].lower()}, layer {layer + 1}, unit {unit}"
-    st.markdown(f"**{STATES[state]} of layer {layer + 1}, unit {unit}, after epoch {epoch}** of "
-                f"{probes.epochs[-1]} (the lesson's unit: layer {focus.layer + 1}, unit {focus.unit}, "
+    st.markdown(f"**{STATES[state]} of layer {layer + 1}, unit {unit}, {after(epoch)}** (of {probes.epochs[-1]} "
+                f"epochs; the lesson's unit: layer {focus.layer + 1}, unit {focus.unit}, "
                 f"{p.gate} gate {focus.before:.2f} on average before “{md(charts.glyph(p.text[focus.position]))}” "
                 f"and {focus.at:.2f} there after the last epoch).")
     st.html(charts.colored_text_html(p.text, lines[k], gates.RANGES[state], what=STATES[state].lower()))
+    moment = md(charts.glyph(p.text[focus.position]))
+    shown = (0, E - 1) if E > 1 else (0,)
+    for col, e in zip(st.columns(len(shown)), shown, strict=True):  # the lesson's unit: no pattern, then the pattern
+        f = p.then(focus, e)
+        col.metric(f"Layer {focus.layer + 1}, unit {focus.unit} {after(probes.epochs[e])}",
+                   f"{f.before:.2f} → {f.at:.2f}", help=f"its {p.gate} gate on average over the characters before "
+                   f"“{moment}”, then at “{moment}”", border=True)
     st.markdown(f"**Epoch by epoch** (darker: later), {what}:")
-    st.altair_chart(teach_charts.epochs_chart(lines, p.text, focus.position, what), width="stretch",
+    st.altair_chart(teach_charts.epochs_chart(lines, p.text, focus.position, what, probes.epochs), width="stretch",
                     key="teach.probe_lines")
     full = len(held) == run.config.units
     st.markdown(f"**{'Every unit' if full else f'The {len(held)} units kept'} of layer {layer + 1} after epoch "

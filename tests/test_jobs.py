@@ -472,9 +472,9 @@ def test_the_probe_text_goes_to_the_worker_and_a_resume_keeps_it(manager, tiny_c
     done = finished(manager, job.id)
     assert done.status == "done", done.message
     probes = store.get(done.key).probes()
-    assert probes is not None and probes.texts == (probe,) and probes.epochs == (1,)
+    assert probes is not None and probes.texts == (probe,) and probes.epochs == (0, 1)
     more, _ = manager.resume(done.key, 1)  # no probe given: the run's own is traced again
     end = finished(manager, more.id)
     assert end.status == "done", end.message
     again = store.get(end.key).probes()
-    assert again.texts == (probe,) and again.epochs == (1, 2)
+    assert again.texts == (probe,) and again.epochs == (0, 1, 2)

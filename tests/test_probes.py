@@ -11,7 +11,7 @@ from charlstm.training.trainer import train
 
 def test_the_last_epochs_probe_equals_a_fresh_trace_of_the_stored_run(trained_run):
     pr = trained_run.probes()
-    assert pr is not None and pr.epochs == (1, 2) and pr.texts == (PROBE,)  # one trace per finished epoch
+    assert pr is not None and pr.epochs == (0, 1, 2) and pr.texts == (PROBE,)  # untrained, then one per finished epoch
     (p,) = pr.probes
     assert p.gate == "forget" and list(p.layers[0]) == ["forget"]  # only what the Teach page draws
     seen, fresh = probe_states(trained_run.weights, trained_run.vocab, PROBE)
@@ -47,22 +47,21 @@ def test_a_cancelled_training_stores_one_trace_per_finished_epoch_and_resume_add
     steps = []
     t = train(tiny_corpus, cfg, on_progress=lambda p: steps.append(p) if p.phase == "training" else None,
               should_stop=lambda: bool(steps) and steps[-1].epoch == 3, probe="Abc. Def.")  # in epoch 3
-    assert t.epochs_done == 2 and t.probes.epochs == (1, 2)
+    assert t.epochs_done == 2 and t.probes.epochs == (0, 1, 2)  # 0: the untrained model
     run = store.save(t, tiny_corpus)
     before = run.probes()
-    assert before.epochs == (1, 2)
+    assert before.epochs == (0, 1, 2)
     more = store.save(train(tiny_corpus, cfg, resume=run, probe="Abc. Def."), tiny_corpus)
     pr = more.probes()
     (p,), (b,) = pr.probes, before.probes
-    assert pr.epochs == (1, 2, 3) and p.layers[1]["forget"].shape == (3, len("Abc. Def."), KEEP)
+    assert pr.epochs == (0, 1, 2, 3) and p.layers[1]["forget"].shape == (4, len("Abc. Def."), KEEP)
     np.testing.assert_array_equal(p.units[0], b.units[0])  # the units it kept, kept on
-    np.testing.assert_array_equal(p.layers[0]["forget"][:2], b.layers[0]["forget"])  # the same run, resumed
+    np.testing.assert_array_equal(p.layers[0]["forget"][:3], b.layers[0]["forget"])  # the same run, resumed
 
 
 def test_no_probe_stores_no_file_and_old_runs_load(tiny_corpus, tiny_config, store):
     run = store.save(train(tiny_corpus, tiny_config, probe=None), tiny_corpus)
     assert not (run.path / "probes.npz").exists() and run.probes() is None
-    assert demo_run().probes() is None  # the shipped model predates probes
     other = RunStore(store.root / "other")
     assert other.import_bundle(store.export_bundle(run.key)).probes() is None
 

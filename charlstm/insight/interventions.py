@@ -202,17 +202,16 @@ class ClampLesson:
 STORY_EXPLAIN = ("The story first: the unit whose forget gate drops most at the period of the tutorial's sentence, "
                  "held open (at 1) so it cannot forget.")
 LINES = "KING RICHARD III:\nNow is the winter of our discontent\nMade glorious summer by this sun of York;\n"
-# Found on the shipped model by bench/clamp_search.py (every unit, gate and cell clamp on six texts): the story's
-# five strongest boundary forgetters of each layer, held open from its period, move the right next character by
-# 0.064 at most (KL 0.079 nats at most), while the unit that measures the line (the Units page's line-position
-# cell) moves the line's end from 96.5% to 0.6%.
-SHIPPED = {("c2d71eceaed1947d", "2026-11-29T22:52:04Z"): ClampLesson(
-    LINES, Clamp(layer=0, unit=85, target="forget", value=1.0, start=LINES.index("\n")), LINES.index(";"),
-    "The lesson: a unit that measures the line. Layer 1, unit 85 of the shipped model is its strongest "
-    "line-position cell (the Units page finds it): its memory jumps up at the first letter of every line and "
-    "falls as the line goes on, and the model ends a line when it is low. Hold its **forget gate** open (at 1) "
-    "from the first line break: its memory stays where the line began, and the model no longer expects the "
-    "line to end.")}
+# Found on the shipped model by bench/clamp_search.py (every unit of both layers, nine clamps each) and
+# bench/choose_demo.py: the story's strongest forgetter held open from its period moves nothing a class can see
+# (KL 0.025 nats at most), while the unit that measures the line (the Units page's line-position cell, r = +0.93)
+# held where every line starts moves the line's end from 97.3% to 1.9%.
+SHIPPED = {("1c06e0fd443e99f6", "2026-12-04T09:16:41Z"): ClampLesson(
+    LINES, Clamp(layer=0, unit=252, target="cell", value=-1.0, start=LINES.index("\n")), LINES.index(";"),
+    "The lesson: a unit that measures the line. Layer 1, unit 252 of the shipped model is its strongest "
+    "line-position cell (the Units page finds it): its **cell** drops to about −1 at every line break and climbs "
+    "steadily as the line goes on, and the model ends a line when it is high. Hold the cell at −1, where every "
+    "line starts, from the first line break: the model no longer expects the line to end.")}
 
 
 def lesson_for(run) -> ClampLesson:

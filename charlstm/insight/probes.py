@@ -63,6 +63,13 @@ class Probe:
         before, now, _ = per_layer[layer]
         return Focus(layer, int(self.units[layer][c]), pos, float(before[c]), float(now[c]))
 
+    def then(self, focus: Focus, k: int) -> Focus:
+        """The same unit and moment after the k-th traced epoch (0-based): how the lesson looked then."""
+        _, per_layer = self.moves(k)
+        c = int(np.flatnonzero(self.units[focus.layer] == focus.unit)[0])
+        before, now, _ = per_layer[focus.layer]
+        return Focus(focus.layer, focus.unit, focus.position, float(before[c]), float(now[c]))
+
     def values(self, layer: int, unit: int, state: str | None = None) -> np.ndarray:
         """One held unit's state (default: the gate) along the text after every epoch: (epochs, T)."""
         c = int(np.flatnonzero(self.units[layer] == unit)[0])

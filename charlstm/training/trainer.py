@@ -220,7 +220,8 @@ class Trainer:
         self.on_progress(self.snapshot())
 
     def probe(self) -> None:
-        """Trace the probe text through the weights of the epoch just kept (numpy, a few milliseconds)."""
+        """Trace the probe text through the weights of the epoch just kept, or the untrained ones as epoch 0 (numpy,
+        a few milliseconds)."""
         if self.probe_text:
             self.probes = probe_epoch(self.probes, Weights.from_keras(self.model), self.data.vocab, self.probe_text,
                                       self.epochs_done, self.config.lowercase)
@@ -333,6 +334,8 @@ class Trainer:
     def run(self) -> Trained:
         self.build()
         self.start_best()
+        if self.start_epoch == 0:
+            self.probe()  # epoch 0: the untrained model, so How a unit learns starts from no pattern at all
         self.t0 = self.clock()
         self.on_progress(self.snapshot())
         status = "complete"

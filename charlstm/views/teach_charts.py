@@ -63,15 +63,22 @@ def pair_lines(a: np.ndarray, b: np.ndarray, labels: Sequence[str], unit: int, w
     ).properties(height=200)
 
 
-def epochs_chart(values: np.ndarray, text: str, boundary: int | None, what: str) -> alt.Chart:
-    """One line per epoch (values (E, T)) of one unit's state along the probe text; later epochs darker."""
+def epochs_chart(values: np.ndarray, text: str, boundary: int | None, what: str,
+                 epochs: Sequence[int] | None = None) -> alt.Chart:
+    """One line per traced epoch (values (E, T)) of one unit's state along the probe text; later epochs darker.
+
+    epochs names each row (default 1..E); 0 is the untrained model. The colour is a gradient, not a legend entry
+    per epoch, so a run of 200 epochs draws as plainly as one of 3."""
     E, T = values.shape
-    df = pd.DataFrame({"epoch": np.repeat(np.arange(1, E + 1), T), "pos": np.tile(np.arange(T), E),
+    names = np.arange(1, E + 1) if epochs is None else np.asarray(epochs)
+    df = pd.DataFrame({"epoch": np.repeat(names, T), "pos": np.tile(np.arange(T), E),
                        "value": values.ravel().astype(np.float64)})
     lines = alt.Chart(df).mark_line(strokeWidth=2).encode(
         x=alt.X("pos:O", axis=_position_axis(text, None)),
         y=alt.Y("value:Q", title=what),
-        color=alt.Color("epoch:O", scale=alt.Scale(scheme="purples"), legend=alt.Legend(orient="right")),
+        color=alt.Color("epoch:Q", scale=alt.Scale(scheme="purples", domain=[int(names.min()), int(names.max())]),
+                        legend=alt.Legend(orient="right", title="epoch", format="d")),
+        detail="epoch:O",
         tooltip=[alt.Tooltip("epoch:O"), alt.Tooltip("pos:O", title="position"),
                  alt.Tooltip("value:Q", format=".3f")])
     if boundary is None:
