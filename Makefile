@@ -63,7 +63,8 @@ mutate: $(VENV)/.installed
 
 # Retrain the small model that ships with the package (see docs/shipped-model.md).
 demo-model: $(VENV)/.installed
-	$(PY) bench/make_demo.py
+	$(PY) bench/make_demo.py --minutes 70 --out /tmp/charlstm-demo --no-install --keep-epochs /tmp/charlstm-demo-epochs
+	$(PY) bench/choose_demo.py /tmp/charlstm-demo /tmp/charlstm-demo-epochs
 
 clean:
 	rm -rf .venv .venv-gpu $(BENCH_VENV) .pytest_cache .ruff_cache

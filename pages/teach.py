@@ -282,7 +282,7 @@ def after(epoch: int) -> str:
 def learning_view(run: Run) -> None:
     st.markdown("While a model trains here, probe texts (the tutorial's sentences, or your own) are read after "
                 "every finished epoch and kept with the run. Slide through the epochs and watch a unit learn its "
-                "gate's job: no pattern after the first epoch, the lesson's after the last.")
+                "gate's job: no pattern before training (epoch 0), the lesson's after the last epoch.")
     probes = run.probes()
     if probes is None:
         what = "The shipped demo model was" if is_demo(run) else "This run was"
@@ -314,8 +314,8 @@ def learning_view(run: Run) -> None:
     k = probes.epochs.index(epoch)
     lines = p.values(layer, unit, state)  # (E, T)
     what = f"{STATES[state].lower()}, layer {layer + 1}, unit {unit}"
-    st.markdown(f"**{STATES[state]} of layer {layer + 1}, unit {unit}, {after(epoch)}** (of {probes.epochs[-1]} "
-                f"epochs; the lesson's unit: layer {focus.layer + 1}, unit {focus.unit}, "
+    st.markdown(f"**{STATES[state]} of layer {layer + 1}, unit {unit}, {after(epoch)}** (epochs {probes.epochs[0]} to "
+                f"{probes.epochs[-1]} traced; the lesson's unit: layer {focus.layer + 1}, unit {focus.unit}, "
                 f"{p.gate} gate {focus.before:.2f} on average before “{md(charts.glyph(p.text[focus.position]))}” "
                 f"and {focus.at:.2f} there after the last epoch).")
     st.html(charts.colored_text_html(p.text, lines[k], gates.RANGES[state], what=STATES[state].lower()))

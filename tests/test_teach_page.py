@@ -177,7 +177,7 @@ def test_how_a_unit_learns_replays_each_lesson_sentence(at, tmp_path, monkeypatc
         colored = html(at, "background")
         assert colored and all(ch in colored[0] for ch in p.text.split()[0])  # the sentence, coloured by the gate
     at.select_slider(key="teach.epoch").set_value(1).run()
-    assert any("after epoch 1** (of 3 epochs" in m.value for m in at.markdown) and not at.exception
+    assert any("after epoch 1** (epochs 0 to 3 traced" in m.value for m in at.markdown) and not at.exception
 
 
 def test_how_a_unit_learns(at, trained_run, tmp_path, monkeypatch, tiny_corpus, tiny_config):
