@@ -50,12 +50,17 @@ def measure(run, weights: Weights, sample: str) -> dict:
         f = focus(trace(run, lesson.text), lesson)
         out[name] = {"layer": f.layer + 1, "unit": f.unit, "before": round(f.before, 3), "at": round(f.at, 3)}
     tr = trace_long(weights, run.vocab, sample)
-    for name, kw in (("line-position", {"name": "line-position"}), ("word-start", {"name": "word-start"}),
-                     ("speaker-line", {"regex": SPEAKER})):
-        top = cell_finder(tr, k=1, **kw)[2][0]
+    ranked = {name: cell_finder(tr, k=64 if name == "line-position" else 1, **kw)[2]
+              for name, kw in (("line-position", {"name": "line-position"}), ("word-start", {"name": "word-start"}),
+                               ("speaker-line", {"regex": SPEAKER}))}
+    for name, (top, *_) in ranked.items():
         out[name] = {"layer": top.layer + 1, "unit": top.unit, "state": top.state, "score": round(top.score, 3),
                      "strength": round(top.strength, 3)}
-    line_units = [u for u in cell_finder(tr, k=64, name="line-position")[2] if u.layer == 0]
+    strongest: dict = {}  # each layer-1 unit once (its cell or hidden state, whichever ranks first), strongest first
+    for u in ranked["line-position"]:
+        if u.layer == 0:
+            strongest.setdefault(u.unit, u)
+    line_units = list(strongest.values())
     best_clamp = None
     for u in line_units[:4]:  # the layer-1 line-position units, strongest first: hold each one's forget gate
         # open, or its cell where a line starts (low when it grows along the line), from the first line break on

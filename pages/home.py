@@ -79,7 +79,7 @@ def shipped_ui(run) -> None:
                 ("Teach: the output gate", "output"), ("Units, Teach: clamp a unit", "line-position"),
                 ("Units: the cell finder", "word-start"), ("Units: the cell finder", "speaker-line")]
         st.markdown("\n".join(f"- **{where}**: layer {SHIPPED_UNITS[k][0]}, unit {SHIPPED_UNITS[k][1]}: "
-                               f"{SHIPPED_UNITS[k][2]}." for where, k in rows if k in SHIPPED_UNITS))
+                               f"{SHIPPED_UNITS[k][2]}." for where, k in rows))
         st.caption(f"Measured on the shipped files by the test suite. {shipped_loss(run)} {SHIPPED_NOTE}")
 
 
@@ -92,6 +92,7 @@ def shipped_loss(run) -> str:
                  "epoch ships because it shows the lessons best")
     return said + "."
 
+
 intro(
     "charlstm",
     "A lab for **character-level LSTMs**: a network that reads text one character at a time and learns to "
@@ -100,9 +101,10 @@ intro(
     "it writes when you let it continue a text."
 )
 pages_ui()
-if is_demo(session.active_run()):
+active = session.active_run()
+if is_demo(active):
     st.info("Gates and Generate already work with a small demo model trained on tiny Shakespeare. "
             "Train your own on the Train page and it becomes the active model.")
-    shipped_ui(session.active_run())
+    shipped_ui(active)
 how_an_lstm_reads_ui()
 tutorial_comparison()

@@ -314,12 +314,12 @@ def learning_view(run: Run) -> None:
     k = probes.epochs.index(epoch)
     lines = p.values(layer, unit, state)  # (E, T)
     what = f"{STATES[state].lower()}, layer {layer + 1}, unit {unit}"
+    moment = md(charts.glyph(p.text[focus.position]))
     st.markdown(f"**{STATES[state]} of layer {layer + 1}, unit {unit}, {after(epoch)}** (epochs {probes.epochs[0]} to "
                 f"{probes.epochs[-1]} traced; the lesson's unit: layer {focus.layer + 1}, unit {focus.unit}, "
-                f"{p.gate} gate {focus.before:.2f} on average before “{md(charts.glyph(p.text[focus.position]))}” "
+                f"{p.gate} gate {focus.before:.2f} on average before “{moment}” "
                 f"and {focus.at:.2f} there after the last epoch).")
     st.html(charts.colored_text_html(p.text, lines[k], gates.RANGES[state], what=STATES[state].lower()))
-    moment = md(charts.glyph(p.text[focus.position]))
     shown = (0, E - 1) if E > 1 else (0,)
     for col, e in zip(st.columns(len(shown)), shown, strict=True):  # the lesson's unit: no pattern, then the pattern
         f = p.then(focus, e)

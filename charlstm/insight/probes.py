@@ -66,13 +66,17 @@ class Probe:
     def then(self, focus: Focus, k: int) -> Focus:
         """The same unit and moment after the k-th traced epoch (0-based): how the lesson looked then."""
         _, per_layer = self.moves(k)
-        c = int(np.flatnonzero(self.units[focus.layer] == focus.unit)[0])
+        c = self.column(focus.layer, focus.unit)
         before, now, _ = per_layer[focus.layer]
         return Focus(focus.layer, focus.unit, focus.position, float(before[c]), float(now[c]))
 
+    def column(self, layer: int, unit: int) -> int:
+        """Where a held unit's values are in its layer's arrays."""
+        return int(np.flatnonzero(self.units[layer] == unit)[0])
+
     def values(self, layer: int, unit: int, state: str | None = None) -> np.ndarray:
         """One held unit's state (default: the gate) along the text after every epoch: (epochs, T)."""
-        c = int(np.flatnonzero(self.units[layer] == unit)[0])
+        c = self.column(layer, unit)
         return self.layers[layer][state or self.gate][:, :, c]
 
     def compact(self, keep: int = KEEP) -> Probe:
