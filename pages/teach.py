@@ -330,8 +330,8 @@ def learning_view(run: Run) -> None:
     st.altair_chart(teach_charts.epochs_chart(lines, p.text, focus.position, what, probes.epochs), width="stretch",
                     key="teach.probe_lines")
     full = len(held) == run.config.units
-    st.markdown(f"**{'Every unit' if full else f'The {len(held)} units kept'} of layer {layer + 1} after epoch "
-                f"{epoch}**" + ("" if full else f" (those whose {p.gate} gate moves most at the lesson's moment "
+    st.markdown(f"**{'Every unit' if full else f'The {len(held)} units kept'} of layer {layer + 1} "
+                f"{after(epoch)}**" + ("" if full else f" (those whose {p.gate} gate moves most at the lesson's moment "
                                               "after the last epoch; a run keeps only these, to stay small)") + ":")
     st.altair_chart(charts.heatmap(p.layers[layer][state][k], p.text, state, gates.RANGES[state], units=held),
                     width="stretch", key="teach.probe_heatmap")
