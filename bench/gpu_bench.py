@@ -1,6 +1,6 @@
 """GPU against CPU: one epoch of the default config on the built-in corpus, on each, with chars/s and steps/s.
 
-    python bench/gpu_bench.py [--out bench/results/gpu.json] [--legs gpu cpu] [--budget-s 600]
+    python bench/gpu_bench.py [--out bench/results/gpu.json] [--legs gpu cpu] [--budget-s 600] [--changes JSON]
     KERAS_BACKEND=torch python bench/gpu_bench.py ...   # Keras 3 on PyTorch (cuDNN LSTM), no TensorFlow needed
 
 Runs as it is on any machine with a GPU that Keras's backend can see (TensorFlow with CUDA, PyTorch
@@ -12,6 +12,10 @@ stops early and reports the steps it did. Prints a table and the JSON (also writ
 The model, data and batches are charlstm's own: charlstm.model.network.build_model, charlstm.text.split.split
 and epoch_batches, the same one-fit-per-epoch model.fit call the trainer makes. Tests never time;
 this is where GPU speed is measured (docs/gpu.md).
+
+Whether the cuDNN kernel really ran is read after the timed epoch, not inferred: on PyTorch the profiler counts
+the `aten::_cudnn_rnn` calls of three training steps and the share of GPU time in cuDNN's RNN kernels; on JAX
+the compiled gradient of the loss is searched for cuDNN's RNN custom calls (what `jax.experimental.rnn` emits).
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +79,50 @@ def on_gpu() -> bool:
     return jax.devices()[0].platform == "gpu"
 
 
-def leg(name: str, budget_s: float, threads: int, validate: bool) -> dict:
+def cudnn_use(model, x, y) -> dict:
+    """What the GPU ran for this model's LSTM layers, read from the backend itself (a few untimed steps)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            for _ in range(3):
+                model.train_on_batch(x, y)
+            torch.cuda.synchronize()
+        events = prof.key_averages()
+
+        def device_us(e) -> float:
+            return float(getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0) or 0)
+
+        kernels = [e for e in events if e.device_type == torch.autograd.DeviceType.CUDA]  # GPU kernels alone
+        rnn = [e for e in kernels if any(w in e.key.lower() for w in ("rnn", "lstm", "cudnn"))]
+        total = sum(device_us(e) for e in kernels)
+        return {"how": "torch.profiler over 3 training steps",
+                "cudnn_rnn_calls": {e.key: e.count for e in events if "cudnn_rnn" in e.key},
+                "cudnn_kernels": sorted({e.key[:80] for e in rnn})[:8],
+                "cudnn_share_of_gpu_time": round(sum(device_us(e) for e in rnn) / total, 3) if total else None}
+    if backend == "jax":
+        import jax
+
+        def loss(trainable, non_trainable, xb, yb):
+            out, _ = model.stateless_call(trainable, non_trainable, xb, training=True)
+            return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(yb, out))
+
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+        text = jax.jit(jax.grad(loss)).lower(trainable, non_trainable, x, y).as_text()
+        targets = Counter(re.findall(r"custom_call @(\w+)", text))
+        return {"how": "custom calls in the jitted gradient of the loss (StableHLO)",
+                "rnn_custom_calls": {k: n for k, n in targets.items() if "rnn" in k.lower()},
+                "lstm_layers": sum(1 for layer in model.layers if type(layer).__name__ == "LSTM"),
+                "while_loops": text.count("stablehlo.while")}
+    return {"how": "not read on this backend"}
+
+
+def leg(name: str, budget_s: float, threads: int, validate: bool, changes: dict | None = None) -> dict:
     """One epoch of the default config in this process, on whatever device this process was given."""
     import keras
     import numpy as np
@@ -92,7 +141,7 @@ def leg(name: str, budget_s: float, threads: int, validate: bool) -> dict:
     if name == "gpu" and not gpu:
         return {"leg": name, "skipped": "no GPU visible to Keras's " + keras.backend.backend() + " backend",
                 "device": describe()}
-    config = PRESETS["default"]
+    config = PRESETS["default"].replace(**(changes or {}))
     data = split(builtin().text, config)
     x, y = epoch_batches(data.train, config, 0)
     keras.utils.set_random_seed(config.seed)
@@ -120,6 +169,12 @@ def leg(name: str, budget_s: float, threads: int, validate: bool) -> dict:
         "steady_steps_per_s": round((steps - warm) / steady_s, 2) if steady_s > 0 else None,
         "steady_chars_per_s": round((steps - warm) * per_step / steady_s) if steady_s > 0 else None,
     }
+    if gpu:
+        try:
+            out["cudnn"] = cudnn_use(model, x[:config.batch_size], y[:config.batch_size])
+        except Exception as e:  # a reading that fails must not lose the timing above
+            out["cudnn"] = {"failed": f"{type(e).__name__}: {e}"[:300]}
+    out["config"] = config.to_dict()
     if validate:  # the first VAL_SEQUENCES held-out sequences: the same on both legs, quick on a CPU
         vx, vy = validation_data(data.val, config)
         out["val_loss"] = round(float(model.evaluate(vx[:VAL_SEQUENCES], vy[:VAL_SEQUENCES], batch_size=256,
@@ -136,7 +191,8 @@ def run_leg(name: str, args) -> dict:
     if name == "cpu":
         env.update(CPU_ENV)
     cmd = [sys.executable, __file__, "--leg", name, "--budget-s", str(args.budget_s),
-           "--cpu-threads", str(args.cpu_threads if name == "cpu" else 0)] + (["--no-val"] if not args.val else [])
+           "--cpu-threads", str(args.cpu_threads if name == "cpu" else 0), "--changes", args.changes] + \
+        (["--no-val"] if not args.val else [])
     t0 = time.perf_counter()
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.budget_s + args.grace_s)
@@ -174,14 +230,15 @@ def main() -> int:
                    help="seconds for a leg's start-up and validation on top (default: %(default)s)")
     p.add_argument("--cpu-threads", type=int, default=0, help="CPU leg's threads, 0: every core (default)")
     p.add_argument("--no-val", dest="val", action="store_false", help="skip the validation loss after the epoch")
+    p.add_argument("--changes", default="{}", help="changes to the default config, JSON (e.g. a bigger batch)")
     p.add_argument("--out", default=None, help="also write the JSON here")
     p.add_argument("--leg", default=None, help=argparse.SUPPRESS)  # the child process's own leg
     args = p.parse_args()
     if args.leg:
-        print(json.dumps(leg(args.leg, args.budget_s, args.cpu_threads, args.val)))
+        print(json.dumps(leg(args.leg, args.budget_s, args.cpu_threads, args.val, json.loads(args.changes))))
         return 0
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "config": "default (2 × 128, batch "
-              "128 × 32, Adam 1e-2), one epoch of the built-in corpus",
+              "128 × 32, Adam 1e-2), one epoch of the built-in corpus", "changes": json.loads(args.changes),
               "machine": {"cpus": os.cpu_count(), "processor": platform.machine(), "node": platform.node()},
               "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"), "legs": []}
     for name in args.legs:
