@@ -3,8 +3,9 @@
 # PyTorch): whether TensorFlow is there at all, then one epoch of the default config on each backend with the
 # cuDNN kernel's use read from the backend, then bigger batches and the shipped model's recipe on JAX.
 #   OUT=some/folder bash bench/gpu/h200.sh
-# Keras is not in that machine's image: its wheels travel in .whl (keras, namex, optree; the rest is there), see
-# the device README. Each run's JSON and log go into one folder each, tarred, so that eight files come back.
+# Keras is not in that machine's image: its wheels travel in .whl (keras, namex, optree; the rest is there):
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 -d .whl keras==3.15.1 namex optree Each run's JSON and log go into one folder each, tarred, so that eight files come back.
 set -u
 if ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
