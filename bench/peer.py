@@ -1,6 +1,7 @@
 """charlstm and its PyTorch reference side by side, in one run: steps/s, and val loss after the same time.
 
     python bench/peer.py [--rate-seconds 60] [--default-minutes 5] [--best-minutes 10] [--rounds 2]
+    python bench/peer.py --medians 3   # the medians of the last three full runs, from bench/results/peer.json
     make bench-peer      # makes the benchmark venv (requirements-bench.txt: torch) and runs this
 
 The two sides take turns, never at once (these machines have 2 cores); each side runs in a process of its own
@@ -140,6 +141,29 @@ def table(entry: dict) -> str:
     return "\n".join(rows)
 
 
+def medians(entries: list[dict]) -> dict:
+    """The medians of full side-by-side runs (rate, default and best each), and each run's figures."""
+    from statistics import median
+
+    def rate(e, side):
+        return sum(x["steps_per_sec"] for x in e["rate"][side]) / len(e["rate"][side])
+
+    rows = {
+        "steps/s ratio, identical config (rate turns)": [rate(e, "charlstm") / rate(e, "torch") for e in entries],
+        "steps/s ratio, identical config (5-minute runs)": [e["default"]["charlstm"]["steps_per_sec"] /
+                                                            e["default"]["torch"]["steps_per_sec"] for e in entries],
+        "val loss after 5 min, charlstm default": [e["default"]["charlstm"]["val_loss"] for e in entries],
+        "val loss after 5 min, PyTorch identical": [e["default"]["torch"]["val_loss"] for e in entries],
+        "5-min difference, charlstm - PyTorch": [e["default"]["charlstm"]["val_loss"] -
+                                                 e["default"]["torch"]["val_loss"] for e in entries],
+        "val loss after 10 min, charlstm best": [e["best"]["charlstm"]["val_loss"] for e in entries],
+        "val loss after 10 min, PyTorch char-rnn peer": [e["best"]["torch"]["val_loss"] for e in entries],
+        "steps/s ratio, best configs (same size)": [e["best"]["charlstm"]["steps_per_sec"] /
+                                                    e["best"]["torch"]["steps_per_sec"] for e in entries],
+    }
+    return {k: {"median": round(median(v), 4), "runs": [round(x, 4) for x in v]} for k, v in rows.items()}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rate-seconds", type=float, default=60.0, help="training seconds per turn of the rate test")
@@ -156,10 +180,18 @@ def main() -> None:
                    help="Keras's backend for charlstm's side (jax: pip install jax; the trainer is the same)")
     p.add_argument("--rate-only", action="store_true", help="only the steps/s comparison (minutes, not an hour)")
     p.add_argument("--no-save", action="store_true", help="print only; leave bench/results/peer.json alone")
+    p.add_argument("--medians", type=int, metavar="N",
+                   help="train nothing: print the medians of the last N full runs in bench/results/peer.json")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         print(json.dumps(charlstm_side(**json.loads(args.child))))
+        return
+    if args.medians:
+        from record import load
+
+        full = [e for e in load(RESULTS) if "best" in e][-args.medians:]
+        print(json.dumps({"runs": [e["date"] for e in full]} | medians(full), indent=1))
         return
     tp = args.torch_python
     global TORCH_THREADS

@@ -24,3 +24,26 @@ def test_the_charlstm_side_trains_for_its_time_and_reports():
 def test_peer_says_what_it_does():
     out = subprocess.run([sys.executable, "bench/peer.py", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0 and "side by side" in out.stdout and "--torch-python" in out.stdout
+
+
+def test_medians_take_the_middle_run_of_each_comparison():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import peer
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+    def run(ours_rate, their_rate, ours_5, their_5, ours_10, their_10):
+        side = {"steps_per_sec": 10.0}
+        return {"rate": {"charlstm": [{"steps_per_sec": ours_rate}], "torch": [{"steps_per_sec": their_rate}]},
+                "default": {"charlstm": side | {"val_loss": ours_5}, "torch": side | {"val_loss": their_5}},
+                "best": {"charlstm": {"steps_per_sec": 6.0, "val_loss": ours_10},
+                         "torch": {"steps_per_sec": 8.0, "val_loss": their_10}}}
+
+    m = peer.medians([run(12, 10, 1.64, 1.65, 1.49, 1.52), run(11, 10, 1.70, 1.60, 1.48, 1.53),
+                      run(15, 10, 1.63, 1.66, 1.50, 1.51)])
+    assert m["steps/s ratio, identical config (rate turns)"] == {"median": 1.2, "runs": [1.2, 1.1, 1.5]}
+    assert m["val loss after 5 min, charlstm default"]["median"] == 1.64
+    assert m["5-min difference, charlstm - PyTorch"]["median"] == -0.01  # of the differences, not of the medians
+    assert m["val loss after 10 min, charlstm best"]["median"] == 1.49
+    assert m["steps/s ratio, best configs (same size)"]["median"] == 0.75
