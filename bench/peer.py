@@ -122,10 +122,15 @@ def theirs(py: str, config: str, minutes: float, warmup: int = 0, eval_every: fl
             "--warmup", str(warmup), "--eval-every", str(eval_every), "--threads", str(TORCH_THREADS)]
 
 
+def mean_rate(entry: dict, side: str) -> float:
+    """One side's steps/s in an entry's rate test, the mean of its turns."""
+    turns = entry["rate"][side]
+    return sum(x["steps_per_sec"] for x in turns) / len(turns)
+
+
 def table(entry: dict) -> str:
     r, d, b = entry["rate"], entry["default"], entry["best"]
-    ours_rate = sum(x["steps_per_sec"] for x in r["charlstm"]) / len(r["charlstm"])
-    their_rate = sum(x["steps_per_sec"] for x in r["torch"]) / len(r["torch"])
+    ours_rate, their_rate = mean_rate(entry, "charlstm"), mean_rate(entry, "torch")
     rows = [
         "| comparison | charlstm | PyTorch | ratio (charlstm / PyTorch) |",
         "| --- | --- | --- | --- |",
@@ -145,11 +150,9 @@ def medians(entries: list[dict]) -> dict:
     """The medians of full side-by-side runs (rate, default and best each), and each run's figures."""
     from statistics import median
 
-    def rate(e, side):
-        return sum(x["steps_per_sec"] for x in e["rate"][side]) / len(e["rate"][side])
-
     rows = {
-        "steps/s ratio, identical config (rate turns)": [rate(e, "charlstm") / rate(e, "torch") for e in entries],
+        "steps/s ratio, identical config (rate turns)": [mean_rate(e, "charlstm") / mean_rate(e, "torch")
+                                                         for e in entries],
         "steps/s ratio, identical config (5-minute runs)": [e["default"]["charlstm"]["steps_per_sec"] /
                                                             e["default"]["torch"]["steps_per_sec"] for e in entries],
         "val loss after 5 min, charlstm default": [e["default"]["charlstm"]["val_loss"] for e in entries],
@@ -210,8 +213,7 @@ def main() -> None:
         entry["rate"]["torch"].append(child(theirs(tp, "identical", rate_min, warmup=5, eval_every=1e9),
                                             f"rate, turn {i + 1}: PyTorch identical"))
     if args.rate_only:
-        ours_rate, their_rate = (sum(x["steps_per_sec"] for x in entry["rate"][k]) / args.rounds
-                                 for k in ("charlstm", "torch"))
+        ours_rate, their_rate = mean_rate(entry, "charlstm"), mean_rate(entry, "torch")
         print(f"\nsteps/s, identical config: charlstm ({args.backend}) {ours_rate:.2f}, PyTorch {their_rate:.2f}: "
               f"{ours_rate / their_rate:.2f}x")
         entry["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]

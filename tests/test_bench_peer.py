@@ -7,12 +7,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_charlstm_side_trains_for_its_time_and_reports():
+def load_peer():
+    """bench/peer.py as a module (bench/ is no package; peer.py imports bench/record.py by name)."""
     sys.path.insert(0, str(ROOT / "bench"))
     try:
         import peer
     finally:
         sys.path.remove(str(ROOT / "bench"))
+    return peer
+
+
+def test_the_charlstm_side_trains_for_its_time_and_reports():
+    peer = load_peer()
     tiny = {"layers": 1, "units": 8, "embedding": 4, "batch_size": 16, "seq_len": 16, "lr_decay": 0.5}
     res = peer.charlstm_side(tiny, minutes=0.05, warmup=0, eval_every=1.0)
     assert res["steps"] > 0 and res["seconds"] >= 3.0  # the clock, not the epochs, ended it
@@ -27,11 +33,7 @@ def test_peer_says_what_it_does():
 
 
 def test_medians_take_the_middle_run_of_each_comparison():
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import peer
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    peer = load_peer()
 
     def run(ours_rate, their_rate, ours_5, their_5, ours_10, their_10):
         side = {"steps_per_sec": 10.0}

@@ -5,7 +5,8 @@
 #   OUT=some/folder bash bench/gpu/h200.sh
 # Keras is not in that machine's image: its wheels travel in .whl (keras, namex, optree; the rest is there):
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-#     --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 -d .whl keras==3.15.1 namex optree Each run's JSON and log go into one folder each, tarred, so that eight files come back.
+#     --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 -d .whl keras==3.15.1 namex optree
+# Every run's JSON and log are tarred into runs.tgz, so that no more than eight files come back.
 set -u
 if ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
@@ -26,5 +27,4 @@ run torch-default torch '{}'
 run jax-batch1024 jax '{"batch_size": 1024}'
 run jax-demo jax '{"units": 256, "embedding": 64, "seq_len": 64, "batch_size": 64, "dropout": 0.3, "learning_rate": 0.003}'
 run torch-demo torch '{"units": 256, "embedding": 64, "seq_len": 64, "batch_size": 64, "dropout": 0.3, "learning_rate": 0.003}'
-cat "$OUT"/*.json >"$OUT/all.json.txt"
 tar -C "$OUT" -czf "$OUT/runs.tgz" $(cd "$OUT" && ls *.json *.log) && (cd "$OUT" && rm -f *.json *.log)
